@@ -1,0 +1,8 @@
+"""iirnn_core: the Qt-free library behind iirnn-synth.
+
+An IIR resonator ``y[n] = x[n] + k1*y[n-1] + k2*y[n-2]`` and its RNN twin
+(``tanh``, hidden size >= 3, no bias), a block renderer shared by live audio,
+offline rendering, tests and benchmarks, a trainer and safe model files.
+"""
+
+__version__ = "0.1.0"

@@ -1,0 +1,77 @@
+"""The ``iirnn`` command: one sub-command per module in :mod:`iirnn_core.commands`.
+
+Errors reach the person as one line on stderr: exit code 2 for a bad argument or setting
+(:class:`UsageError`, an unknown note, Q >= 1, ...), 1 for a failure (a broken model file,
+no audio device). Set ``IIRNN_DEBUG=1`` to get the traceback instead.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import os
+import sys
+
+COMMANDS = ("render", "bench")
+"""Modules of :mod:`iirnn_core.commands`, each with ``add_parser(subparsers)`` and ``run(args)``."""
+
+
+class UsageError(Exception):
+    """A bad command-line argument: one line for the person, exit code 2."""
+
+
+class Failure(Exception):
+    """Something that failed although the arguments were fine: one line, exit code 1."""
+
+
+class _Parser(argparse.ArgumentParser):
+    """An ArgumentParser whose errors are one line and exit code 2."""
+
+    def error(self, message):  # noqa: D102 - argparse hook
+        raise UsageError(f"{self.prog}: {message}")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The full ``iirnn`` parser with every sub-command registered."""
+    parser = _Parser(prog="iirnn", description="iirnn-synth: an IIR resonator and its RNN twin.")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    sub.required = True
+    for name in COMMANDS:
+        importlib.import_module(f"iirnn_core.commands.{name}").add_parser(sub)
+    return parser
+
+
+def _usage_errors() -> tuple[type[BaseException], ...]:
+    from .notes import NoteError
+    from .resonator import SettingError
+
+    return (UsageError, NoteError, SettingError)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run ``iirnn`` with ``argv`` (default: ``sys.argv[1:]``); returns the exit code."""
+    try:
+        args = build_parser().parse_args(argv)
+        return int(args.run(args) or 0)
+    except KeyboardInterrupt:
+        print("iirnn: interrupted", file=sys.stderr)
+        return 130
+    except Exception as exc:  # one clear line for the person, the traceback only on request
+        if os.environ.get("IIRNN_DEBUG"):
+            raise
+        code = 2 if isinstance(exc, _usage_errors()) else 1
+        text = str(exc) if isinstance(exc, (UsageError, Failure)) or code == 2 else _failure_text(exc)
+        if not text.startswith("iirnn"):
+            text = f"iirnn: {text}"
+        print(text.splitlines()[0] if text else "iirnn: failed", file=sys.stderr)
+        return code
+
+
+def _failure_text(exc: BaseException) -> str:
+    """A readable line for an unexpected failure."""
+    message = str(exc).strip()
+    return message if message else type(exc).__name__
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

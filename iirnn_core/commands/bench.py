@@ -1,0 +1,114 @@
+"""``iirnn bench``: render load (CPU seconds per second of audio) through the live renderer.
+
+Each row renders ``voices`` sounding voices of one engine at ``rate`` in ``block``-frame blocks
+and divides the CPU time spent in ``render_block`` by the audio duration produced; a load of
+0.05 is 5 % of one core. The reference row ``seed-nn.RNN`` runs the twins the seed's way:
+one ``nn.RNN`` call per block (voices batched), carrying the hidden state between calls.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+
+import numpy as np
+import torch
+
+from ..model import RNNNet
+from ..notes import midi_to_note
+from ..renderer import Renderer, SynthSettings, patches_for
+
+BENCH_Q = 0.99999
+"""Pole radius for the benchmark: decays slowly enough that no voice retires during a run."""
+
+
+def _notes(count: int) -> list[str]:
+    """``count`` distinct keys upward from C3."""
+    return [midi_to_note(48 + i) for i in range(count)]
+
+
+def renderer_load(engine: str, voices: int, rate: int, block: int, seconds: float) -> float:
+    """CPU seconds per audio second for ``voices`` voices of ``engine`` through :class:`Renderer`."""
+    settings = SynthSettings(rate=rate, q=BENCH_Q, drive=0.3)
+    renderer = Renderer(channels=2, max_voices=voices, block_max=block)
+    for midi_offset, note in enumerate(_notes(voices)):
+        renderer.trigger(patches_for(engine, note, settings), settings.amplitude, 0, midi_offset)
+    out = np.zeros((block, 2))
+    renderer.render_block(out)  # warm-up: numba compilation and caches
+    blocks = max(1, int(seconds * rate / block))
+    start = time.thread_time()
+    for _ in range(blocks):
+        renderer.render_block(out)
+    spent = time.thread_time() - start
+    if renderer.active_voices != voices:
+        raise RuntimeError(f"only {renderer.active_voices} of {voices} voices still sounded")
+    return spent / (blocks * block / rate)
+
+
+def seed_load(voices: int, rate: int, block: int, seconds: float) -> float:
+    """CPU seconds per audio second running ``voices`` twins as one ``nn.RNN`` call per block."""
+    settings = SynthSettings(rate=rate, q=BENCH_Q, drive=0.3)
+    weights = patches_for("rnn-analytic", "A4", settings)[0].weights
+    net = RNNNet.from_weights(weights)
+    x = torch.zeros(block, voices, 1)
+    x[0] = settings.amplitude
+    h = torch.zeros(1, voices, weights.hidden)
+    out = np.zeros((block, 2))
+    blocks = max(1, int(seconds * rate / block))
+    with torch.no_grad():
+        for warm in range(2):
+            y, h = net.rnn(x, h)
+        start = time.thread_time()
+        for _ in range(blocks):
+            y, h = net.rnn(x, h)
+            mix = net.fo(y).sum(dim=1).numpy()
+            out[:, 0] = mix[:, 0]
+            out[:, 1] = mix[:, 0]
+        spent = time.thread_time() - start
+    return spent / (blocks * block / rate)
+
+
+def run_bench(rate: int = 48000, block: int = 128, voice_counts=(1, 8, 32, 64), seconds: float = 2.0) -> list[dict]:
+    """Rows ``{engine, voices, rate, block, load}`` for each engine and voice count, then the seed's way."""
+    rows = []
+    for engine in ("iir", "rnn-analytic"):
+        for voices in voice_counts:
+            rows.append(dict(engine=engine, voices=voices, rate=rate, block=block,
+                             load=renderer_load(engine, voices, rate, block, seconds)))
+    for voices in voice_counts:
+        rows.append(dict(engine="seed-nn.RNN", voices=voices, rate=rate, block=block,
+                         load=seed_load(voices, rate, block, seconds / 4)))
+    return rows
+
+
+def add_parser(sub) -> None:
+    """Register ``bench`` on the ``iirnn`` sub-parsers."""
+    p = sub.add_parser("bench", help="measure render load per engine and voice count",
+                       description="Render load = CPU seconds per second of audio, at 48 kHz with 128-frame "
+                                   "blocks, for 1/8/32/64 voices of each engine and the seed's nn.RNN way.")
+    p.add_argument("--json", action="store_true", help="print a JSON list of {engine, voices, rate, block, load}")
+    p.add_argument("--rate", type=int, default=48000, help="sample rate in Hz (default 48000)")
+    p.add_argument("--block", type=int, default=128, help="frames per block (default 128)")
+    p.add_argument("--seconds", type=float, default=2.0, help="audio rendered per row (default 2 s)")
+    p.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Print the load table (or JSON); returns 0."""
+    from ..cli import UsageError
+
+    if args.rate <= 0 or args.block <= 0 or args.seconds <= 0:
+        raise UsageError("iirnn bench: --rate, --block and --seconds must be positive")
+    torch.set_num_threads(1)
+    rows = run_bench(args.rate, args.block, seconds=args.seconds)
+    if args.json:
+        print(json.dumps(rows))
+        return 0
+    seed = {r["voices"]: r["load"] for r in rows if r["engine"] == "seed-nn.RNN"}
+    print(f"render load (CPU s per audio s) at {args.rate} Hz, {args.block}-frame blocks")
+    print(f"{'engine':<14}{'voices':>7}{'load':>10}{'vs seed':>10}")
+    for r in rows:
+        ratio = seed[r["voices"]] / r["load"] if r["load"] > 0 else float("inf")
+        print(f"{r['engine']:<14}{r['voices']:>7}{r['load']:>10.4f}{ratio:>9.1f}x")
+    return 0

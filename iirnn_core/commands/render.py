@@ -1,0 +1,54 @@
+"""``iirnn render``: notes struck at sample 0, rendered offline through the live renderer to a WAV."""
+
+from __future__ import annotations
+
+import argparse
+import os
+
+import numpy as np
+import scipy.io.wavfile
+
+from ..notes import parse_notes
+from ..renderer import ENGINES, SynthSettings, render_notes
+
+ENGINE_CHOICES = tuple(e for e in ENGINES if e != "ab")
+
+
+def add_parser(sub) -> None:
+    """Register ``render`` on the ``iirnn`` sub-parsers."""
+    p = sub.add_parser("render", help="render notes to a mono float32 WAV",
+                       description="Strike every note at sample 0 and write the result as a mono float32 WAV.")
+    p.add_argument("out", metavar="OUT.wav", help="WAV file to write")
+    p.add_argument("--engine", choices=ENGINE_CHOICES, default="iir")
+    p.add_argument("--notes", nargs="+", required=True, metavar="N", help="notes or ranges: A4 C#5 C4..C6")
+    p.add_argument("--rate", type=float, default=8000.0, help="sample rate in Hz (default 8000)")
+    p.add_argument("--q", type=float, default=0.995, help="pole radius, 0 < Q < 1 (default 0.995)")
+    p.add_argument("--seconds", type=float, default=0.6, help="duration in seconds (default 0.6)")
+    p.add_argument("--amplitude", type=float, default=0.1, help="impulse height (default 0.1)")
+    p.add_argument("--drive", type=float, default=1.0, help="RNN drive d: input x d, output / d (default 1)")
+    p.add_argument("--model", metavar="FILE", help="trained model file (for --engine rnn-trained)")
+    p.add_argument("--raw", action="store_true",
+                   help="plain sum of the voices (no loudness compensation, no limiter), as the seed")
+    p.set_defaults(run=run)
+
+
+def load_model_arg(path: str | None):
+    """The model named by ``--model`` (None when not given); a missing file is a usage error."""
+    if path is None:
+        return None
+    from ..cli import UsageError
+    from ..modelfile import load_model
+
+    if not os.path.isfile(path):
+        raise UsageError(f"iirnn: model file {path!r} does not exist")
+    return load_model(path)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Render and write the WAV; returns 0."""
+    notes = parse_notes(args.notes)
+    settings = SynthSettings(rate=args.rate, q=args.q, drive=args.drive, amplitude=args.amplitude, raw=args.raw)
+    model = load_model_arg(args.model)
+    audio = render_notes(args.engine, notes, settings, args.seconds, model)
+    scipy.io.wavfile.write(args.out, int(round(args.rate)), audio[:, 0].astype(np.float32))
+    return 0
