@@ -12,16 +12,12 @@ import importlib
 import os
 import sys
 
+from .errors import Failure, UsageError
+
+__all__ = ["COMMANDS", "Failure", "UsageError", "build_parser", "main"]
+
 COMMANDS = ("render", "bench")
 """Modules of :mod:`iirnn_core.commands`, each with ``add_parser(subparsers)`` and ``run(args)``."""
-
-
-class UsageError(Exception):
-    """A bad command-line argument: one line for the person, exit code 2."""
-
-
-class Failure(Exception):
-    """Something that failed although the arguments were fine: one line, exit code 1."""
 
 
 class _Parser(argparse.ArgumentParser):

@@ -16,7 +16,9 @@ import math
 import numpy as np
 from numba import njit
 
-_JIT = dict(nogil=True, fastmath=True, cache=True, error_model="numpy")
+# Fast-math without "nnan"/"ninf": the safety checks below must still see NaN and Inf.
+_FASTMATH = {"nsz", "arcp", "contract", "afn", "reassoc"}
+_JIT = dict(nogil=True, fastmath=_FASTMATH, cache=True, error_model="numpy")
 
 # Cephes' rational approximation of tanh on |x| < 0.625 (double precision).
 _P0, _P1, _P2 = -9.64399179425052238628e-1, -9.92877231001918586564e1, -1.61468768441708447952e3
@@ -25,7 +27,7 @@ _Q0, _Q1, _Q2 = 1.12811678491632931402e2, 2.23548839060100448583e3, 4.8440630532
 _EXP = tuple(1.0 / math.factorial(k) for k in range(15, -1, -1))
 
 
-@njit(inline="always", fastmath=True, error_model="numpy")
+@njit(inline="always", fastmath=_FASTMATH, error_model="numpy")
 def fast_tanh(x):
     """tanh(x) to about 1e-14 relative, branch-free so loops over voices vectorise (libm's does not).
 

@@ -96,7 +96,7 @@ def add_parser(sub) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Print the load table (or JSON); returns 0."""
-    from ..cli import UsageError
+    from ..errors import UsageError
 
     if args.rate <= 0 or args.block <= 0 or args.seconds <= 0:
         raise UsageError("iirnn bench: --rate, --block and --seconds must be positive")

@@ -36,11 +36,12 @@ def load_model_arg(path: str | None):
     """The model named by ``--model`` (None when not given); a missing file is a usage error."""
     if path is None:
         return None
-    from ..cli import UsageError
-    from ..modelfile import load_model
+    from ..errors import UsageError
 
     if not os.path.isfile(path):
         raise UsageError(f"iirnn: model file {path!r} does not exist")
+    from ..modelfile import load_model
+
     return load_model(path)
 
 

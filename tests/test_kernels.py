@@ -1,0 +1,97 @@
+"""Fused kernels against numpy, torch.nn.RNN and scipy."""
+
+import numpy as np
+import pytest
+import scipy.signal
+import torch
+
+from iirnn_core import kernels
+from iirnn_core.model import RNNWeights, run_torch_rnn
+
+
+def _vectorised_tanh(x):
+    from numba import njit
+
+    @njit
+    def apply(a, out):
+        for i in range(a.shape[0]):
+            out[i] = kernels.fast_tanh(a[i])
+
+    out = np.empty_like(x)
+    apply(x, out)
+    return out
+
+
+def test_fast_tanh_matches_numpy_everywhere():
+    x = np.concatenate([np.linspace(-30, 30, 400001), np.logspace(-300, 1.5, 20000), -np.logspace(-300, 1.5, 20000),
+                        [0.0, -0.0, 0.625, -0.625, 20.0, 1e300, -1e300]])
+    got = _vectorised_tanh(x)
+    ref = np.tanh(x)
+    assert np.max(np.abs(got - ref)) < 1e-14
+    nz = ref != 0
+    assert np.max(np.abs(got[nz] - ref[nz]) / np.abs(ref[nz])) < 1e-13
+    assert np.all(np.abs(got) <= 1.0)
+
+
+def _bank(weights_list, x):
+    """Run advance_rnn_bank over voices (one RNNWeights each) and x (N, V); returns y (N, V)."""
+    hidden = max(w.hidden for w in weights_list)
+    v = len(weights_list)
+    w_hh = np.zeros((hidden, hidden, v))
+    w_ih = np.zeros((hidden, v))
+    w_out = np.zeros((hidden, v))
+    for i, w in enumerate(weights_list):
+        p = w.padded(hidden)
+        w_hh[:, :, i], w_ih[:, i], w_out[:, i] = p.w_hh, p.w_ih, p.w_out
+    h = np.zeros((hidden, v))
+    y = np.zeros_like(x)
+    kernels.advance_rnn_bank(w_hh, w_ih, w_out, h, np.zeros((hidden, v)), x, y, v)
+    return y
+
+
+@pytest.mark.parametrize("hidden", [3, 4, 8])
+def test_rnn_bank_matches_nn_rnn_on_random_nets(hidden):
+    rng = np.random.default_rng(hidden)
+    weights = [RNNWeights(rng.standard_normal((hidden, hidden)) * 0.6, rng.standard_normal(hidden),
+                          rng.standard_normal(hidden)) for _ in range(5)]
+    x = rng.standard_normal((700, 5))
+    y = _bank(weights, x)
+    for i, w in enumerate(weights):
+        ref = run_torch_rnn(w, x[:, i])
+        assert np.linalg.norm(y[:, i] - ref) / np.linalg.norm(ref) < 1e-12
+        ref32 = run_torch_rnn(w, x[:, i], dtype=torch.float32)
+        assert np.linalg.norm(y[:, i] - ref32) / np.linalg.norm(ref32) < 1e-5
+
+
+def test_iir_bank_matches_lfilter():
+    k1, k2 = 1.8, -0.95
+    x = np.random.default_rng(3).standard_normal((1000, 1))
+    w_hh = np.array([[k1, k2], [1.0, 0.0]]).reshape(2, 2, 1)
+    h = np.zeros((2, 1))
+    y = np.zeros_like(x)
+    kernels.advance_iir_bank(w_hh, np.array([[1.0], [0.0]]), np.array([[1.0], [0.0]]), h, np.zeros((2, 1)), x, y, 1)
+    np.testing.assert_allclose(y[:, 0], scipy.signal.lfilter([1], [1, -k1, -k2], x[:, 0]), rtol=1e-10, atol=1e-12)
+
+
+def test_soft_limiter_bounds_and_leaves_quiet_signals_alone():
+    out = np.linspace(-5, 5, 1001).reshape(-1, 1).copy()
+    quiet = np.abs(out[:, 0]) <= 0.5
+    before = out.copy()
+    assert kernels.soft_limit(out, 0.5) == 0
+    assert np.all(np.abs(out) < 1.0)
+    np.testing.assert_array_equal(out[quiet], before[quiet])
+    assert np.all(np.diff(out[:, 0]) > 0)  # monotonic: no fold-over
+
+
+def test_soft_limiter_mutes_a_block_with_nan_or_inf():
+    for bad in (np.nan, np.inf):
+        out = np.full((16, 2), 0.3)
+        out[5, 1] = bad
+        assert kernels.soft_limit(out, 0.5) == 1
+        assert np.all(out == 0.0)
+
+
+def test_quietest_voice_prefers_released():
+    levels = np.array([0.1, 0.5, 0.01, 0.3])
+    assert kernels.quietest_voice(levels, np.array([0, 0, 0, 0]), 4) == 2
+    assert kernels.quietest_voice(levels, np.array([0, 1, 0, 1]), 4) == 3
