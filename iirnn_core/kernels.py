@@ -135,16 +135,32 @@ def soft_limit(out, knee):
 
 
 @njit(**_JIT)
-def move_voice(dst, src, w_hh, w_ih, w_out, h, gains, x, ints, floats):
-    """Copy voice ``src`` into slot ``dst`` of a bank (all its per-voice arrays), to keep voices packed."""
-    w_hh[:, :, dst] = w_hh[:, :, src]
-    w_ih[:, dst] = w_ih[:, src]
-    w_out[:, dst] = w_out[:, src]
-    h[:, dst] = h[:, src]
-    gains[:, dst] = gains[:, src]
-    x[:, dst] = x[:, src]
-    ints[:, dst] = ints[:, src]
-    floats[:, dst] = floats[:, src]
+def retire_voices(peaks, count, retire_level, w_hh, w_ih, w_out, h, gains, x, ints, floats):
+    """Drop voices whose block peak is below ``retire_level`` (or inf: not finite); returns the new count.
+
+    The last sounding voice moves into each freed slot, so voices stay packed in ``0..count-1``;
+    ``floats[0]`` (the level) is set from ``peaks`` for the voices that remain.
+    """
+    v = count - 1
+    while v >= 0:
+        p = peaks[v]
+        if p < retire_level or p == np.inf:
+            last = count - 1
+            if v != last:
+                w_hh[:, :, v] = w_hh[:, :, last]
+                w_ih[:, v] = w_ih[:, last]
+                w_out[:, v] = w_out[:, last]
+                h[:, v] = h[:, last]
+                gains[:, v] = gains[:, last]
+                x[:, v] = x[:, last]
+                ints[:, v] = ints[:, last]
+                floats[:, v] = floats[:, last]
+                peaks[v] = peaks[last]
+            count = last
+        else:
+            floats[0, v] = p
+        v -= 1
+    return count
 
 
 @njit(**_JIT)

@@ -209,17 +209,8 @@ class VoiceBank:
         self.advance(self.w_hh, self.w_ih, self.w_out, self.h, self.scratch, x, y, count)
         x[:, :count] = 0.0
         kernels.mix_bank(y, count, self.gains, out, self.peaks)
-        self.floats[0, :count] = self.peaks[:count]
-        v = count - 1
-        while v >= 0:
-            p = self.peaks[v]
-            if p < self.retire_level or p == np.inf:
-                last = self.count - 1
-                if v != last:
-                    kernels.move_voice(v, last, self.w_hh, self.w_ih, self.w_out, self.h,
-                                       self.gains, self.x, self.ints, self.floats)
-                self.count = last
-            v -= 1
+        self.count = kernels.retire_voices(self.peaks, count, self.retire_level, self.w_hh, self.w_ih, self.w_out,
+                                           self.h, self.gains, self.x, self.ints, self.floats)
 
 
 @dataclass
