@@ -1,0 +1,527 @@
+"""Training the seed's network, one per key, so its impulse response imitates the IIR target.
+
+The trainer sees only the input (an impulse of ``amplitude``) and each key's target waveform
+(the IIR impulse response, ``seconds`` long at ``rate``); never k1, k2 or the note. Three
+optimizers (``TrainConfig.optimizer``):
+
+- ``"adam"``: the seed's loop, faithfully: ``model.RNNNet`` with PyTorch's default init, float32,
+  ``torch.optim.Adam`` at its default lr, summed MSE over the whole target, one step per epoch,
+  500 epochs.
+- ``"randdir"``: the seed author's method of random directions (gradient-free; see
+  ``../shared/seed/README.md``): random subsets of about 8 weights perturbed with shrinking
+  Gaussian noise, line search on success, per-weight deviations adapted; 1500 iterations.
+  The loss is evaluated by the fused float64 forward of :mod:`training_kernels`.
+- ``"best"`` (default): Levenberg-Marquardt with exact forward-mode Jacobians
+  (:func:`training_kernels.normal_equations`), many random starts per key run in parallel,
+  and a curriculum over length: fit the first 64 samples, then double the length, keeping the
+  better half of the starts each time, up to the whole target.
+
+``train`` is a generator of :class:`Progress` (checks ``should_stop`` between steps);
+``train_model`` runs it and returns a :class:`modelfile.TrainedModel` whose per-key SNR is
+measured by rendering the model through the renderer, not taken from the training loss.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass, field
+from typing import Callable, Iterator
+
+import numpy as np
+
+from . import training_kernels as tk
+from .model import RNNWeights, snr_db
+from .modelfile import KeyModel, TrainedModel
+from .notes import NoteError, canonical, note_to_hz, parse_notes
+from .resonator import SettingError, check_q, impulse, impulse_response, resonator
+
+OPTIMIZERS = ("best", "adam", "randdir")
+INITS = ("random", "warm")
+
+MAX_RADIUS = 0.9999
+"""A trained ``W_hh`` must have a spectral radius below 1 (model files require it); a net that
+ends above is scaled down to this radius (the fidelity measured afterwards says what it cost)."""
+
+ADAM_EPOCHS = 500
+RANDDIR_ITERATIONS = 1500
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """What to train: ``notes`` (names or ranges, stored as sharp names), ``rate`` (samples/s),
+    pole radius ``q``, target length ``seconds``, impulse ``amplitude``, ``hidden`` size,
+    ``optimizer`` ('best' | 'adam' | 'randdir'), ``init`` ('random' | 'warm': start from
+    ``warm_model``'s keys; keys it lacks start at random), ``seed``, ``budget`` (wall seconds,
+    None: no limit; training stops after the step that crosses it), ``steps`` (cap on the
+    optimizer's steps; None: its default, 500 epochs for adam, 1500 iterations for randdir,
+    the full curriculum for best)."""
+
+    notes: tuple
+    rate: float = 8000.0
+    q: float = 0.995
+    seconds: float = 0.6
+    amplitude: float = 0.1
+    hidden: int = 3
+    optimizer: str = "best"
+    init: str = "random"
+    warm_model: TrainedModel | None = None
+    seed: int = 0
+    budget: float | None = None
+    steps: int | None = None
+
+    def __post_init__(self):
+        notes = [self.notes] if isinstance(self.notes, str) else list(self.notes)
+        try:
+            names = parse_notes(notes)
+        except NoteError as exc:
+            raise SettingError(str(exc)) from None
+        names = list(dict.fromkeys(canonical(n) for n in names))
+        object.__setattr__(self, "notes", tuple(names))
+        if not (isinstance(self.rate, (int, float)) and math.isfinite(self.rate) and self.rate > 0):
+            raise SettingError(f"sample rate must be positive, got {self.rate}")
+        check_q(self.q)
+        for name in names:
+            resonator(note_to_hz(name), self.q, self.rate)  # raises for a key above Nyquist
+        if not (math.isfinite(self.seconds) and self.seconds > 0) or self.length < 8:
+            raise SettingError(f"the target must be at least 8 samples long, got {self.seconds} s")
+        if self.length > 10_000_000:
+            raise SettingError(f"the target of {self.seconds} s is too long to train on")
+        if not (math.isfinite(self.amplitude) and self.amplitude > 0):
+            raise SettingError(f"amplitude must be positive, got {self.amplitude}")
+        if isinstance(self.hidden, bool) or not isinstance(self.hidden, int) or not 2 <= self.hidden <= 16:
+            raise SettingError(f"hidden size must be an integer from 2 to 16, got {self.hidden}")
+        if self.optimizer not in OPTIMIZERS:
+            raise SettingError(f"unknown optimizer {self.optimizer!r} (choose from {', '.join(OPTIMIZERS)})")
+        if self.init not in INITS:
+            raise SettingError(f"unknown init {self.init!r} (choose from {', '.join(INITS)})")
+        if self.init == "warm":
+            if self.warm_model is None:
+                raise SettingError("init 'warm' needs a model to start from (--model FILE)")
+            if self.warm_model.hidden != self.hidden:
+                raise SettingError(f"the warm model has hidden size {self.warm_model.hidden}, not {self.hidden}")
+        if self.budget is not None and not (math.isfinite(self.budget) and self.budget > 0):
+            raise SettingError(f"the time budget must be a positive number of seconds, got {self.budget}")
+        if self.steps is not None and (isinstance(self.steps, bool) or not isinstance(self.steps, int)
+                                       or self.steps < 1):
+            raise SettingError(f"steps must be a positive integer, got {self.steps}")
+
+    @property
+    def length(self) -> int:
+        """Target length in samples."""
+        return int(round(self.seconds * self.rate))
+
+
+@dataclass(frozen=True)
+class Progress:
+    """One training step: ``step`` (1-based), ``elapsed`` (wall s since start), ``notes``, and per key
+    the summed squared error ``loss`` of its current best net over the whole target and the matching
+    training ``snr_db`` (dB); ``done`` on the last event."""
+
+    step: int
+    elapsed: float
+    notes: tuple
+    loss: tuple
+    snr_db: tuple
+    done: bool = False
+
+    def to_dict(self) -> dict:
+        """Plain-data form (for a queue between processes)."""
+        return {"step": self.step, "elapsed": self.elapsed, "notes": list(self.notes),
+                "loss": list(self.loss), "snr_db": list(self.snr_db), "done": self.done}
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "Progress":
+        """Inverse of :meth:`to_dict`."""
+        return cls(int(d["step"]), float(d["elapsed"]), tuple(d["notes"]), tuple(d["loss"]),
+                   tuple(d["snr_db"]), bool(d["done"]))
+
+
+@dataclass
+class _Problem:
+    """The data every optimizer sees: ``x`` (K, N) inputs, ``targets`` (K, N), their energies (K,)."""
+
+    config: TrainConfig
+    x: np.ndarray
+    targets: np.ndarray
+    energy: np.ndarray = field(init=False)
+
+    def __post_init__(self):
+        self.energy = np.sum(self.targets**2, axis=1)
+
+    def snr(self, losses: np.ndarray) -> tuple:
+        """Training SNR (dB) per key for summed squared errors ``losses`` (K,)."""
+        out = []
+        for e, l in zip(self.energy, losses):
+            out.append(float("inf") if l == 0 else (10.0 * math.log10(e / l) if math.isfinite(l) else float("-inf")))
+        return tuple(out)
+
+
+def make_problem(config: TrainConfig) -> _Problem:
+    """Inputs and IIR targets (K, N) of every key of ``config``."""
+    n = config.length
+    x = np.tile(impulse(n, config.amplitude), (len(config.notes), 1))
+    targets = np.stack([impulse_response(resonator(note_to_hz(name), config.q, config.rate), config.seconds,
+                                         config.amplitude)[:n] for name in config.notes])
+    return _Problem(config, x, targets)
+
+
+def stabilised(theta: np.ndarray, hidden: int) -> np.ndarray:
+    """``theta`` (P,) with ``W_hh`` scaled down to :data:`MAX_RADIUS` if its spectral radius is above it."""
+    hh = hidden * hidden
+    radius = float(np.max(np.abs(np.linalg.eigvals(theta[:hh].reshape(hidden, hidden)))))
+    if radius <= MAX_RADIUS:
+        return theta
+    out = theta.copy()
+    out[:hh] *= MAX_RADIUS / radius
+    return out
+
+
+def spectral_radii(thetas: np.ndarray, hidden: int) -> np.ndarray:
+    """Spectral radius of ``W_hh`` of every row of ``thetas`` (S, P); NaN rows give inf."""
+    hh = hidden * hidden
+    w = thetas[:, :hh].reshape(-1, hidden, hidden)
+    out = np.full(len(thetas), np.inf)
+    ok = np.all(np.isfinite(w), axis=(1, 2))
+    if np.any(ok):
+        out[ok] = np.max(np.abs(np.linalg.eigvals(w[ok])), axis=1)
+    return out
+
+
+def _warm_theta(config: TrainConfig, note: str) -> np.ndarray | None:
+    """The warm model's parameters for ``note`` (P,), or None when it lacks the key."""
+    model = config.warm_model
+    if config.init != "warm" or model is None or note not in model.keys:
+        return None
+    w = model.keys[note].weights
+    return tk.pack(w.w_hh, w.w_ih, w.w_out)
+
+
+def _torch_default_theta(hidden: int, generator) -> np.ndarray:
+    """PyTorch's default init of the seed's net: every weight uniform in +-1/sqrt(H) (nn.RNN and Linear)."""
+    import torch
+
+    bound = 1.0 / math.sqrt(hidden)
+    w = torch.empty(tk.n_params(hidden), dtype=torch.float64).uniform_(-bound, bound, generator=generator)
+    return w.numpy()
+
+
+class Optimizer:
+    """Base of the optimizers: holds the problem, the best parameters per key and their losses."""
+
+    def __init__(self, problem: _Problem):
+        self.problem = problem
+        self.config = problem.config
+        self.hidden = self.config.hidden
+        self.best = np.zeros((len(self.config.notes), tk.n_params(self.hidden)))
+        self.best_loss = np.full(len(self.config.notes), np.inf)
+
+    def default_steps(self) -> int:
+        """How many steps a full run takes."""
+        raise NotImplementedError
+
+    def step(self) -> None:
+        """One step for every key; updates ``best`` and ``best_loss``."""
+        raise NotImplementedError
+
+    def full_losses(self) -> np.ndarray:
+        """Summed squared error of every key's best net over the whole target (K,)."""
+        losses = np.zeros(len(self.best))
+        keys = np.arange(len(self.best))
+        tk.sse_many(self.best, keys, self.hidden, self.problem.x, self.problem.targets,
+                    self.config.length, losses)
+        return losses
+
+    def weights(self) -> list[RNNWeights]:
+        """Each key's best net (spectral radius below 1)."""
+        out = []
+        for theta in self.best:
+            w_hh, w_ih, w_out = tk.unpack(stabilised(theta, self.hidden), self.hidden)
+            out.append(RNNWeights(w_hh, w_ih, w_out))
+        return out
+
+
+class AdamOptimizer(Optimizer):
+    """The seed's loop per key: float32 ``RNNNet``, PyTorch default init, Adam (default lr), summed MSE."""
+
+    def __init__(self, problem: _Problem):
+        super().__init__(problem)
+        import torch
+
+        from .model import RNNNet, signal_to_torch
+
+        self.torch = torch
+        gen = torch.Generator().manual_seed(self.config.seed)
+        self.nets, self.opts, self.inputs, self.targets = [], [], [], []
+        self.loss_fn = torch.nn.MSELoss(reduction="sum")
+        for k, note in enumerate(self.config.notes):
+            theta = _warm_theta(self.config, note)
+            if theta is None:
+                theta = _torch_default_theta(self.hidden, gen)
+            net = RNNNet.from_weights(RNNWeights(*tk.unpack(theta, self.hidden)), torch.float32)
+            self.nets.append(net)
+            self.opts.append(torch.optim.Adam(net.parameters()))
+            self.inputs.append(signal_to_torch(problem.x[k]))
+            self.targets.append(signal_to_torch(problem.targets[k]))
+            self.best[k] = theta
+
+    def default_steps(self) -> int:
+        return ADAM_EPOCHS
+
+    def step(self) -> None:
+        for k, (net, opt) in enumerate(zip(self.nets, self.opts)):
+            pred = net(self.inputs[k])
+            loss = self.loss_fn(pred, self.targets[k])
+            value = float(loss.item())
+            if value < self.best_loss[k] or not math.isfinite(self.best_loss[k]):
+                w = net.to_weights()
+                self.best[k] = tk.pack(w.w_hh, w.w_ih, w.w_out)
+                self.best_loss[k] = value
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+
+
+class RandDirOptimizer(Optimizer):
+    """The method of random directions (Schuller's ``optimrandomdir``), one iteration per key per step."""
+
+    START_SCALE = 0.1
+    END_SCALE = 0.0
+    SUBSET = 8.0
+
+    def __init__(self, problem: _Problem):
+        super().__init__(problem)
+        import torch
+
+        gen = torch.Generator().manual_seed(self.config.seed)
+        self.rng = np.random.default_rng(self.config.seed)
+        p_all = tk.n_params(self.hidden)
+        self.fraction = min(1.0, self.SUBSET / p_all)
+        self.dev = np.ones((len(self.config.notes), p_all))
+        self.iteration = 0
+        for k, note in enumerate(self.config.notes):
+            theta = _warm_theta(self.config, note)
+            self.best[k] = theta if theta is not None else _torch_default_theta(self.hidden, gen)
+            self.best_loss[k] = self._loss(k, self.best[k])
+
+    def _loss(self, k: int, theta: np.ndarray) -> float:
+        value = tk.sse(theta, self.hidden, self.problem.x[k], self.problem.targets[k], self.config.length)
+        return value if math.isfinite(value) else math.inf
+
+    def default_steps(self) -> int:
+        return RANDDIR_ITERATIONS
+
+    def step(self) -> None:
+        total = self.config.steps or RANDDIR_ITERATIONS
+        m = self.iteration
+        scale = max((self.START_SCALE - self.END_SCALE) * (1.0 - m / total) ** 2 + self.END_SCALE, 1e-4)
+        for k in range(len(self.best)):
+            mask = self.rng.random(self.best.shape[1]) < self.fraction
+            if not np.any(mask):
+                continue
+            direction = mask * self.rng.normal(size=self.best.shape[1]) * scale * self.dev[k]
+            base, best = self.best[k], self.best_loss[k]
+            loss = self._loss(k, base + direction)
+            if not loss < best:
+                continue
+            factor = 1.0
+            for grow in (2.0 ** i for i in range(1, 9)):  # line search outwards ...
+                trial = self._loss(k, base + grow * direction)
+                if not trial < loss:
+                    break
+                loss, factor = trial, grow
+            if factor == 1.0:
+                for shrink in (0.5 ** i for i in range(1, 6)):  # ... or inwards
+                    trial = self._loss(k, base + shrink * direction)
+                    if not trial < loss:
+                        break
+                    loss, factor = trial, shrink
+            update = factor * direction
+            self.best[k] = base + update
+            self.best_loss[k] = loss
+            size = np.abs(update)
+            mean = float(np.mean(size[mask]))
+            if mean > 0:
+                self.dev[k] += mask * (-0.1 * self.dev[k] + 0.1 * size / mean * self.fraction)
+                np.maximum(self.dev[k], 1e-2, out=self.dev[k])
+        self.iteration += 1
+
+
+class LMOptimizer(Optimizer):
+    """Multi-start Levenberg-Marquardt with a curriculum over length (the ``best`` optimizer).
+
+    Every key starts ``STARTS`` nets drawn at random (``W_hh`` entries N(0, 1/H), ``w_ih`` and
+    ``w_out`` N(0, 1)). Stage ``i`` fits the first ``64 * 2**i`` samples (the last stage the whole
+    target) with ``ITERATIONS_PER_STEP`` LM iterations per step, ``STAGE_STEPS`` steps per stage,
+    then keeps the better half of each key's starts (never fewer than ``FINALISTS``), ranking
+    stable nets (spectral radius < 1) before unstable ones.
+    """
+
+    STARTS = 32
+    FIRST_LENGTH = 64
+    ITERATIONS_PER_STEP = 5
+    STAGE_STEPS = 4
+    FINAL_STEPS = 8
+    FINALISTS = 4
+    LAMBDA0 = 1e-2
+
+    def __init__(self, problem: _Problem):
+        super().__init__(problem)
+        cfg = self.config
+        rng = np.random.default_rng(cfg.seed)
+        k_count, p_all, h = len(cfg.notes), tk.n_params(self.hidden), self.hidden
+        rows, keys = [], []
+        for k, note in enumerate(cfg.notes):
+            warm = _warm_theta(cfg, note)
+            starts = rng.normal(size=(self.STARTS, p_all))
+            starts[:, :h * h] /= math.sqrt(h)
+            if warm is not None:
+                starts[0] = warm
+            rows.append(starts)
+            keys.append(np.full(self.STARTS, k))
+        self.thetas = np.concatenate(rows)
+        self.keys = np.concatenate(keys).astype(np.int64)
+        self.lambdas = np.full(len(self.keys), self.LAMBDA0)
+        self.losses = np.full(len(self.keys), np.inf)
+        lengths = []
+        n = self.FIRST_LENGTH
+        while n < cfg.length:
+            lengths.append(n)
+            n *= 2
+        lengths.append(cfg.length)
+        self.schedule = [(length, self.FINAL_STEPS if i == len(lengths) - 1 else self.STAGE_STEPS)
+                         for i, length in enumerate(lengths)]
+        self.stage, self.stage_step = 0, 0
+        self.best_loss = np.full(k_count, np.inf)
+        self._update_best()
+
+    def default_steps(self) -> int:
+        return sum(steps for _, steps in self.schedule)
+
+    @property
+    def length(self) -> int:
+        """Length (samples) of the current curriculum stage."""
+        return self.schedule[self.stage][0]
+
+    def step(self) -> None:
+        length, steps = self.schedule[self.stage]
+        tk.lm_steps(self.thetas, self.lambdas, self.keys, self.hidden, self.problem.x, self.problem.targets,
+                    length, self.ITERATIONS_PER_STEP, self.losses)
+        self.stage_step += 1
+        if self.stage_step >= steps:
+            if self.stage + 1 < len(self.schedule):
+                self._prune()
+                self.stage += 1
+                self.stage_step = 0
+                # a longer target: let every start take bold steps again
+                self.lambdas[:] = np.maximum(self.lambdas, self.LAMBDA0)
+            else:
+                self.stage_step = 0  # extra steps (after the schedule) continue at full length
+        self._update_best()
+
+    def _ranking(self, idx: np.ndarray, losses: np.ndarray, radii: np.ndarray) -> np.ndarray:
+        """``idx`` ordered best first: stable before unstable, then by loss (NaN last)."""
+        bad = ~(radii[idx] < 1.0)
+        loss = np.where(np.isfinite(losses[idx]), losses[idx], np.inf)
+        return idx[np.lexsort((loss, bad))]
+
+    def _prune(self) -> None:
+        radii = spectral_radii(self.thetas, self.hidden)
+        keep = []
+        for k in range(len(self.config.notes)):
+            idx = np.flatnonzero(self.keys == k)
+            order = self._ranking(idx, self.losses, radii)
+            keep.append(order[:max(self.FINALISTS, len(order) // 2)])
+        keep = np.concatenate(keep)
+        self.thetas, self.keys = self.thetas[keep].copy(), self.keys[keep].copy()
+        self.lambdas, self.losses = self.lambdas[keep].copy(), self.losses[keep].copy()
+
+    def _update_best(self) -> None:
+        """Each key's best start so far, judged on the whole target (stable nets first)."""
+        full = np.zeros(len(self.keys))
+        tk.sse_many(self.thetas, self.keys, self.hidden, self.problem.x, self.problem.targets,
+                    self.config.length, full)
+        radii = spectral_radii(self.thetas, self.hidden)
+        for k in range(len(self.config.notes)):
+            idx = np.flatnonzero(self.keys == k)
+            b = self._ranking(idx, full, radii)[0]
+            self.best[k] = self.thetas[b]
+            self.best_loss[k] = full[b] if radii[b] < 1.0 else np.inf
+
+
+_OPTIMIZERS = {"best": LMOptimizer, "adam": AdamOptimizer, "randdir": RandDirOptimizer}
+
+
+class Training:
+    """One training run: ``run()`` yields :class:`Progress`; afterwards ``weights()`` are the best nets."""
+
+    def __init__(self, config: TrainConfig):
+        self.config = config
+        self.problem = make_problem(config)
+        self.optimizer: Optimizer = _OPTIMIZERS[config.optimizer](self.problem)
+        self.steps_done = 0
+        self.elapsed = 0.0
+
+    def run(self, should_stop: Callable[[], bool] = lambda: False) -> Iterator[Progress]:
+        """Step until the optimizer's steps (or ``config.steps``), the budget, or ``should_stop()``."""
+        cfg = self.config
+        total = cfg.steps if cfg.steps is not None else self.optimizer.default_steps()
+        start = time.perf_counter()
+        notes = tuple(cfg.notes)
+        while self.steps_done < total and not should_stop():
+            self.optimizer.step()
+            self.steps_done += 1
+            self.elapsed = time.perf_counter() - start
+            over = cfg.budget is not None and self.elapsed >= cfg.budget
+            done = over or self.steps_done >= total
+            losses = self.optimizer.full_losses()
+            yield Progress(self.steps_done, self.elapsed, notes, tuple(float(l) for l in losses),
+                           self.problem.snr(losses), done)
+            if over:
+                break
+        self.elapsed = time.perf_counter() - start
+
+    def weights(self) -> list[RNNWeights]:
+        """The best net of every key (in ``config.notes`` order)."""
+        return self.optimizer.weights()
+
+
+def train(config: TrainConfig, should_stop: Callable[[], bool] = lambda: False) -> Iterator[Progress]:
+    """Train every key of ``config``; yields one :class:`Progress` per step (the last has ``done`` unless stopped)."""
+    yield from Training(config).run(should_stop)
+
+
+def measure_snr(model: TrainedModel, note: str) -> float:
+    """SNR (dB) of ``note`` rendered from ``model`` through the renderer against the IIR target."""
+    from .renderer import SynthSettings, render_notes
+
+    settings = SynthSettings(rate=model.rate, q=model.q, amplitude=model.amplitude, raw=True)
+    rendered = render_notes("rnn-trained", [note], settings, model.seconds, model)[:, 0]
+    target = impulse_response(resonator(note_to_hz(note), model.q, model.rate), model.seconds, model.amplitude)
+    return snr_db(target[:len(rendered)], rendered)
+
+
+def build_model(config: TrainConfig, weights: list[RNNWeights], steps: int, train_seconds: float,
+                metadata: dict | None = None) -> TrainedModel:
+    """A :class:`TrainedModel` of ``weights`` (per ``config.notes``) with every key's SNR measured by rendering."""
+    keys = {note: KeyModel(note, note_to_hz(note), w, float("nan")) for note, w in zip(config.notes, weights)}
+    model = TrainedModel(rate=float(config.rate), q=float(config.q), seconds=float(config.seconds),
+                         amplitude=float(config.amplitude), hidden=config.hidden, drive=1.0,
+                         optimizer=config.optimizer, init=config.init, steps=int(steps),
+                         train_seconds=float(train_seconds), seed=int(config.seed), keys=keys,
+                         metadata=dict(metadata or {}))
+    for note, key in keys.items():
+        snr = measure_snr(model, note)
+        keys[note] = KeyModel(note, key.freq, key.weights, float(min(max(snr, -300.0), 300.0)))
+    return model
+
+
+def train_model(config: TrainConfig, on_progress: Callable[[Progress], None] | None = None,
+                should_stop: Callable[[], bool] | None = None) -> TrainedModel:
+    """Train and return the model (the best nets so far when stopped early), SNR measured by rendering."""
+    training = Training(config)
+    for progress in training.run(should_stop or (lambda: False)):
+        if on_progress is not None:
+            on_progress(progress)
+    return build_model(config, training.weights(), training.steps_done, training.elapsed,
+                       {"program": "iirnn-synth", "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())})

@@ -1,0 +1,238 @@
+"""Fused numba kernels for training the seed's network on one impulse response.
+
+The network is ``h[n] = tanh(W h[n-1] + u x[n])``, ``y[n] = v . h[n]`` with ``h[-1] = 0``
+(``W`` = ``w_hh`` (H, H), ``u`` = ``w_ih`` (H,), ``v`` = ``w_out`` (H,)): the same math as
+``model.RNNNet`` (``nn.RNN(1, H, bias=False)`` + ``Linear(H, 1, bias=False)``), in float64.
+
+Parameters travel as one flat vector ``theta`` (P,) with ``P = H*H + 2H``: ``W`` row-major,
+then ``u``, then ``v`` (see :func:`pack` / :func:`unpack`).
+
+:func:`normal_equations` runs the recurrence once with forward-mode sensitivities
+``S[n] = dh[n]/dtheta`` (H, H*H+H) and accumulates the Gauss-Newton matrix ``J^T J`` (P, P) and
+gradient ``J^T r`` (P,) of the summed squared error on the fly (nothing of length N is stored).
+:func:`lm_steps` runs Levenberg-Marquardt iterations for many (key, start) pairs in parallel.
+Verified against ``nn.RNN`` and autograd in ``tests/test_training.py``.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from numba import njit, prange
+
+_JIT = dict(nogil=True, cache=True, error_model="numpy")
+
+LAMBDA_MIN = 1e-12
+LAMBDA_MAX = 1e12
+
+
+def n_params(hidden: int) -> int:
+    """Number of parameters of a net with ``hidden`` states: ``H*H + 2H``."""
+    return hidden * hidden + 2 * hidden
+
+
+def pack(w_hh: np.ndarray, w_ih: np.ndarray, w_out: np.ndarray) -> np.ndarray:
+    """Flat parameter vector (P,) from ``w_hh`` (H, H), ``w_ih`` (H,), ``w_out`` (H,)."""
+    return np.concatenate([np.ravel(w_hh), np.ravel(w_ih), np.ravel(w_out)]).astype(np.float64)
+
+
+def unpack(theta: np.ndarray, hidden: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``(w_hh (H, H), w_ih (H,), w_out (H,))`` copies from a flat vector (P,)."""
+    hh = hidden * hidden
+    theta = np.asarray(theta, dtype=np.float64)
+    return (theta[:hh].reshape(hidden, hidden).copy(), theta[hh:hh + hidden].copy(),
+            theta[hh + hidden:hh + 2 * hidden].copy())
+
+
+@njit(**_JIT)
+def forward(theta, hidden, x, y):
+    """Output y (N,) of the net ``theta`` (P,) for input x (N,) (``len(y)`` samples are computed)."""
+    hh = hidden * hidden
+    h = np.zeros(hidden)
+    a = np.zeros(hidden)
+    for n in range(y.shape[0]):
+        for i in range(hidden):
+            s = theta[hh + i] * x[n]
+            for j in range(hidden):
+                s += theta[i * hidden + j] * h[j]
+            a[i] = s
+        out = 0.0
+        for i in range(hidden):
+            h[i] = math.tanh(a[i])
+            out += theta[hh + hidden + i] * h[i]
+        y[n] = out
+
+
+@njit(**_JIT)
+def sse(theta, hidden, x, target, length):
+    """Summed squared error of the net ``theta`` against ``target`` over the first ``length`` samples."""
+    hh = hidden * hidden
+    h = np.zeros(hidden)
+    a = np.zeros(hidden)
+    total = 0.0
+    for n in range(length):
+        for i in range(hidden):
+            s = theta[hh + i] * x[n]
+            for j in range(hidden):
+                s += theta[i * hidden + j] * h[j]
+            a[i] = s
+        out = 0.0
+        for i in range(hidden):
+            h[i] = math.tanh(a[i])
+            out += theta[hh + hidden + i] * h[i]
+        r = out - target[n]
+        total += r * r
+    return total
+
+
+@njit(**_JIT)
+def normal_equations(theta, hidden, x, target, length, jtj, jtr):
+    """Fill ``jtj`` (P, P) with J^T J and ``jtr`` (P,) with J^T r over ``length`` samples; return sum r^2.
+
+    ``J[n, p] = d y[n] / d theta[p]`` and ``r[n] = y[n] - target[n]``: the loss gradient is
+    ``2 J^T r``. Sensitivities run forward alongside the recurrence (forward-mode).
+    """
+    hh = hidden * hidden
+    nrec = hh + hidden  # parameters that act on h (W and u); v only acts on y
+    p_all = hh + 2 * hidden
+    h = np.zeros(hidden)
+    h_prev = np.zeros(hidden)
+    a = np.zeros(hidden)
+    sens = np.zeros((hidden, nrec))
+    sens_new = np.zeros((hidden, nrec))
+    row = np.zeros(p_all)
+    jtj[:, :] = 0.0
+    jtr[:] = 0.0
+    total = 0.0
+    for n in range(length):
+        xn = x[n]
+        for i in range(hidden):
+            s = theta[hh + i] * xn
+            for j in range(hidden):
+                s += theta[i * hidden + j] * h_prev[j]
+            a[i] = s
+        for i in range(hidden):
+            h[i] = math.tanh(a[i])
+        for i in range(hidden):
+            g = 1.0 - h[i] * h[i]
+            for p in range(nrec):
+                s = 0.0
+                for j in range(hidden):
+                    s += theta[i * hidden + j] * sens[j, p]
+                sens_new[i, p] = s
+            for j in range(hidden):
+                sens_new[i, i * hidden + j] += h_prev[j]
+            sens_new[i, hh + i] += xn
+            for p in range(nrec):
+                sens_new[i, p] *= g
+        out = 0.0
+        for i in range(hidden):
+            out += theta[hh + hidden + i] * h[i]
+        for p in range(nrec):
+            s = 0.0
+            for i in range(hidden):
+                s += theta[hh + hidden + i] * sens_new[i, p]
+            row[p] = s
+        for i in range(hidden):
+            row[nrec + i] = h[i]
+        r = out - target[n]
+        total += r * r
+        for p in range(p_all):
+            rp = row[p]
+            jtr[p] += rp * r
+            for q in range(p, p_all):
+                jtj[p, q] += rp * row[q]
+        for i in range(hidden):
+            h_prev[i] = h[i]
+            for p in range(nrec):
+                sens[i, p] = sens_new[i, p]
+    for p in range(p_all):
+        for q in range(p):
+            jtj[p, q] = jtj[q, p]
+    return total
+
+
+@njit(**_JIT)
+def _damped_solve(jtj, jtr, lam, step, work):
+    """Solve ``(J^T J + lam * diag(J^T J)) step = -J^T r`` by Cholesky; False if not positive definite."""
+    p_all = jtr.shape[0]
+    for p in range(p_all):
+        for q in range(p_all):
+            work[p, q] = jtj[p, q]
+        work[p, p] += lam * jtj[p, p] + 1e-30
+    for j in range(p_all):
+        d = work[j, j]
+        for k in range(j):
+            d -= work[j, k] * work[j, k]
+        if not d > 0.0:
+            return False
+        d = math.sqrt(d)
+        work[j, j] = d
+        for i in range(j + 1, p_all):
+            s = work[i, j]
+            for k in range(j):
+                s -= work[i, k] * work[j, k]
+            work[i, j] = s / d
+    for i in range(p_all):  # forward: L z = -g
+        s = -jtr[i]
+        for k in range(i):
+            s -= work[i, k] * step[k]
+        step[i] = s / work[i, i]
+    for i in range(p_all - 1, -1, -1):  # backward: L^T step = z
+        s = step[i]
+        for k in range(i + 1, p_all):
+            s -= work[k, i] * step[k]
+        step[i] = s / work[i, i]
+    return True
+
+
+@njit(**_JIT)
+def lm_fit(theta, hidden, x, target, length, iterations, lam):
+    """Levenberg-Marquardt on one net ``theta`` (P,) in place; returns (loss, lambda) at the end."""
+    p_all = theta.shape[0]
+    jtj = np.zeros((p_all, p_all))
+    jtr = np.zeros(p_all)
+    work = np.zeros((p_all, p_all))
+    step = np.zeros(p_all)
+    trial = np.zeros(p_all)
+    loss = normal_equations(theta, hidden, x, target, length, jtj, jtr)
+    for _ in range(iterations):
+        improved = False
+        for _try in range(12):
+            if _damped_solve(jtj, jtr, lam, step, work):
+                for p in range(p_all):
+                    trial[p] = theta[p] + step[p]
+                new = sse(trial, hidden, x, target, length)
+                if new < loss:
+                    theta[:] = trial
+                    lam = max(lam / 3.0, LAMBDA_MIN)
+                    improved = True
+                    break
+            lam = min(lam * 4.0, LAMBDA_MAX)
+        if not improved:
+            break
+        loss = normal_equations(theta, hidden, x, target, length, jtj, jtr)
+    return loss, lam
+
+
+@njit(parallel=True, **_JIT)
+def lm_steps(thetas, lambdas, keys, hidden, x, targets, length, iterations, losses):
+    """Run :func:`lm_fit` for every row of ``thetas`` (S, P) in parallel (two cores here).
+
+    Row ``s`` fits key ``keys[s]``: input ``x[keys[s]]`` against ``targets[keys[s]]`` (K, N)
+    over the first ``length`` samples. Updates ``thetas``, ``lambdas`` (S,) and ``losses`` (S,).
+    """
+    for s in prange(thetas.shape[0]):
+        k = keys[s]
+        loss, lam = lm_fit(thetas[s], hidden, x[k], targets[k], length, iterations, lambdas[s])
+        losses[s] = loss
+        lambdas[s] = lam
+
+
+@njit(parallel=True, **_JIT)
+def sse_many(thetas, keys, hidden, x, targets, length, losses):
+    """Summed squared error of every row of ``thetas`` (S, P) against ``targets[keys[s]]``, in parallel."""
+    for s in prange(thetas.shape[0]):
+        k = keys[s]
+        losses[s] = sse(thetas[s], hidden, x[k], targets[k], length)
