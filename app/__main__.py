@@ -1,0 +1,7 @@
+"""``python -m app``: open the synth window."""
+
+import sys
+
+from app.main import main
+
+sys.exit(main())

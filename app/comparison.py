@@ -1,0 +1,81 @@
+"""What the plots show for the last key played: IIR and RNN impulse responses, difference, SNR, spectra.
+
+Pure numpy over :mod:`iirnn_core` (no Qt): the responses come from ``render_notes`` with
+``raw=True`` (the seed's convention: the plain recurrences, unity gain), so the plot shows exactly
+what the renderer computes.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from iirnn_core.model import snr_db
+from iirnn_core.renderer import SynthSettings, render_notes
+from iirnn_core.resonator import t60_from_q
+
+MIN_SECONDS, MAX_SECONDS = 0.6, 2.0
+"""The responses span one T60, at least the seed's 0.6 s and at most 2 s."""
+
+
+def twin_engine(engine: str, ab_twin: str = "rnn-analytic") -> str:
+    """The RNN engine compared with the IIR for ``engine`` ('iir' shows the analytic twin)."""
+    if engine in ("rnn-analytic", "rnn-trained"):
+        return engine
+    if engine == "ab":
+        return ab_twin
+    return "rnn-analytic"
+
+
+@dataclass(frozen=True)
+class ImpulseComparison:
+    """One key's twins: ``time`` (N,) s, ``iir``/``rnn``/``difference`` (N,), ``snr`` dB,
+    ``freqs`` (M,) Hz with ``iir_db``/``rnn_db`` (M,) log-magnitude spectra in dB,
+    the ``note`` and the ``twin`` engine used (and ``note_text``: why a fallback was used, or "")."""
+
+    note: str
+    twin: str
+    time: np.ndarray
+    iir: np.ndarray
+    rnn: np.ndarray
+    difference: np.ndarray
+    snr: float
+    freqs: np.ndarray
+    iir_db: np.ndarray
+    rnn_db: np.ndarray
+    note_text: str = ""
+
+
+def log_spectrum(signal: np.ndarray, rate: float) -> tuple[np.ndarray, np.ndarray]:
+    """Frequencies (Hz) and magnitude (dB re 1, floor -160 dB) of ``signal`` (N,), zero-padded to 2^k."""
+    n = 1 << max(10, int(np.ceil(np.log2(max(len(signal), 1)))))
+    spectrum = np.abs(np.fft.rfft(signal, n))
+    return np.fft.rfftfreq(n, 1.0 / rate), 20.0 * np.log10(np.maximum(spectrum, 1e-8))
+
+
+def compare(note: str, settings: SynthSettings, engine: str, model=None) -> ImpulseComparison:
+    """Render ``note``'s impulse response through the IIR and ``engine``'s twin and compare them.
+
+    If the twin is 'rnn-trained' but the model is missing or does not fit the settings, the
+    analytic twin is shown instead and ``note_text`` says why.
+    """
+    raw = SynthSettings(rate=settings.rate, q=settings.q, drive=settings.drive, amplitude=settings.amplitude,
+                        hidden=settings.hidden, channels=1, raw=True)
+    seconds = min(max(MIN_SECONDS, t60_from_q(settings.q, settings.rate)), MAX_SECONDS)
+    twin = twin_engine(engine, settings.ab_twin)
+    note_text = ""
+    iir = render_notes("iir", [note], raw, seconds)[:, 0]
+    if twin == "rnn-trained" and model is None:
+        note_text = "no trained model loaded: showing the analytic twin"
+        twin = "rnn-analytic"
+    try:
+        rnn = render_notes(twin, [note], raw, seconds, model if twin == "rnn-trained" else None)[:, 0]
+    except (ValueError, KeyError) as exc:  # SettingError (a ValueError) or a key the model lacks
+        note_text = f"showing the analytic twin: {exc}"
+        twin = "rnn-analytic"
+        rnn = render_notes(twin, [note], raw, seconds)[:, 0]
+    freqs, iir_db = log_spectrum(iir, settings.rate)
+    _, rnn_db = log_spectrum(rnn, settings.rate)
+    return ImpulseComparison(note, twin, np.arange(len(iir)) / settings.rate, iir, rnn, rnn - iir,
+                             snr_db(iir, rnn), freqs, iir_db, rnn_db, note_text)

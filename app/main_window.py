@@ -1,0 +1,466 @@
+"""The main window: piano, sound controls, plots, training panel, menus and status bar.
+
+It owns one audio engine (:class:`iirnn_core.audio.AudioEngine`, or what ``engine_factory``
+makes) and forwards every key and control to it; nothing here touches samples. Timers: plots at
+about 30 Hz (scope, last key's twins), status at 2 Hz (callback load, underruns, latency).
+The computer keyboard plays through an application event filter, so the keys work whichever
+control was used last, except while a text field has focus.
+"""
+
+from __future__ import annotations
+
+import os
+
+from PySide6.QtCore import QEvent, QObject, QSettings, Qt, QTimer
+from PySide6.QtGui import QAction, QKeySequence
+from PySide6.QtWidgets import (QAbstractSpinBox, QApplication, QFileDialog, QHBoxLayout, QLabel, QLineEdit,
+                               QMainWindow, QMessageBox, QPlainTextEdit, QPushButton, QSplitter, QTabWidget,
+                               QTextEdit, QVBoxLayout, QWidget)
+
+from iirnn_core.notes import midi_to_hz, midi_to_note
+from iirnn_core.renderer import SynthSettings
+
+from .audio_dialog import AudioDialog
+from .comparison import compare
+from .keyboard import PianoKeyboard
+from .keymap import KeyboardPlayer, semitone_of
+from .plots import ScopeView, TwinView
+from .settings import AppSettings, load_settings, save_settings
+from .sound_panel import SoundPanel
+from .training_panel import TrainingPanel
+
+PLOT_MS = 33
+"""Plot refresh period (about 30 Hz)."""
+
+STATUS_MS = 500
+"""Status bar refresh period (2 Hz)."""
+
+POLYPHONY = 32
+"""Voices per bank of the live engine."""
+
+IMPULSE_AMPLITUDE = 0.1
+"""Impulse height at full velocity (the seed's 0.1)."""
+
+_OCTAVE_DOWN = (Qt.Key_Left, Qt.Key_Down)
+_OCTAVE_UP = (Qt.Key_Right, Qt.Key_Up)
+_TEXT_INPUTS = (QLineEdit, QAbstractSpinBox, QTextEdit, QPlainTextEdit)
+
+
+def default_engine_factory(config, settings, engine, model, polyphony):
+    """The real audio engine (imported here so the window module loads without the audio stack)."""
+    from iirnn_core.audio import AudioEngine
+
+    return AudioEngine(config, settings=settings, engine=engine, model=model, polyphony=polyphony)
+
+
+def audio_config(s: AppSettings):
+    """The AudioConfig for the saved audio settings (device "" means the system default)."""
+    from iirnn_core.audio import AudioConfig
+
+    return AudioConfig(device=s.device or None, samplerate=s.samplerate, blocksize=s.blocksize, latency=s.latency)
+
+
+def list_devices() -> list[str]:
+    """Output device names (empty when the audio stack cannot list them)."""
+    try:
+        from iirnn_core.audio import list_output_devices
+
+        return list(list_output_devices())
+    except Exception:  # a broken audio stack must not stop the dialog from opening
+        return []
+
+
+class MainWindow(QMainWindow):
+    """The synth window.
+
+    ``store``: the QSettings to read and write (tests pass a temporary INI file). ``model_path``:
+    the model loaded at start (a missing or bad file leaves the trained engine off, with one line in
+    the status bar). ``engine_factory(config, settings, engine, model, polyphony)`` and
+    ``config_factory(app_settings)`` make the audio engine; ``job_factory(config)`` a training job.
+    """
+
+    def __init__(self, store: QSettings, model_path=None, engine_factory=None, config_factory=None,
+                 job_factory=None, parent: QWidget | None = None):
+        super().__init__(parent)
+        self.setWindowTitle("iirnn-synth")
+        self.store = store
+        self.settings = load_settings(store)
+        self.model = None
+        self.model_source = ""
+        self.last_note: int | None = None
+        self._comparison_pending = False
+        self.player = KeyboardPlayer(self.settings.octave)
+
+        self._build_widgets(job_factory)
+        self._build_menus()
+        startup_message = self._load_startup_model(model_path)
+        self.sound.set_values(self.settings.engine, self.settings.q, self.settings.drive, self.settings.velocity,
+                              self.settings.master, self.settings.model_rate)
+        self.training.set_values(self.settings.train_keys, self.settings.optimizer, self.settings.init,
+                                 self.settings.budget)
+        if self.settings.geometry:
+            self.restoreGeometry(self.settings.geometry)
+
+        factory = engine_factory or default_engine_factory
+        self._config_factory = config_factory or audio_config
+        self.engine = factory(self._config_factory(self.settings), self.synth_settings(), self.effective_engine(),
+                              self.model, POLYPHONY)
+        self.engine.set_master(self.sound.master)
+        self.engine.start()
+        self.sound.changed.connect(self.apply_sound)
+        self.apply_sound()
+        messages = [m for m in (str(self.engine.status_line or ""), startup_message) if m]
+        self.statusBar().showMessage("  ".join(messages))
+
+        self.plot_timer = QTimer(self)
+        self.plot_timer.setInterval(PLOT_MS)
+        self.plot_timer.timeout.connect(self.refresh_plots)
+        self.plot_timer.start()
+        self.status_timer = QTimer(self)
+        self.status_timer.setInterval(STATUS_MS)
+        self.status_timer.timeout.connect(self.refresh_status)
+        self.status_timer.start()
+        self.refresh_status()
+        QApplication.instance().installEventFilter(self)
+        self.keyboard.setFocus()
+
+    # ---- construction -------------------------------------------------------------------------
+    def _build_widgets(self, job_factory) -> None:
+        self.keyboard = PianoKeyboard("C4", "C6")
+        self.keyboard.note_on.connect(self.note_on)
+        self.keyboard.note_off.connect(self.note_off)
+        self.octave_down = QPushButton("Octave -")
+        self.octave_up = QPushButton("Octave +")
+        self.octave_label = QLabel()
+        self.panic_button = QPushButton("Panic (Esc)")
+        for button in (self.octave_down, self.octave_up, self.panic_button):
+            button.setFocusPolicy(Qt.NoFocus)
+        self.octave_down.clicked.connect(lambda: self.shift_octave(-1))
+        self.octave_up.clicked.connect(lambda: self.shift_octave(1))
+        self.panic_button.clicked.connect(self.panic)
+        self._update_octave_label()
+
+        self.sound = SoundPanel()
+        self.sound.train_requested.connect(self.train_for_current_settings)
+        self.scope = ScopeView()
+        self.twins = TwinView()
+        self.training = TrainingPanel(self.training_context, job_factory)
+        self.training.model_trained.connect(self.use_trained_model)
+        self.training.message.connect(lambda text: self.statusBar().showMessage(text))
+
+        plots = QTabWidget()
+        plots.setFocusPolicy(Qt.NoFocus)
+        plots.addTab(self.twins, "Last key: IIR vs RNN")
+        plots.addTab(self.scope, "Scope")
+        plots.tabBar().setFocusPolicy(Qt.NoFocus)
+        self.plot_tabs = plots
+
+        keys_row = QHBoxLayout()
+        keys_row.addWidget(self.octave_down)
+        keys_row.addWidget(self.octave_label)
+        keys_row.addWidget(self.octave_up)
+        keys_row.addStretch(1)
+        keys_row.addWidget(QLabel("Keys: z s x d c v g b h n j m ,  and  q 2 w 3 e r 5 t 6 y 7 u i"))
+        keys_row.addStretch(1)
+        keys_row.addWidget(self.panic_button)
+
+        splitter = QSplitter(Qt.Horizontal)
+        splitter.addWidget(self.sound)
+        splitter.addWidget(plots)
+        splitter.addWidget(self.training)
+        splitter.setStretchFactor(0, 2)
+        splitter.setStretchFactor(1, 5)
+        splitter.setStretchFactor(2, 3)
+        splitter.setSizes([360, 760, 400])
+
+        central = QWidget()
+        layout = QVBoxLayout(central)
+        layout.addWidget(splitter, 1)
+        layout.addLayout(keys_row)
+        layout.addWidget(self.keyboard)
+        self.setCentralWidget(central)
+        self.stats_label = QLabel()
+        self.statusBar().addPermanentWidget(self.stats_label)
+        self.resize(1500, 900)
+
+    def _build_menus(self) -> None:
+        file_menu = self.menuBar().addMenu("&File")
+        open_action = QAction("&Open model...", self)
+        open_action.setShortcut(QKeySequence.Open)
+        open_action.triggered.connect(self.open_model_dialog)
+        save_action = QAction("&Save model as...", self)
+        save_action.setShortcut(QKeySequence.Save)
+        save_action.triggered.connect(self.save_model_dialog)
+        quit_action = QAction("&Quit", self)
+        quit_action.setShortcut(QKeySequence.Quit)
+        quit_action.triggered.connect(self.close)
+        file_menu.addActions([open_action, save_action])
+        file_menu.addSeparator()
+        file_menu.addAction(quit_action)
+        self.save_action = save_action
+        audio_menu = self.menuBar().addMenu("&Audio")
+        settings_action = QAction("Audio &settings...", self)
+        settings_action.triggered.connect(self.audio_settings_dialog)
+        panic_action = QAction("&Panic (Esc)", self)
+        panic_action.triggered.connect(self.panic)
+        audio_menu.addActions([settings_action, panic_action])
+
+    def _load_startup_model(self, path) -> str:
+        """Load the shipped model; returns a status line when it is missing or bad."""
+        from iirnn_core.modelfile import DEFAULT_MODEL_PATH, ModelFileError, load_model
+
+        path = DEFAULT_MODEL_PATH if path is None else path
+        if not os.path.isfile(path):
+            self._set_model(None, f"no model file at {path}")
+            return f"No trained model ({path} is missing): the trained engine is off."
+        try:
+            model = load_model(path)
+        except (ModelFileError, OSError, ValueError) as exc:
+            self._set_model(None, "the shipped model could not be read")
+            return f"Trained model not loaded: {one_line(exc)} The trained engine is off."
+        self._set_model(model, os.path.basename(str(path)))
+        return ""
+
+    # ---- sound --------------------------------------------------------------------------------
+    def synth_settings(self) -> SynthSettings:
+        """The SynthSettings for the controls (stereo, so A/B puts the IIR left and the RNN right)."""
+        fits = self.model is not None and not self.sound.mismatch()
+        ab_twin = self.sound.ab_twin if (self.sound.ab_twin != "rnn-trained" or fits) else "rnn-analytic"
+        return SynthSettings(rate=float(self.sound.rate), q=self.sound.q, drive=self.sound.drive,
+                             amplitude=IMPULSE_AMPLITUDE, channels=2, ab_twin=ab_twin)
+
+    def effective_engine(self) -> str:
+        """The engine the audio plays: the selection, except 'rnn-trained' without a fitting model
+        plays the analytic twin (the sound panel says why)."""
+        engine = self.sound.engine
+        if engine == "rnn-trained" and (self.model is None or self.sound.mismatch()):
+            return "rnn-analytic"
+        return engine
+
+    def apply_sound(self) -> None:
+        """Send the controls to the engine (settings, engine, master volume)."""
+        self.engine.set_settings(self.synth_settings())
+        self.engine.set_engine(self.effective_engine())
+        self.engine.set_master(self.sound.master)
+        self._comparison_pending = self.last_note is not None
+
+    def note_on(self, midi: int, velocity: int) -> None:
+        """Start ``midi`` at ``velocity`` (1..127) unless it is above the model rate's Nyquist frequency."""
+        if midi_to_hz(midi) >= self.sound.rate / 2.0:
+            self.statusBar().showMessage(f"{midi_to_note(midi)} is above the Nyquist frequency at "
+                                         f"{self.sound.rate} Hz; raise the model rate to play it.")
+            return
+        self.engine.note_on(midi, velocity)
+        self.last_note = midi
+        self._comparison_pending = True
+
+    def note_off(self, midi: int) -> None:
+        """End ``midi`` (its tail rings on)."""
+        self.engine.note_off(midi)
+
+    def panic(self) -> None:
+        """Silence everything at once and forget every held key."""
+        self.keyboard.release_mouse_note()
+        self.player.release_all()
+        self.keyboard.clear_lit()
+        self.engine.panic()
+
+    def release_all_keys(self) -> None:
+        """End every note held from the computer keyboard or the mouse (focus loss, octave shift)."""
+        self.keyboard.release_mouse_note()
+        for midi in self.player.release_all():
+            self.keyboard.set_lit(midi, False)
+            self.note_off(midi)
+
+    def shift_octave(self, step: int) -> None:
+        """Move the computer keyboard by ``step`` octaves; every held note is released first."""
+        self.release_all_keys()
+        self.player.shift_octave(step)
+        self._update_octave_label()
+
+    def _update_octave_label(self) -> None:
+        shift = self.player.shift
+        self.octave_label.setText(f"Computer keys {self.player.range_label()} ({shift:+d} oct)")
+
+    # ---- computer keyboard --------------------------------------------------------------------
+    def eventFilter(self, obj: QObject, event: QEvent) -> bool:  # noqa: D102 - Qt override
+        kind = event.type()
+        if kind in (QEvent.KeyPress, QEvent.KeyRelease) and isinstance(obj, QWidget) and obj.window() is self:
+            return self._key_event(event, kind == QEvent.KeyPress)
+        if kind == QEvent.ApplicationDeactivate:
+            self.release_all_keys()
+        return False
+
+    def _key_event(self, event, pressed: bool) -> bool:
+        """Handle a key of this window; True when it was used (so no widget sees it)."""
+        key = event.key()
+        if key == Qt.Key_Escape:
+            if pressed:
+                self.panic()
+            return True
+        if event.modifiers() & (Qt.ControlModifier | Qt.AltModifier | Qt.MetaModifier):
+            return False
+        if isinstance(QApplication.focusWidget(), _TEXT_INPUTS):
+            return False
+        if key in _OCTAVE_DOWN or key in _OCTAVE_UP:
+            if pressed and not event.isAutoRepeat():
+                self.shift_octave(-1 if key in _OCTAVE_DOWN else 1)
+            return True
+        char = chr(key).lower() if 32 <= key < 127 else event.text().lower()
+        if pressed:
+            midi = self.player.press(char, event.isAutoRepeat())
+            if midi is not None:
+                self.keyboard.set_lit(midi, True)
+                self.note_on(midi, self.sound.velocity)
+        else:
+            midi = self.player.release(char, event.isAutoRepeat())
+            if midi is not None:
+                self.keyboard.set_lit(midi, False)
+                self.note_off(midi)
+        return semitone_of(char) is not None
+
+    def event(self, event: QEvent) -> bool:  # noqa: D102 - Qt override
+        if event.type() == QEvent.WindowDeactivate:
+            self.release_all_keys()
+        return super().event(event)
+
+    # ---- models -------------------------------------------------------------------------------
+    def _set_model(self, model, source: str) -> None:
+        self.model = model
+        self.model_source = source
+        self.sound.set_trained_available(model is not None)
+        self.sound.show_model(model, source)
+
+    def use_trained_model(self, model) -> None:
+        """Swap a freshly trained model into the engine (while notes play)."""
+        self._set_model(model, "trained just now, not saved")
+        self.engine.set_model(model)
+        self.apply_sound()
+
+    def open_model_file(self, path: str) -> bool:
+        """Load ``path`` and use it; a bad file shows a one-sentence dialog and the model in use stays."""
+        from iirnn_core.modelfile import ModelFileError, load_model
+
+        try:
+            model = load_model(path)
+        except (ModelFileError, OSError, ValueError) as exc:
+            QMessageBox.warning(self, "Model not loaded", f"{one_line(exc)}")
+            return False
+        self._set_model(model, os.path.basename(path))
+        self.engine.set_model(model)
+        self.apply_sound()
+        self.statusBar().showMessage(f"Loaded {path}.")
+        return True
+
+    def save_model_file(self, path: str) -> bool:
+        """Save the model in use to ``path``; a failure shows a one-sentence dialog."""
+        from iirnn_core.modelfile import ModelFileError, save_model
+
+        if self.model is None:
+            QMessageBox.information(self, "No model", "There is no trained model to save yet.")
+            return False
+        try:
+            save_model(self.model, path)
+        except (ModelFileError, OSError, ValueError) as exc:
+            QMessageBox.warning(self, "Model not saved", f"{one_line(exc)}")
+            return False
+        self.model_source = os.path.basename(path)
+        self.sound.show_model(self.model, self.model_source)
+        self.statusBar().showMessage(f"Saved {path}.")
+        return True
+
+    def open_model_dialog(self) -> None:
+        """File > Open model."""
+        path, _ = QFileDialog.getOpenFileName(self, "Open model", "", "iirnn models (*.json);;All files (*)")
+        if path:
+            self.open_model_file(path)
+
+    def save_model_dialog(self) -> None:
+        """File > Save model as."""
+        path, _ = QFileDialog.getSaveFileName(self, "Save model", "model.json", "iirnn models (*.json)")
+        if path:
+            self.save_model_file(path)
+
+    def training_context(self):
+        """(model rate Hz, Q, model in use) for the training panel."""
+        return self.sound.rate, self.sound.q, self.model
+
+    def train_for_current_settings(self) -> None:
+        """Train the model's keys (or the panel's) at the current rate and Q."""
+        if self.model is not None:
+            self.training.keys_edit.setText(self.model.describe_keys().replace(",", ""))
+        self.training.start()
+
+    # ---- audio --------------------------------------------------------------------------------
+    def audio_settings_dialog(self) -> None:
+        """Audio > Settings: pick device, rate, block size, latency and reopen the stream."""
+        s = self.settings
+        dialog = AudioDialog(list_devices(), s.device, s.samplerate, s.blocksize, s.latency, self)
+        if dialog.exec() == AudioDialog.Accepted:
+            self.apply_audio(*dialog.values())
+
+    def apply_audio(self, device: str, samplerate: int, blocksize: int, latency: str) -> None:
+        """Reopen the output with these settings; the engine reports trouble in its status line."""
+        self.release_all_keys()
+        self.settings.device, self.settings.samplerate = device, samplerate
+        self.settings.blocksize, self.settings.latency = blocksize, latency
+        self.engine.reopen(self._config_factory(self.settings))
+        self.statusBar().showMessage(str(self.engine.status_line or ""))
+        self.refresh_status()
+
+    # ---- timers -------------------------------------------------------------------------------
+    def refresh_plots(self) -> None:
+        """Scope from the engine; the last key's twins when a key or a control changed."""
+        if self.plot_tabs.currentWidget() is self.scope:
+            self.scope.refresh(self.engine)
+        if self._comparison_pending and self.last_note is not None:
+            self._comparison_pending = False
+            try:
+                comparison = compare(midi_to_note(self.last_note), self.synth_settings(),
+                                     self.sound.engine, self.model)
+            except ValueError as exc:  # a key above Nyquist after a rate change
+                self.twins.caption.setText(one_line(exc))
+            else:
+                self.twins.show_comparison(comparison)
+
+    def refresh_status(self) -> None:
+        """Callback load, underruns and latency from the engine's stats."""
+        self.stats_label.setText(stats_text(self.engine.stats()))
+
+    # ---- shutdown -----------------------------------------------------------------------------
+    def current_settings(self) -> AppSettings:
+        """The settings to save: the controls as they are now."""
+        s = self.settings
+        s.engine, s.q, s.drive = self.sound.engine, self.sound.q, self.sound.drive
+        s.velocity, s.master, s.model_rate = self.sound.velocity, self.sound.master, self.sound.rate
+        s.octave = self.player.shift
+        s.train_keys = self.training.keys_edit.text()
+        s.optimizer = self.training.optimizer_box.currentText()
+        s.init = self.training.init_box.currentText()
+        s.budget = self.training.budget_spin.value()
+        s.geometry = bytes(self.saveGeometry().data())
+        return s
+
+    def closeEvent(self, event) -> None:  # noqa: D102 - Qt override
+        QApplication.instance().removeEventFilter(self)
+        self.plot_timer.stop()
+        self.status_timer.stop()
+        self.training.shutdown()
+        save_settings(self.store, self.current_settings())
+        self.engine.close()
+        super().closeEvent(event)
+
+
+def one_line(exc: BaseException) -> str:
+    """The first line of an exception's message (its type name when empty)."""
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
+
+
+def stats_text(stats) -> str:
+    """The status bar's figures: callback load (mean, max), underruns, latency, device."""
+    underruns = int(stats.underruns_timestamps) + int(stats.underruns_wallclock)
+    device = "no audio device (null output)" if stats.null_output else str(stats.device_name)
+    return (f"load {100 * stats.callback_load_mean:.0f}% (max {100 * stats.callback_load_max:.0f}%)  |  "
+            f"underruns {underruns}  |  latency {stats.latency_ms_median:.1f} ms  |  "
+            f"{device}, {stats.samplerate} Hz, {stats.blocksize} frames")

@@ -1,0 +1,129 @@
+"""pyqtgraph views: a live scope of the output, and the last key's twins (responses and spectra).
+
+Curves are created once and fed with ``setData`` (from the window's ~30 Hz timer); every plot
+uses peak downsampling and clip-to-view, so a long response costs the same to draw as a short one.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from PySide6.QtWidgets import QLabel, QVBoxLayout, QWidget  # PySide6 before pyqtgraph (picks the binding)
+import pyqtgraph as pg
+
+from .comparison import ImpulseComparison
+
+IIR_PEN = pg.mkPen((60, 140, 255), width=1.5)
+RNN_PEN = pg.mkPen((255, 150, 40), width=1.5)
+DIFF_PEN = pg.mkPen((220, 60, 60), width=1)
+SCOPE_PEN = pg.mkPen((80, 220, 120), width=1)
+
+SCOPE_SAMPLES = 2048
+"""Samples the scope shows (about 43 ms at 48 kHz)."""
+
+
+def _plot(title: str, x_label: str, y_label: str) -> pg.PlotWidget:
+    """A plot widget with the project's common set-up."""
+    widget = pg.PlotWidget()
+    item = widget.getPlotItem()
+    item.setTitle(title, size="9pt")
+    item.setLabel("bottom", x_label)
+    item.setLabel("left", y_label)
+    item.showGrid(x=True, y=True, alpha=0.25)
+    item.setDownsampling(auto=True, mode="peak")
+    item.setClipToView(True)
+    item.setMenuEnabled(False)
+    widget.setMinimumHeight(120)
+    return widget
+
+
+class ScopeView(QWidget):
+    """The newest output samples (mono, device rate), read by :meth:`refresh` into a fixed buffer."""
+
+    def __init__(self, parent: QWidget | None = None):
+        super().__init__(parent)
+        self.buffer = np.zeros(SCOPE_SAMPLES)
+        self.plot = _plot("Output (scope)", "time", "level")
+        self.plot.setYRange(-1.0, 1.0)
+        self.plot.getPlotItem().getAxis("bottom").setLabel("time", units="s")
+        self.curve = self.plot.plot(pen=SCOPE_PEN)
+        self.rate = 48000.0
+        self._time = np.arange(SCOPE_SAMPLES) / self.rate
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addWidget(self.plot)
+
+    def refresh(self, engine) -> int:
+        """Copy the engine's newest samples into the curve; returns how many were valid."""
+        count = int(engine.read_scope(self.buffer))
+        rate = float(getattr(engine, "samplerate", 0) or self.rate)
+        if rate != self.rate:
+            self.rate = rate
+            self._time = np.arange(SCOPE_SAMPLES) / rate
+        self.curve.setData(self._time, self.buffer)
+        return count
+
+
+class TwinView(QWidget):
+    """For the last key played: IIR and RNN impulse responses overlaid, their difference, the SNR in
+    dB, and both log-magnitude spectra."""
+
+    def __init__(self, parent: QWidget | None = None):
+        super().__init__(parent)
+        self.caption = QLabel("Play a key to compare the IIR and its RNN twin.")
+        self.caption.setWordWrap(True)
+        self.response_plot = _plot("Impulse responses", "time", "amplitude")
+        self.response_plot.getPlotItem().getAxis("bottom").setLabel("time", units="s")
+        legend = self.response_plot.addLegend(offset=(-10, 10))
+        self.iir_curve = self.response_plot.plot(pen=IIR_PEN, name="IIR")
+        self.rnn_curve = self.response_plot.plot(pen=RNN_PEN, name="RNN")
+        self.diff_curve = self.response_plot.plot(pen=DIFF_PEN, name="RNN - IIR")
+        legend.setLabelTextSize("8pt")
+        self.spectrum_plot = _plot("Spectra", "frequency", "magnitude (dB)")
+        self.spectrum_plot.getPlotItem().getAxis("bottom").setLabel("frequency", units="Hz")
+        self.iir_spectrum = self.spectrum_plot.plot(pen=IIR_PEN, name="IIR")
+        self.rnn_spectrum = self.spectrum_plot.plot(pen=RNN_PEN, name="RNN")
+        self.comparison: ImpulseComparison | None = None
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addWidget(self.caption)
+        layout.addWidget(self.response_plot, 3)
+        layout.addWidget(self.spectrum_plot, 2)
+
+    def show_comparison(self, comparison: ImpulseComparison) -> None:
+        """Draw ``comparison`` (replacing the previous key's)."""
+        self.comparison = comparison
+        c = comparison
+        self.iir_curve.setData(c.time, c.iir)
+        self.rnn_curve.setData(c.time, c.rnn)
+        self.diff_curve.setData(c.time, c.difference)
+        self.iir_spectrum.setData(c.freqs, c.iir_db)
+        self.rnn_spectrum.setData(c.freqs, c.rnn_db)
+        self.response_plot.setXRange(0.0, visible_span(c.time, c.iir))
+        top = float(max(np.max(c.iir_db), np.max(c.rnn_db)))
+        self.spectrum_plot.setYRange(top - 100.0, top + 5.0)
+        twin = {"rnn-analytic": "analytic RNN", "rnn-trained": "trained RNN"}.get(c.twin, c.twin)
+        text = f"{c.note}: IIR vs {twin}, SNR {format_db(c.snr)}"
+        if c.note_text:
+            text += f" ({c.note_text})"
+        self.caption.setText(text)
+
+
+def visible_span(time: np.ndarray, signal: np.ndarray, floor_db: float = -60.0) -> float:
+    """Seconds until ``signal`` last exceeds ``floor_db`` below its peak (plus 10 %): the part worth seeing."""
+    magnitude = np.abs(signal)
+    peak = float(np.max(magnitude)) if len(magnitude) else 0.0
+    if peak <= 0.0:
+        return float(time[-1]) if len(time) else 1.0
+    loud = np.nonzero(magnitude > peak * 10.0 ** (floor_db / 20.0))[0]
+    return min(float(time[loud[-1]]) * 1.1, float(time[-1])) or float(time[-1])
+
+
+def format_db(value: float) -> str:
+    """An SNR for people: ``'38.0 dB'``, ``'identical'`` for +inf, ``'diverged'`` for -inf/NaN."""
+    if math.isnan(value) or value == -math.inf:
+        return "diverged"
+    if value == math.inf:
+        return "identical"
+    return f"{value:.1f} dB"

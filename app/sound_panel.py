@@ -1,0 +1,255 @@
+"""Sound controls: engine, Q (shown with its decay time), drive, velocity, master volume, model rate.
+
+Also the trained model's state: a trained model is tied to the rate and Q it learned at; when the
+controls differ, a banner says so and offers to train for the current settings. Sliders and combo
+boxes take no keyboard focus, so the computer keyboard keeps playing notes while you use them.
+"""
+
+from __future__ import annotations
+
+import math
+
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtWidgets import (QComboBox, QFormLayout, QGroupBox, QHBoxLayout, QLabel, QPushButton, QSlider,
+                               QVBoxLayout, QWidget)
+
+from iirnn_core.resonator import t60_from_q
+
+from .settings import MODEL_RATES
+
+ENGINE_LABELS = {
+    "iir": "IIR resonator",
+    "rnn-analytic": "RNN, analytic weights",
+    "rnn-trained": "RNN, trained weights",
+    "ab": "A/B: IIR left, RNN right",
+}
+"""Engine names (iirnn_core.renderer.ENGINES) as the window shows them."""
+
+Q_CHOICES = (0.9, 0.95, 0.97, 0.98, 0.99, 0.993, 0.995, 0.997, 0.998, 0.999, 0.9993, 0.9995, 0.9997,
+             0.9998, 0.9999)
+"""Pole radii the Q slider offers (a trained model's own Q is added when it is not among them)."""
+
+DRIVE_MIN, DRIVE_MAX, DRIVE_STEPS = 0.01, 3.0, 100
+"""The drive slider is logarithmic from DRIVE_MIN to DRIVE_MAX in DRIVE_STEPS steps."""
+
+
+def model_mismatch(model, rate: float, q: float) -> str:
+    """Why ``model`` cannot play at ``rate`` (Hz) and ``q``, or "" when it fits (or is None)."""
+    if model is None:
+        return ""
+    parts = []
+    if abs(float(model.rate) - float(rate)) > 1e-6:
+        parts.append(f"{model.rate:g} Hz")
+    if abs(float(model.q) - float(q)) > 1e-9:
+        parts.append(f"Q {model.q:g}")
+    if not parts:
+        return ""
+    return (f"The trained model was trained at {float(model.rate):g} Hz, Q {float(model.q):g}; "
+            f"the controls are at {float(rate):g} Hz, Q {float(q):g}. The trained engine plays the analytic twin.")
+
+
+def _slider(minimum: int, maximum: int) -> QSlider:
+    slider = QSlider(Qt.Horizontal)
+    slider.setRange(minimum, maximum)
+    slider.setFocusPolicy(Qt.NoFocus)
+    return slider
+
+
+class SoundPanel(QGroupBox):
+    """The sound controls; ``changed`` fires whenever one of them moves, ``train_requested`` when the
+    person asks to train a model for the current rate and Q."""
+
+    changed = Signal()
+    train_requested = Signal()
+
+    def __init__(self, parent: QWidget | None = None):
+        super().__init__("Sound", parent)
+        self._q_choices = list(Q_CHOICES)
+        self._drive = 0.1
+        self._model = None
+        self._updating = False
+
+        self.engine_box = QComboBox()
+        self.engine_box.setFocusPolicy(Qt.NoFocus)
+        for name, label in ENGINE_LABELS.items():
+            self.engine_box.addItem(label, name)
+        self.ab_twin_box = QComboBox()
+        self.ab_twin_box.setFocusPolicy(Qt.NoFocus)
+        self.ab_twin_box.addItem("analytic", "rnn-analytic")
+        self.ab_twin_box.addItem("trained", "rnn-trained")
+        self.ab_twin_box.setToolTip("The RNN heard on the right channel in A/B")
+
+        self.q_slider = _slider(0, len(self._q_choices) - 1)
+        self.q_label = QLabel()
+        self.drive_slider = _slider(0, DRIVE_STEPS)
+        self.drive_label = QLabel()
+        self.velocity_slider = _slider(1, 127)
+        self.velocity_label = QLabel()
+        self.master_slider = _slider(0, 100)
+        self.master_label = QLabel()
+        self.rate_box = QComboBox()
+        self.rate_box.setFocusPolicy(Qt.NoFocus)
+        for rate in MODEL_RATES:
+            self.rate_box.addItem(f"{rate} Hz", rate)
+
+        self.model_label = QLabel("No trained model loaded.")
+        self.model_label.setWordWrap(True)
+        self.mismatch_label = QLabel()
+        self.mismatch_label.setWordWrap(True)
+        self.mismatch_label.setStyleSheet("color: #b35900;")
+        self.train_button = QPushButton("Train for these settings")
+        self.train_button.setFocusPolicy(Qt.NoFocus)
+        self.train_button.clicked.connect(self.train_requested)
+
+        form = QFormLayout()
+        form.addRow("Engine", self.engine_box)
+        form.addRow("A/B twin", self.ab_twin_box)
+        form.addRow("Model rate", self.rate_box)
+        for title, slider, label in (("Q", self.q_slider, self.q_label), ("Drive", self.drive_slider, self.drive_label),
+                                     ("Velocity", self.velocity_slider, self.velocity_label),
+                                     ("Master", self.master_slider, self.master_label)):
+            row = QHBoxLayout()
+            row.addWidget(slider, 1)
+            label.setMinimumWidth(120)
+            row.addWidget(label)
+            form.addRow(title, row)
+        layout = QVBoxLayout(self)
+        layout.addLayout(form)
+        layout.addWidget(self.model_label)
+        layout.addWidget(self.mismatch_label)
+        layout.addWidget(self.train_button)
+        layout.addStretch(1)
+        self.mismatch_label.hide()
+        self.train_button.hide()
+
+        self.drive_slider.valueChanged.connect(self._on_drive_moved)  # before _on_change reads the drive
+        for box in (self.engine_box, self.ab_twin_box, self.rate_box):
+            box.currentIndexChanged.connect(self._on_change)
+        for slider in (self.q_slider, self.drive_slider, self.velocity_slider, self.master_slider):
+            slider.valueChanged.connect(self._on_change)
+        self.set_values("iir", 0.995, 0.1, 100, 0.8, 8000)
+
+    # ---- values ---------------------------------------------------------------------------
+    @property
+    def engine(self) -> str:
+        """Selected engine name (one of iirnn_core.renderer.ENGINES)."""
+        return self.engine_box.currentData()
+
+    @property
+    def ab_twin(self) -> str:
+        """The RNN engine of the A/B right channel."""
+        return self.ab_twin_box.currentData()
+
+    @property
+    def q(self) -> float:
+        """Selected pole radius."""
+        return self._q_choices[self.q_slider.value()]
+
+    @property
+    def drive(self) -> float:
+        """Selected drive (input x d, output / d)."""
+        return self._drive
+
+    @property
+    def velocity(self) -> int:
+        """Velocity 1..127 of the computer keyboard's notes."""
+        return self.velocity_slider.value()
+
+    @property
+    def master(self) -> float:
+        """Master volume 0..1."""
+        return self.master_slider.value() / 100.0
+
+    @property
+    def rate(self) -> int:
+        """Model sample rate in Hz (the rate the recurrences run at)."""
+        return int(self.rate_box.currentData())
+
+    def set_values(self, engine: str, q: float, drive: float, velocity: int, master: float, rate: int) -> None:
+        """Move every control (one ``changed`` signal at the end)."""
+        self._updating = True
+        try:
+            index = self.engine_box.findData(engine)
+            self.engine_box.setCurrentIndex(max(index, 0))
+            self._ensure_rate(int(rate))
+            self.rate_box.setCurrentIndex(self.rate_box.findData(int(rate)))
+            self._ensure_q(q)
+            self.q_slider.setValue(self._q_choices.index(q))
+            self._drive = float(drive)
+            self.drive_slider.setValue(self._drive_position(drive))
+            self.velocity_slider.setValue(int(velocity))
+            self.master_slider.setValue(int(round(master * 100)))
+        finally:
+            self._updating = False
+        self._on_change()
+
+    def set_engine(self, engine: str) -> None:
+        """Select ``engine`` (fires ``changed``)."""
+        self.engine_box.setCurrentIndex(self.engine_box.findData(engine))
+
+    def set_trained_available(self, available: bool) -> None:
+        """Enable the trained choices (engine and A/B twin) only when a model is loaded."""
+        for box, name in ((self.engine_box, "rnn-trained"), (self.ab_twin_box, "rnn-trained")):
+            item = box.model().item(box.findData(name))
+            item.setEnabled(available)
+            if not available and box.currentData() == name:
+                box.setCurrentIndex(box.findData("rnn-analytic"))
+
+    def show_model(self, model, source: str) -> None:
+        """Describe the model in use (``source``: where it came from) and re-check the mismatch."""
+        if model is None:
+            self.model_label.setText(f"No trained model: {source}" if source else "No trained model loaded.")
+        else:
+            notes = list(model.notes)
+            span = f"{notes[0]}..{notes[-1]}" if len(notes) > 1 else (notes[0] if notes else "no keys")
+            self.model_label.setText(f"Trained model ({source}): {len(notes)} keys {span}, "
+                                     f"{float(model.rate):g} Hz, Q {float(model.q):g}.")
+            self._ensure_q(float(model.q))
+        self._model = model
+        self._update_mismatch()
+
+    def mismatch(self) -> str:
+        """The current model/settings mismatch text, or ""."""
+        return model_mismatch(self._model, self.rate, self.q)
+
+    # ---- internals ------------------------------------------------------------------------
+    def _ensure_q(self, q: float) -> None:
+        if q not in self._q_choices:
+            current = self._q_choices[self.q_slider.value()] if self._q_choices else None
+            self._q_choices = sorted(set(self._q_choices) | {q})
+            self.q_slider.blockSignals(True)
+            self.q_slider.setRange(0, len(self._q_choices) - 1)
+            if current is not None:
+                self.q_slider.setValue(self._q_choices.index(current))
+            self.q_slider.blockSignals(False)
+
+    def _ensure_rate(self, rate: int) -> None:
+        if self.rate_box.findData(rate) < 0:
+            self.rate_box.addItem(f"{rate} Hz", rate)
+
+    @staticmethod
+    def _drive_position(drive: float) -> int:
+        frac = math.log(max(min(drive, DRIVE_MAX), DRIVE_MIN) / DRIVE_MIN) / math.log(DRIVE_MAX / DRIVE_MIN)
+        return int(round(frac * DRIVE_STEPS))
+
+    def _on_drive_moved(self, position: int) -> None:
+        if not self._updating:
+            self._drive = float(f"{DRIVE_MIN * (DRIVE_MAX / DRIVE_MIN) ** (position / DRIVE_STEPS):.3g}")
+
+    def _update_mismatch(self) -> None:
+        text = self.mismatch()
+        self.mismatch_label.setText(text)
+        self.mismatch_label.setVisible(bool(text))
+        self.train_button.setVisible(bool(text))
+
+    def _on_change(self, *_args) -> None:
+        if self._updating:
+            return
+        q = self.q
+        self.q_label.setText(f"{q:g}  (T60 {t60_from_q(q, self.rate):.2f} s)")
+        self.drive_label.setText(f"{self._drive:g}" + ("  (the seed)" if self._drive == 1.0 else ""))
+        self.velocity_label.setText(str(self.velocity))
+        self.master_label.setText(f"{self.master_slider.value()} %")
+        self.ab_twin_box.setEnabled(self.engine == "ab")
+        self._update_mismatch()
+        self.changed.emit()

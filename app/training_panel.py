@@ -1,0 +1,270 @@
+"""The training panel: keys, optimizer, init, budget; Start/Stop; live per-key loss curves and SNR table.
+
+Training runs in a child process (:class:`iirnn_core.worker.TrainingJob`); a ``QTimer`` polls its
+progress queue every ``POLL_MS`` without blocking, so neither the window nor the audio waits.
+When the job ends with a model, ``model_trained`` carries it to the window, which swaps it into
+the engine while you play.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+
+import numpy as np
+from PySide6.QtCore import Qt, QTimer, Signal
+from PySide6.QtWidgets import (QComboBox, QDoubleSpinBox, QFormLayout, QGroupBox, QHBoxLayout, QHeaderView, QLabel,
+                               QLineEdit, QPushButton, QTableWidget, QTableWidgetItem, QVBoxLayout, QWidget)
+import pyqtgraph as pg
+
+from iirnn_core.notes import NoteError, parse_notes
+
+from .plots import format_db
+from .settings import INITS, OPTIMIZERS
+
+POLL_MS = 50
+"""Progress poll period (20 updates a second)."""
+
+TABLE_EVERY = 4
+"""The SNR table is refreshed on every TABLE_EVERY-th poll with news (5 times a second)."""
+
+
+def per_key(values, notes: list[str]) -> list[float]:
+    """Per-key numbers from a Progress field that is either a mapping by note or a sequence like ``notes``."""
+    if isinstance(values, Mapping):
+        return [float(values.get(n, math.nan)) for n in notes]
+    return [float(v) for v in values]
+
+
+def curve_pen(index: int, count: int):
+    """A pen of a distinct hue for key ``index`` of ``count`` (low keys blue, high keys red)."""
+    return pg.mkPen(pg.intColor(index, hues=max(count, 1), maxValue=230), width=1)
+
+
+class TrainingPanel(QGroupBox):
+    """Configure and run a training job; shows its loss curves (log scale) and per-key SNR.
+
+    ``job_factory(config)`` makes the job (default: :class:`iirnn_core.worker.TrainingJob`);
+    ``context()`` gives the (rate, q, warm model) the window is playing with.
+    Signals: ``model_trained(model)``, ``message(str)`` (one line for the status bar),
+    ``progress_received(int)`` (number of Progress events in a poll).
+    """
+
+    model_trained = Signal(object)
+    message = Signal(str)
+    progress_received = Signal(int)
+
+    def __init__(self, context, job_factory=None, parent: QWidget | None = None):
+        super().__init__("Training", parent)
+        self._context = context
+        self._job_factory = job_factory
+        self.job = None
+        self.notes: list[str] = []
+        self.steps: list[float] = []
+        self.losses: list[list[float]] = []
+        self.curves = []
+        self.points_received = 0
+        self._polls_with_news = 0
+        self._last = None
+
+        self.keys_edit = QLineEdit("C4..C6")
+        self.keys_edit.setToolTip("Notes and ranges, e.g. C4..C6 or A4 C5 E5")
+        self.optimizer_box = QComboBox()
+        self.optimizer_box.addItems(OPTIMIZERS)
+        self.init_box = QComboBox()
+        self.init_box.addItems(INITS)
+        self.init_box.setToolTip("random: fresh weights; warm: start from the model in use")
+        self.budget_spin = QDoubleSpinBox()
+        self.budget_spin.setRange(0.0, 3600.0)
+        self.budget_spin.setDecimals(0)
+        self.budget_spin.setSuffix(" s")
+        self.budget_spin.setSpecialValueText("trainer's default")
+        self.budget_spin.setToolTip("Wall-clock budget of the training run")
+        for widget in (self.optimizer_box, self.init_box):
+            widget.setFocusPolicy(Qt.NoFocus)
+        self.start_button = QPushButton("Start")
+        self.stop_button = QPushButton("Stop")
+        self.stop_button.setEnabled(False)
+        for button in (self.start_button, self.stop_button):
+            button.setFocusPolicy(Qt.NoFocus)
+        self.start_button.clicked.connect(self.start)
+        self.stop_button.clicked.connect(self.stop)
+        self.status_label = QLabel("Idle.")
+        self.status_label.setWordWrap(True)
+
+        self.loss_plot = pg.PlotWidget()
+        item = self.loss_plot.getPlotItem()
+        item.setTitle("Loss per key", size="9pt")
+        item.setLabel("bottom", "step")
+        item.setLabel("left", "loss")
+        item.setLogMode(y=True)
+        item.showGrid(x=True, y=True, alpha=0.25)
+        item.setDownsampling(auto=True, mode="peak")
+        item.setClipToView(True)
+        item.setMenuEnabled(False)
+        self.loss_plot.setMinimumHeight(140)
+
+        self.table = QTableWidget(0, 3)
+        self.table.setHorizontalHeaderLabels(["key", "loss", "SNR"])
+        self.table.verticalHeader().setVisible(False)
+        self.table.horizontalHeader().setSectionResizeMode(QHeaderView.Stretch)
+        self.table.setEditTriggers(QTableWidget.NoEditTriggers)
+        self.table.setFocusPolicy(Qt.NoFocus)
+        self.table.setMinimumHeight(120)
+
+        self.timer = QTimer(self)
+        self.timer.setInterval(POLL_MS)
+        self.timer.timeout.connect(self.poll)
+
+        form = QFormLayout()
+        form.addRow("Keys", self.keys_edit)
+        form.addRow("Optimizer", self.optimizer_box)
+        form.addRow("Init", self.init_box)
+        form.addRow("Budget", self.budget_spin)
+        buttons = QHBoxLayout()
+        buttons.addWidget(self.start_button)
+        buttons.addWidget(self.stop_button)
+        layout = QVBoxLayout(self)
+        layout.addLayout(form)
+        layout.addLayout(buttons)
+        layout.addWidget(self.status_label)
+        layout.addWidget(self.loss_plot, 2)
+        layout.addWidget(self.table, 1)
+
+    # ---- configuration ----------------------------------------------------------------------
+    def set_values(self, keys: str, optimizer: str, init: str, budget: float) -> None:
+        """Fill the form (from saved settings)."""
+        self.keys_edit.setText(keys)
+        self.optimizer_box.setCurrentText(optimizer)
+        self.init_box.setCurrentText(init)
+        self.budget_spin.setValue(budget)
+
+    def make_config(self):
+        """The TrainConfig for the form and the window's rate, Q and model; NoteError for bad keys."""
+        from iirnn_core.training import TrainConfig
+
+        notes = parse_notes(self.keys_edit.text().replace(",", " ").split())
+        rate, q, model = self._context()
+        init = self.init_box.currentText()
+        budget = self.budget_spin.value() or None
+        return TrainConfig(notes=notes, rate=float(rate), q=float(q), optimizer=self.optimizer_box.currentText(),
+                           init=init, warm_model=model if init == "warm" else None, budget=budget)
+
+    @property
+    def is_running(self) -> bool:
+        """Whether a job is running."""
+        return self.job is not None and self.job.is_running
+
+    # ---- running ----------------------------------------------------------------------------
+    def start(self) -> bool:
+        """Start a job from the form; returns False (with a message) if it cannot start."""
+        if self.is_running:
+            return False
+        try:
+            config = self.make_config()
+            factory = self._job_factory
+            if factory is None:
+                from iirnn_core.worker import TrainingJob as factory
+            job = factory(config)
+            job.start()
+        except (NoteError, ValueError) as exc:
+            self._say(f"Training not started: {exc}")
+            return False
+        self.job = job
+        self._reset(list(config.notes))
+        self.start_button.setEnabled(False)
+        self.stop_button.setEnabled(True)
+        self._say(f"Training {len(self.notes)} keys at {config.rate:g} Hz, Q {config.q:g} "
+                  f"({config.optimizer}, {config.init} init)...")
+        self.timer.start()
+        return True
+
+    def stop(self) -> None:
+        """Ask the job to stop; the timer keeps polling until the child has ended."""
+        if self.job is not None and self.job.is_running:
+            self.job.cancel()
+            self._say("Stopping training...")
+
+    def shutdown(self) -> None:
+        """Cancel any job without waiting for it (window closing)."""
+        self.timer.stop()
+        if self.job is not None and self.job.is_running:
+            self.job.cancel()
+
+    def poll(self) -> int:
+        """Drain the job's progress (non-blocking), update curves and table; returns events read."""
+        job = self.job
+        if job is None:
+            self.timer.stop()
+            return 0
+        events = job.poll()
+        for progress in events:
+            self._add(progress)
+        if events:
+            self.points_received += len(events)
+            self._polls_with_news += 1
+            for curve, losses in zip(self.curves, self.losses):
+                curve.setData(self.steps, losses)
+            if self._polls_with_news % TABLE_EVERY == 1:
+                self._fill_table(events[-1])
+            self.progress_received.emit(len(events))
+        if not job.is_running and not events:
+            self._finish(job)
+        return len(events)
+
+    # ---- internals --------------------------------------------------------------------------
+    def _reset(self, notes: list[str]) -> None:
+        self.notes = notes
+        self.steps = []
+        self.losses = [[] for _ in notes]
+        self.points_received = 0
+        self._polls_with_news = 0
+        self._last = None
+        self.loss_plot.clear()
+        self.curves = [self.loss_plot.plot(pen=curve_pen(i, len(notes)), name=n) for i, n in enumerate(notes)]
+        self.table.setRowCount(len(notes))
+        for row, note in enumerate(notes):
+            self.table.setItem(row, 0, QTableWidgetItem(note))
+            self.table.setItem(row, 1, QTableWidgetItem(""))
+            self.table.setItem(row, 2, QTableWidgetItem(""))
+
+    def _add(self, progress) -> None:
+        losses = per_key(progress.loss, self.notes)
+        self.steps.append(float(progress.step))
+        for series, value in zip(self.losses, losses):
+            # log axis: a zero or non-finite loss is drawn as a gap, not an error
+            series.append(value if np.isfinite(value) and value > 0 else np.nan)
+        self._last = progress
+
+    def _fill_table(self, progress) -> None:
+        losses = per_key(progress.loss, self.notes)
+        snrs = per_key(progress.snr_db, self.notes)
+        for row, (loss, snr) in enumerate(zip(losses, snrs)):
+            self.table.item(row, 1).setText(f"{loss:.3g}")
+            self.table.item(row, 2).setText(format_db(snr))
+        if snrs:
+            finite = [s for s in snrs if np.isfinite(s)]
+            worst = f", worst key {min(finite):.1f} dB" if finite else ""
+            self.status_label.setText(f"Step {progress.step}, {progress.elapsed:.1f} s{worst}.")
+
+    def _finish(self, job) -> None:
+        self.timer.stop()
+        self.start_button.setEnabled(True)
+        self.stop_button.setEnabled(False)
+        if self._last is not None:
+            self._fill_table(self._last)
+        self.job = None
+        if job.error:
+            self._say(f"Training failed: {job.error}")
+        elif job.result is not None:
+            model = job.result
+            snrs = [k.snr_db for k in model.keys.values()]
+            self._say(f"Training done: {len(snrs)} keys, SNR {min(snrs):.1f}..{max(snrs):.1f} dB; "
+                      "the trained engine now uses this model.")
+            self.model_trained.emit(model)
+        else:
+            self._say("Training stopped; the model in use stays.")
+
+    def _say(self, text: str) -> None:
+        self.status_label.setText(text)
+        self.message.emit(text)
