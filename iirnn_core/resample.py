@@ -1,0 +1,143 @@
+"""A streaming (stateful) polyphase resampler for a rational rate ratio L/M, block by block.
+
+Voices are rendered at the model rate (the seed's 8 kHz) and played at the device rate
+(48 kHz: L/M = 6/1; 44.1 kHz: 441/80). Output sample ``j`` sits at input time ``j*M/L``; with
+a Kaiser-windowed low-pass ``h`` of ``L*K`` taps (cut-off at the lower Nyquist rate),
+
+    y[j] = L * sum_k h[p + k*L] * x[floor(j*M/L) - k],   p = (j*M) mod L,
+
+so each output costs ``K`` multiply-adds per channel and pitch is exact (no drift: integer
+phase arithmetic). The state (phase, input position, the last ``K`` input frames) carries
+across blocks, so block boundaries are inaudible. Nothing allocates after construction.
+"""
+
+from __future__ import annotations
+
+import math
+from fractions import Fraction
+
+import numpy as np
+import scipy.signal
+from numba import njit
+
+from .resonator import SettingError
+
+TAPS_PER_PHASE = 16
+"""K: taps per polyphase branch. 16 gives about 65 dB image rejection 1 kHz past the cut-off
+at 8 -> 48 kHz for a group delay of about K/2 input samples (1 ms at 8 kHz)."""
+
+KAISER_BETA = 7.0
+"""Kaiser window shape: about 70 dB stop-band floor."""
+
+
+def rate_ratio(rate_in: float, rate_out: float) -> tuple[int, int]:
+    """(L, M) in lowest terms with ``rate_out / rate_in = L / M``; both rates must be whole Hz."""
+    for rate in (rate_in, rate_out):
+        if not (math.isfinite(rate) and rate > 0 and float(rate).is_integer()):
+            raise SettingError(f"sample rates must be whole positive numbers of Hz, got {rate}")
+    ratio = Fraction(int(rate_out), int(rate_in))
+    if ratio.numerator > 4096 or ratio.denominator > 4096:
+        raise SettingError(f"cannot resample {rate_in:g} Hz to {rate_out:g} Hz: the ratio {ratio} is too fine")
+    return ratio.numerator, ratio.denominator
+
+
+def design_table(up: int, down: int, taps_per_phase: int = TAPS_PER_PHASE, beta: float = KAISER_BETA) -> np.ndarray:
+    """Polyphase table (L, K) float64: ``table[p, k] = L * h[p + k*L]`` of a Kaiser low-pass.
+
+    The cut-off is the lower of the two Nyquist rates; for L = M = 1 the table is ``[[1]]``.
+    """
+    if up == down == 1:
+        return np.ones((1, 1))
+    h = scipy.signal.firwin(up * taps_per_phase, 1.0 / max(up, down), window=("kaiser", beta))
+    return np.ascontiguousarray(up * h.reshape(taps_per_phase, up).T)
+
+
+@njit(nogil=True, fastmath=True, cache=True, error_model="numpy")
+def _resample_block(xbuf, history, n_in, table, up, down, state, out):
+    """Fill out (N, C) from inputs xbuf[history - ... : history + n_in]; advance ``state`` [phase, t_rel].
+
+    xbuf rows ``0..history-1`` hold the last ``history`` inputs of earlier blocks, rows
+    ``history..history+n_in-1`` the new ones; afterwards the last ``history`` inputs are moved
+    to the front. Inputs below 1e-30 in magnitude are flushed to zero (no denormals).
+    """
+    taps = table.shape[1]
+    channels = out.shape[1]
+    for i in range(history, history + n_in):
+        for c in range(channels):
+            if abs(xbuf[i, c]) < 1e-30:
+                xbuf[i, c] = 0.0
+    p = state[0]
+    t_rel = state[1]
+    for j in range(out.shape[0]):
+        base = history + t_rel
+        for c in range(channels):
+            acc = 0.0
+            for k in range(taps):
+                acc += table[p, k] * xbuf[base - k, c]
+            out[j, c] = acc
+        p += down
+        t_rel += p // up
+        p = p % up
+    for i in range(history):
+        for c in range(channels):
+            xbuf[i, c] = xbuf[n_in + i, c]
+    state[0] = p
+    state[1] = t_rel - n_in
+
+
+class StreamingResampler:
+    """Resample ``channels`` channels from ``rate_in`` to ``rate_out`` in blocks of up to ``block_out_max`` frames.
+
+    Per block: ``n_in = inputs_needed(n_out)``; write ``n_in`` new input frames into
+    ``input_view(n_in)`` (n_in, C); then ``process(n_in, out)`` fills out (n_out, C).
+    ``input_for_frame`` / ``frame_of_input`` map between an input frame of the current block
+    and the output frame where it sounds (group delay included), for exact impulse placement.
+    """
+
+    def __init__(self, rate_in: float, rate_out: float, channels: int, block_out_max: int,
+                 taps_per_phase: int = TAPS_PER_PHASE):
+        self.up, self.down = rate_ratio(rate_in, rate_out)
+        self.rate_in, self.rate_out = float(rate_in), float(rate_out)
+        self.table = design_table(self.up, self.down, taps_per_phase)
+        self.taps = self.table.shape[1]
+        self.history = self.taps
+        self.block_out_max = int(block_out_max)
+        self.in_max = (self.block_out_max * self.down) // self.up + 2
+        self.xbuf = np.zeros((self.history + self.in_max, channels))
+        self.state = np.zeros(2, dtype=np.int64)  # phase p, t_rel (next output's input index - next new input)
+        self.block_phase = 0
+        self.block_t_rel = 0
+        self._views = [self.xbuf[self.history:self.history + n] for n in range(self.in_max + 1)]
+        self.delay_up = (self.up * self.taps - 1) / 2.0 if self.taps > 1 else 0.0
+
+    @property
+    def group_delay_frames(self) -> float:
+        """Delay of the low-pass in output frames."""
+        return self.delay_up / self.down
+
+    def reset(self) -> None:
+        """Forget every earlier input (silence) and restart the phase."""
+        self.xbuf[:, :] = 0.0
+        self.state[:] = 0
+
+    def inputs_needed(self, n_out: int) -> int:
+        """New input frames the next ``n_out`` output frames need; remembers the block's start phase."""
+        p, t_rel = int(self.state[0]), int(self.state[1])
+        self.block_phase, self.block_t_rel = p, t_rel
+        return max(0, t_rel + (p + (n_out - 1) * self.down) // self.up + 1)
+
+    def input_view(self, n_in: int) -> np.ndarray:
+        """Where the next block's ``n_in`` new input frames go: a preallocated (n_in, C) view."""
+        return self._views[n_in]
+
+    def input_for_frame(self, frame: int) -> int:
+        """The new input frame of this block whose time is at or just before output ``frame``."""
+        return self.block_t_rel + (self.block_phase + frame * self.down) // self.up
+
+    def frame_of_input(self, index: int) -> float:
+        """Output frame (of this block, fractional) where an impulse at new input ``index`` peaks."""
+        return ((index - self.block_t_rel) * self.up - self.block_phase + self.delay_up) / self.down
+
+    def process(self, n_in: int, out: np.ndarray) -> None:
+        """Resample the ``n_in`` frames written into ``input_view(n_in)`` into out (n_out, C)."""
+        _resample_block(self.xbuf, self.history, n_in, self.table, self.up, self.down, self.state, out)
