@@ -45,43 +45,39 @@ def unpack(theta: np.ndarray, hidden: int) -> tuple[np.ndarray, np.ndarray, np.n
             theta[hh + hidden:hh + 2 * hidden].copy())
 
 
+@njit(inline="always", **_JIT)
+def _advance(theta, hidden, h, a, xn):
+    """One time step in place on h (H,) for input sample ``xn`` (``a`` (H,) is scratch); returns y."""
+    hh = hidden * hidden
+    for i in range(hidden):
+        s = theta[hh + i] * xn
+        for j in range(hidden):
+            s += theta[i * hidden + j] * h[j]
+        a[i] = s
+    out = 0.0
+    for i in range(hidden):
+        h[i] = math.tanh(a[i])
+        out += theta[hh + hidden + i] * h[i]
+    return out
+
+
 @njit(**_JIT)
 def forward(theta, hidden, x, y):
     """Output y (N,) of the net ``theta`` (P,) for input x (N,) (``len(y)`` samples are computed)."""
-    hh = hidden * hidden
     h = np.zeros(hidden)
     a = np.zeros(hidden)
     for n in range(y.shape[0]):
-        for i in range(hidden):
-            s = theta[hh + i] * x[n]
-            for j in range(hidden):
-                s += theta[i * hidden + j] * h[j]
-            a[i] = s
-        out = 0.0
-        for i in range(hidden):
-            h[i] = math.tanh(a[i])
-            out += theta[hh + hidden + i] * h[i]
-        y[n] = out
+        y[n] = _advance(theta, hidden, h, a, x[n])
 
 
 @njit(**_JIT)
 def sse(theta, hidden, x, target, length):
     """Summed squared error of the net ``theta`` against ``target`` over the first ``length`` samples."""
-    hh = hidden * hidden
     h = np.zeros(hidden)
     a = np.zeros(hidden)
     total = 0.0
     for n in range(length):
-        for i in range(hidden):
-            s = theta[hh + i] * x[n]
-            for j in range(hidden):
-                s += theta[i * hidden + j] * h[j]
-            a[i] = s
-        out = 0.0
-        for i in range(hidden):
-            h[i] = math.tanh(a[i])
-            out += theta[hh + hidden + i] * h[i]
-        r = out - target[n]
+        r = _advance(theta, hidden, h, a, x[n]) - target[n]
         total += r * r
     return total
 
@@ -145,8 +141,7 @@ def normal_equations(theta, hidden, x, target, length, jtj, jtr):
                 jtj[p, q] += rp * row[q]
         for i in range(hidden):
             h_prev[i] = h[i]
-            for p in range(nrec):
-                sens[i, p] = sens_new[i, p]
+        sens, sens_new = sens_new, sens
     for p in range(p_all):
         for q in range(p):
             jtj[p, q] = jtj[q, p]
@@ -188,15 +183,18 @@ def _damped_solve(jtj, jtr, lam, step, work):
 
 
 @njit(**_JIT)
-def lm_fit(theta, hidden, x, target, length, iterations, lam):
-    """Levenberg-Marquardt on one net ``theta`` (P,) in place; returns (loss, lambda) at the end."""
+def lm_fit(theta, hidden, x, target, length, iterations, lam, jtj, jtr, loss, fresh):
+    """Levenberg-Marquardt on one net ``theta`` (P,) in place; returns (loss, lambda) at the end.
+
+    ``jtj`` (P, P), ``jtr`` (P,) and ``loss`` are the normal equations at ``theta`` when ``fresh``;
+    otherwise they are computed first. On return they always hold the values at the final ``theta``.
+    """
     p_all = theta.shape[0]
-    jtj = np.zeros((p_all, p_all))
-    jtr = np.zeros(p_all)
     work = np.zeros((p_all, p_all))
     step = np.zeros(p_all)
     trial = np.zeros(p_all)
-    loss = normal_equations(theta, hidden, x, target, length, jtj, jtr)
+    if not fresh:
+        loss = normal_equations(theta, hidden, x, target, length, jtj, jtr)
     for _ in range(iterations):
         improved = False
         for _try in range(12):
@@ -217,17 +215,21 @@ def lm_fit(theta, hidden, x, target, length, iterations, lam):
 
 
 @njit(parallel=True, **_JIT)
-def lm_steps(thetas, lambdas, keys, hidden, x, targets, length, iterations, losses):
+def lm_steps(thetas, lambdas, keys, hidden, x, targets, length, iterations, losses, jtjs, jtrs, fresh):
     """Run :func:`lm_fit` for every row of ``thetas`` (S, P) in parallel (two cores here).
 
     Row ``s`` fits key ``keys[s]``: input ``x[keys[s]]`` against ``targets[keys[s]]`` (K, N)
     over the first ``length`` samples. Updates ``thetas``, ``lambdas`` (S,) and ``losses`` (S,).
+    ``jtjs`` (S, P, P) and ``jtrs`` (S, P) carry each row's normal equations between calls;
+    ``fresh[s]`` (uint8) says they (and ``losses[s]``) are valid for this ``length``; set to 1 here.
     """
     for s in prange(thetas.shape[0]):
         k = keys[s]
-        loss, lam = lm_fit(thetas[s], hidden, x[k], targets[k], length, iterations, lambdas[s])
+        loss, lam = lm_fit(thetas[s], hidden, x[k], targets[k], length, iterations, lambdas[s],
+                           jtjs[s], jtrs[s], losses[s], fresh[s] != 0)
         losses[s] = loss
         lambdas[s] = lam
+        fresh[s] = 1
 
 
 @njit(parallel=True, **_JIT)
