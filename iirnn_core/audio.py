@@ -107,8 +107,8 @@ class EngineStats:
     callback_errors: int = 0
 
     def as_dict(self) -> dict:
-        """Plain dict (JSON-ready)."""
-        return dataclasses.asdict(self)
+        """Plain dict, JSON-ready (NaN, e.g. no latency measured yet, becomes None)."""
+        return {k: (None if isinstance(v, float) and math.isnan(v) else v) for k, v in dataclasses.asdict(self).items()}
 
 
 @dataclass(frozen=True)

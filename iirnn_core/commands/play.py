@@ -1,0 +1,133 @@
+"""``iirnn play``: play notes live through an audio device and report the engine's accounting.
+
+With ``--gap 0`` every note is struck at once; otherwise one note every ``--gap`` seconds,
+cycling through the list until ``--seconds`` have passed (each note is released when the next
+one starts; it rings on). ``--json`` prints underruns (counted from callback timestamps and
+from the wall clock), mean and max callback load and the median key-to-sound latency.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import sys
+import time
+
+from ..notes import note_to_midi, parse_notes
+from ..renderer import ENGINES, SynthSettings
+
+
+def add_parser(sub) -> None:
+    """Register ``play`` on the ``iirnn`` sub-parsers."""
+    p = sub.add_parser("play", help="play notes live through an audio device",
+                       description="Play notes through the audio device (or a silent null output when there is "
+                                   "none) and report underruns, callback load and key-to-sound latency.")
+    p.add_argument("--engine", choices=ENGINES, default="iir")
+    p.add_argument("--notes", nargs="+", required=True, metavar="N", help="notes or ranges: A4 C#5 C4..C6")
+    p.add_argument("--gap", type=float, default=0.25, help="seconds between notes; 0 strikes all at once (default 0.25)")
+    p.add_argument("--seconds", type=float, default=2.0, help="how long to play (default 2)")
+    p.add_argument("--velocity", type=float, default=1.0, help="key velocity 0..1 (default 1)")
+    p.add_argument("--device", metavar="NAME", help="output device by name (see `iirnn devices`; default: the host's)")
+    p.add_argument("--model", metavar="FILE", help="trained model file for rnn-trained (default: the shipped one)")
+    p.add_argument("--samplerate", type=int, default=48000, help="device sample rate in Hz (default 48000)")
+    p.add_argument("--blocksize", type=int, default=128, help="frames per callback (default 128)")
+    p.add_argument("--latency", default="low", help="'low', 'high' or seconds (default low)")
+    p.add_argument("--rate", type=float, default=8000.0, help="model sample rate in Hz (default 8000)")
+    p.add_argument("--q", type=float, default=0.995, help="pole radius, 0 < Q < 1 (default 0.995)")
+    p.add_argument("--drive", type=float, default=1.0, help="RNN drive d (default 1)")
+    p.add_argument("--polyphony", type=int, default=32, help="voices per bank (default 32)")
+    p.add_argument("--json", action="store_true", help="print the accounting as one JSON object")
+    p.set_defaults(run=run)
+
+
+def _latency(text: str):
+    from ..errors import UsageError
+
+    if text in ("low", "high"):
+        return text
+    try:
+        return float(text)
+    except ValueError:
+        raise UsageError(f"iirnn play: --latency must be low, high or seconds, got {text!r}") from None
+
+
+def load_play_model(engine: str, path: str | None, settings: SynthSettings):
+    """The trained model ``engine`` needs (None when it needs none); the shipped one when ``path`` is None."""
+    if engine not in ("rnn-trained",) and not (engine == "ab" and settings.ab_twin == "rnn-trained"):
+        return None
+    from ..errors import Failure
+    from .render import load_model_arg
+
+    if path is None:
+        try:
+            from ..modelfile import DEFAULT_MODEL_PATH
+        except ImportError:
+            raise Failure("iirnn: no trained model is shipped yet; pass --model FILE") from None
+        if not DEFAULT_MODEL_PATH.is_file():
+            raise Failure(f"iirnn: the shipped model {DEFAULT_MODEL_PATH} does not exist yet; pass --model FILE")
+        path = str(DEFAULT_MODEL_PATH)
+    return load_model_arg(path)
+
+
+def schedule(midis: list[int], gap: float, seconds: float) -> list[tuple[float, int]]:
+    """(time in s from the start, key) of every strike: all at 0 when ``gap`` is 0, else cycling every ``gap`` s."""
+    if gap == 0:
+        return [(0.0, m) for m in midis]
+    count = int(math.ceil(seconds / gap - 1e-9))
+    return [(i * gap, midis[i % len(midis)]) for i in range(count)]
+
+
+def run(args: argparse.Namespace) -> int:
+    """Play, then print the accounting (one line, or JSON)."""
+    from ..audio import AudioConfig, AudioEngine, find_output_device, list_output_devices
+    from ..errors import UsageError
+
+    if not (math.isfinite(args.seconds) and args.seconds > 0):
+        raise UsageError("iirnn play: --seconds must be positive")
+    if not (math.isfinite(args.gap) and args.gap >= 0):
+        raise UsageError("iirnn play: --gap must be 0 or more seconds")
+    if not (math.isfinite(args.velocity) and 0 < args.velocity <= 1):
+        raise UsageError("iirnn play: --velocity must be in (0, 1]")
+    midis = [note_to_midi(n) for n in parse_notes(args.notes)]
+    settings = SynthSettings(rate=args.rate, q=args.q, drive=args.drive)
+    cfg = AudioConfig(device=args.device, samplerate=args.samplerate, blocksize=args.blocksize,
+                      latency=_latency(args.latency))
+    if args.device is not None:
+        list_output_devices()
+        try:
+            find_output_device(args.device)
+        except LookupError as exc:
+            raise UsageError(f"iirnn play: {exc}") from None
+    model = load_play_model(args.engine, args.model, settings)
+    engine = AudioEngine(cfg, settings, args.engine, model, polyphony=args.polyphony)
+    silent = [n for n in midis if not engine.playable(n)]
+    if silent:
+        raise UsageError(f"iirnn play: {len(silent)} of the notes cannot sound with this engine and model rate")
+    engine.start()
+    try:
+        if engine.is_null_output:
+            print(f"iirnn: {engine.status_line}", file=sys.stderr)
+        start = time.perf_counter()
+        previous = None
+        for offset, midi in schedule(midis, args.gap, args.seconds):
+            delay = start + offset - time.perf_counter()
+            if delay > 0:
+                time.sleep(delay)
+            if previous is not None and args.gap > 0 and previous != midi:
+                engine.note_off(previous)
+            engine.note_on(midi, args.velocity)
+            previous = midi
+        delay = start + args.seconds - time.perf_counter()
+        if delay > 0:
+            time.sleep(delay)
+        stats = engine.stats()
+    finally:
+        engine.close()
+    if args.json:
+        print(json.dumps(stats.as_dict()))
+    else:
+        print(f"{stats.notes} notes on {stats.device_name}: underruns {stats.underruns_timestamps} (timestamps) / "
+              f"{stats.underruns_wallclock} (wall clock), callback load mean {stats.callback_load_mean:.3f} "
+              f"max {stats.callback_load_max:.3f}, key-to-sound latency median {stats.latency_ms_median:.1f} ms")
+    return 0
