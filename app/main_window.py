@@ -89,6 +89,7 @@ class MainWindow(QMainWindow):
         self.model_source = ""
         self.last_note: int | None = None
         self._comparison_pending = False
+        self._closed = False
         self.player = KeyboardPlayer(self.settings.octave)
 
         self._build_widgets(job_factory)
@@ -238,10 +239,25 @@ class MainWindow(QMainWindow):
         return engine
 
     def apply_sound(self) -> None:
-        """Send the controls to the engine (settings, engine, master volume)."""
-        self.engine.set_settings(self.synth_settings())
-        self.engine.set_engine(self.effective_engine())
-        self.engine.set_master(self.sound.master)
+        """Send the controls to the engine (settings, engine, master volume).
+
+        The order keeps every intermediate state playable: a trained target gets its (fitting)
+        settings first, any other target its engine first. A refused change is one status line.
+        """
+        from iirnn_core.resonator import SettingError
+
+        settings, engine = self.synth_settings(), self.effective_engine()
+        trained = engine == "rnn-trained" or (engine == "ab" and settings.ab_twin == "rnn-trained")
+        try:
+            if trained:
+                self.engine.set_settings(settings)
+                self.engine.set_engine(engine)
+            else:
+                self.engine.set_engine(engine)
+                self.engine.set_settings(settings)
+            self.engine.set_master(self.sound.master)
+        except SettingError as exc:
+            self.statusBar().showMessage(f"Not applied: {one_line(exc)}")
         self._comparison_pending = self.last_note is not None
 
     def note_on(self, midi: int, velocity: int) -> None:
@@ -250,7 +266,11 @@ class MainWindow(QMainWindow):
             self.statusBar().showMessage(f"{midi_to_note(midi)} is above the Nyquist frequency at "
                                          f"{self.sound.rate} Hz; raise the model rate to play it.")
             return
-        self.engine.note_on(midi, velocity)
+        if not self.engine.playable(midi):
+            self.statusBar().showMessage(f"{midi_to_note(midi)} cannot sound with this engine "
+                                         "(the trained model has no such key).")
+            return
+        self.engine.note_on(midi, velocity / 127.0)
         self.last_note = midi
         self._comparison_pending = True
 
@@ -442,6 +462,9 @@ class MainWindow(QMainWindow):
         return s
 
     def closeEvent(self, event) -> None:  # noqa: D102 - Qt override
+        if self._closed:
+            return super().closeEvent(event)
+        self._closed = True
         QApplication.instance().removeEventFilter(self)
         self.plot_timer.stop()
         self.status_timer.stop()

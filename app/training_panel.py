@@ -186,10 +186,12 @@ class TrainingPanel(QGroupBox):
             self._say("Stopping training...")
 
     def shutdown(self) -> None:
-        """Cancel any job without waiting for it (window closing)."""
+        """End any job at once (window closing): ask it to stop, then end the child process."""
         self.timer.stop()
         if self.job is not None and self.job.is_running:
             self.job.cancel()
+            self.job.terminate()
+        self.job = None
 
     def poll(self) -> int:
         """Drain the job's progress (non-blocking), update curves and table; returns events read."""

@@ -1,0 +1,324 @@
+"""The main window on the offscreen platform, with the real audio engine on its null output.
+
+The engine is wrapped in a recorder that forwards every call to the real engine and remembers
+the ones these tests check (notes, panic, engine, model), so what is tested is the real path.
+Settings live in a temporary INI file, never the user's.
+"""
+
+import math
+
+import pytest
+from PySide6.QtCore import QEvent, QPoint, QSettings, Qt
+from PySide6.QtGui import QKeyEvent
+from PySide6.QtWidgets import QApplication, QMessageBox
+
+from app.main_window import MainWindow
+from iirnn_core.model import analytic_weights
+from iirnn_core.modelfile import KeyModel, TrainedModel, load_model, save_model
+from iirnn_core.notes import note_range, note_to_hz, note_to_midi
+from iirnn_core.resonator import resonator
+
+NO_DEVICE = "iirnn-tests: no such device"
+"""An output name no host has: the real engine falls back to its paced null output."""
+
+RECORDED = ("note_on", "note_off", "panic", "set_engine", "set_model", "set_settings", "set_master", "reopen")
+
+
+class RecordingEngine:
+    """The real AudioEngine, with the calls in RECORDED remembered as (name, args) in ``calls``."""
+
+    def __init__(self, inner):
+        self.inner = inner
+        self.calls = []
+
+    def __getattr__(self, name):
+        attr = getattr(self.inner, name)
+        if name not in RECORDED:
+            return attr
+
+        def record(*args):
+            self.calls.append((name, args))
+            return attr(*args)
+
+        return record
+
+    def names(self, name):
+        """Arguments of every recorded call of ``name``."""
+        return [args for n, args in self.calls if n == name]
+
+
+def null_config(settings):
+    from iirnn_core.audio import AudioConfig
+
+    return AudioConfig(device=NO_DEVICE, samplerate=48000, blocksize=128, latency="low")
+
+
+def recording_factory(config, settings, engine, model, polyphony):
+    from iirnn_core.audio import AudioEngine
+
+    return RecordingEngine(AudioEngine(config, settings=settings, engine=engine, model=model, polyphony=polyphony))
+
+
+def analytic_model(notes="C4..C6", rate=8000.0, q=0.995, drive=0.1) -> TrainedModel:
+    """A model file's content built from analytic weights (no training needed)."""
+    keys = {}
+    for note in note_range(notes):
+        weights = analytic_weights(resonator(note_to_hz(note), q, rate), 3, drive)
+        keys[note] = KeyModel(note, note_to_hz(note), weights, 38.0)
+    return TrainedModel(rate=rate, q=q, seconds=0.6, amplitude=0.1, hidden=3, drive=1.0, optimizer="analytic",
+                        init="analytic", steps=0, train_seconds=0.0, seed=0, keys=keys)
+
+
+@pytest.fixture
+def model_path(tmp_path):
+    path = tmp_path / "model.json"
+    save_model(analytic_model(), path)
+    return path
+
+
+@pytest.fixture
+def make_window(qtbot, tmp_path, model_path):
+    """Build windows sharing one temporary settings file; each is closed at the end of the test."""
+    windows = []
+
+    def make(model=model_path, config_factory=null_config, **kwargs):
+        store = QSettings(str(tmp_path / "settings.ini"), QSettings.IniFormat)
+        window = MainWindow(store, model_path=model, engine_factory=recording_factory,
+                            config_factory=config_factory, **kwargs)
+        qtbot.addWidget(window)
+        window.show()
+        qtbot.waitExposed(window)
+        windows.append(window)
+        return window
+
+    yield make
+    for window in windows:
+        window.close()
+
+
+def key(window, char_or_key, press=True, auto_repeat=False):
+    """Send one key event to the focused widget of ``window`` (as the platform would)."""
+    if isinstance(char_or_key, str):
+        code, text = ord(char_or_key.upper()) if char_or_key.isalpha() else ord(char_or_key), char_or_key
+    else:
+        code, text = char_or_key, ""
+    kind = QEvent.KeyPress if press else QEvent.KeyRelease
+    target = QApplication.focusWidget() or window.keyboard
+    QApplication.sendEvent(target, QKeyEvent(kind, code, Qt.NoModifier, text, auto_repeat))
+
+
+def tap(window, char_or_key):
+    key(window, char_or_key, True)
+    key(window, char_or_key, False)
+
+
+def test_opens_with_model_and_shows_engine_status(make_window):
+    window = make_window()
+    assert window.model is not None and window.model.notes[0] == "C4"
+    assert window.sound.engine_box.model().item(window.sound.engine_box.findData("rnn-trained")).isEnabled()
+    assert window.statusBar().currentMessage().startswith(str(window.engine.status_line or ""))
+    window.refresh_status()
+    assert "underruns" in window.stats_label.text() and "latency" in window.stats_label.text()
+
+
+def test_missing_or_bad_startup_model_disables_trained_engine(make_window, tmp_path):
+    window = make_window(model=tmp_path / "nowhere.json")
+    assert window.model is None
+    assert "missing" in window.statusBar().currentMessage()
+    assert not window.sound.engine_box.model().item(window.sound.engine_box.findData("rnn-trained")).isEnabled()
+    bad = tmp_path / "bad.json"
+    bad.write_text("{not json")
+    window = make_window(model=bad)
+    assert window.model is None
+    assert "Trained model not loaded" in window.statusBar().currentMessage()
+
+
+def test_no_audio_device_still_opens_and_says_so(make_window):
+    window = make_window(config_factory=null_config)
+    stats = window.engine.stats()
+    assert stats.null_output
+    window.refresh_status()
+    assert "no audio device" in window.stats_label.text()
+    assert window.engine.status_line and window.engine.status_line in window.statusBar().currentMessage()
+
+
+def test_computer_keys_play_q_z_e_and_light_the_piano(make_window):
+    window = make_window()
+    window.sound.velocity_slider.setValue(90)
+    key(window, "q")
+    assert window.keyboard.lit_notes() == [72]
+    key(window, "z")
+    key(window, "e")
+    assert window.keyboard.lit_notes() == [60, 72, 76]
+    for char in "qze":
+        key(window, char, press=False)
+    assert window.engine.names("note_on") == [(72, 90 / 127), (60, 90 / 127), (76, 90 / 127)]
+    assert window.engine.names("note_off") == [(72,), (60,), (76,)]
+    assert window.keyboard.lit_notes() == []
+    tap(window, "a")  # unmapped: nothing
+    assert len(window.engine.names("note_on")) == 3
+
+
+def test_auto_repeat_never_retriggers(make_window):
+    window = make_window()
+    key(window, "x")
+    for _ in range(5):  # X11 auto-repeat: release+press pairs flagged as auto-repeat
+        key(window, "x", press=False, auto_repeat=True)
+        key(window, "x", press=True, auto_repeat=True)
+    key(window, "x", press=False)
+    assert window.engine.names("note_on") == [(62, window.sound.velocity / 127)]
+    assert window.engine.names("note_off") == [(62,)]
+
+
+def test_octave_shift_by_arrows_and_buttons_releases_held_notes(make_window, qtbot):
+    window = make_window()
+    key(window, "z")
+    tap(window, Qt.Key_Right)
+    assert window.engine.names("note_off") == [(60,)]  # released by the shift
+    assert window.keyboard.lit_notes() == []
+    key(window, "z", press=False)  # its release no longer ends anything
+    assert window.engine.names("note_off") == [(60,)]
+    tap(window, "z")
+    assert window.engine.names("note_on")[-1][0] == 72
+    qtbot.mouseClick(window.octave_down, Qt.LeftButton)
+    qtbot.mouseClick(window.octave_down, Qt.LeftButton)
+    tap(window, "z")
+    assert window.engine.names("note_on")[-1][0] == 48
+    assert "C3..C5" in window.octave_label.text()
+
+
+def test_focus_loss_releases_every_note(make_window):
+    window = make_window()
+    key(window, "c")
+    key(window, "v")
+    QApplication.sendEvent(window, QEvent(QEvent.WindowDeactivate))
+    assert sorted(window.engine.names("note_off")) == [(64,), (65,)]
+    assert window.keyboard.lit_notes() == [] and window.player.held_notes == []
+
+
+def test_escape_is_panic(make_window, qtbot):
+    window = make_window()
+    key(window, "b")
+    qtbot.mousePress(window.keyboard, Qt.LeftButton, pos=window.keyboard.key_rect(69).center().toPoint())
+    tap(window, Qt.Key_Escape)
+    assert window.engine.names("panic") == [()]
+    assert window.keyboard.lit_notes() == [] and window.player.held_notes == []
+
+
+def test_mouse_on_piano_plays_through_engine(make_window, qtbot):
+    window = make_window()
+    rect = window.keyboard.key_rect(note_to_midi("A4"))
+    qtbot.mousePress(window.keyboard, Qt.LeftButton, pos=QPoint(int(rect.center().x()), int(rect.bottom() - 2)))
+    assert window.engine.names("note_on")[-1][0] == 69 and window.engine.names("note_on")[-1][1] > 0.95
+    qtbot.mouseRelease(window.keyboard, Qt.LeftButton, pos=rect.center().toPoint())
+    assert window.engine.names("note_off")[-1] == (69,)
+
+
+def test_typing_in_a_text_field_does_not_play(make_window, qtbot):
+    window = make_window()
+    window.training.keys_edit.setFocus()
+    qtbot.waitUntil(lambda: QApplication.focusWidget() is window.training.keys_edit)
+    window.training.keys_edit.clear()
+    qtbot.keyClicks(window.training.keys_edit, "e4")
+    assert window.training.keys_edit.text() == "e4"
+    assert window.engine.names("note_on") == []
+
+
+def test_engine_switch_reaches_the_engine(make_window):
+    window = make_window()
+    for name in ("rnn-analytic", "ab", "rnn-trained", "iir"):
+        window.sound.set_engine(name)
+        assert window.engine.names("set_engine")[-1] == (name,)
+    window.sound.set_engine("ab")
+    assert window.engine.names("set_settings")[-1][0].channels == 2
+
+
+def test_last_key_plot_shows_iir_rnn_difference_and_snr(make_window):
+    window = make_window()
+    window.sound.set_engine("rnn-trained")
+    tap(window, "n")  # A4
+    window.refresh_plots()
+    comparison = window.twins.comparison
+    assert comparison.note == "A4" and comparison.twin == "rnn-trained"
+    assert abs(comparison.snr - 38.2) < 0.5  # drive 0.1 analytic weights, as in the seed's figures
+    assert "A4" in window.twins.caption.text() and "dB" in window.twins.caption.text()
+    x, y = window.twins.diff_curve.xData, window.twins.diff_curve.yData  # the data, not the clipped view
+    assert len(x) == len(comparison.time) and math.isclose(float(max(abs(y))), float(max(abs(comparison.difference))))
+
+
+def test_scope_reads_the_engine(make_window, qtbot):
+    window = make_window()
+    window.plot_tabs.setCurrentWidget(window.scope)
+    tap(window, "n")
+    qtbot.waitUntil(lambda: max(abs(window.scope.buffer)) > 1e-3, timeout=3000)
+
+
+def test_model_tied_to_rate_and_q_offers_training(make_window):
+    window = make_window()
+    window.sound.set_engine("rnn-trained")
+    assert not window.sound.mismatch_label.isVisible()
+    window.sound.q_slider.setValue(window.sound.q_slider.value() + 1)
+    assert window.sound.mismatch_label.isVisible() and window.sound.train_button.isVisible()
+    assert "Q 0.995" in window.sound.mismatch()
+    assert window.engine.names("set_engine")[-1] == ("rnn-analytic",)  # plays the analytic twin meanwhile
+    window.sound.q_slider.setValue(window.sound.q_slider.value() - 1)
+    assert not window.sound.mismatch_label.isVisible()
+    assert window.engine.names("set_engine")[-1] == ("rnn-trained",)
+
+
+def test_bad_model_file_is_one_sentence_and_model_stays(make_window, tmp_path, monkeypatch):
+    window = make_window()
+    before = window.model
+    shown = []
+    monkeypatch.setattr(QMessageBox, "warning", lambda parent, title, text, *a: shown.append(text))
+    for content in (b"\x00\x01garbage", b'{"format": "iirnn-model", "version": 99}', b""):
+        bad = tmp_path / "broken.json"
+        bad.write_bytes(content)
+        assert not window.open_model_file(str(bad))
+        assert window.model is before
+    assert not window.open_model_file(str(tmp_path / "missing.json"))
+    assert len(shown) == 4
+    for text in shown:
+        assert "\n" not in text and "Traceback" not in text and 10 < len(text) < 300
+    assert window.engine.names("set_model") == []
+
+
+def test_open_and_save_model(make_window, tmp_path):
+    window = make_window()
+    other = tmp_path / "a4.json"
+    save_model(analytic_model("A4..C5", q=0.999), other)
+    assert window.open_model_file(str(other))
+    assert window.model.notes == ["A4", "A#4", "B4", "C5"]
+    assert window.engine.names("set_model")[-1][0] is window.model
+    saved = tmp_path / "saved.json"
+    assert window.save_model_file(str(saved))
+    assert load_model(saved).notes == window.model.notes
+
+
+def test_settings_persist_between_runs(make_window):
+    window = make_window()
+    window.sound.set_engine("ab")
+    window.sound.velocity_slider.setValue(42)
+    tap(window, Qt.Key_Left)
+    window.close()
+    again = make_window()
+    assert (again.sound.engine, again.sound.velocity, again.player.shift) == ("ab", 42, -1)
+
+
+def test_short_training_run_delivers_loss_points_and_swaps_the_model(make_window, qtbot):
+    window = make_window()
+    window.sound.set_engine("rnn-trained")
+    window.training.set_values("A4 C5", "adam", "random", 1.0)
+    received = []
+    window.training.progress_received.connect(received.append)
+    with qtbot.waitSignal(window.training.model_trained, timeout=60000) as blocker:
+        assert window.training.start()
+        tap(window, "n")  # playing while it trains
+    model = blocker.args[0]
+    assert window.model is model and set(model.notes) == {"A4", "C5"}
+    assert window.engine.names("set_model")[-1] == (model,)
+    assert sum(received) >= 3 and window.training.points_received == sum(received)
+    assert all(len(series) == len(window.training.steps) for series in window.training.losses)
+    assert window.training.table.item(0, 2).text().endswith("dB")
+    assert window.sound.mismatch() == ""
+    assert window.engine.names("set_engine")[-1] == ("rnn-trained",)
