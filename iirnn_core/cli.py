@@ -16,7 +16,7 @@ from .errors import Failure, UsageError
 
 __all__ = ["COMMANDS", "Failure", "UsageError", "build_parser", "main"]
 
-COMMANDS = ("render", "bench", "play", "devices")
+COMMANDS = ("render", "bench", "play", "devices", "train")
 """Modules of :mod:`iirnn_core.commands`, each with ``add_parser(subparsers)`` and ``run(args)``."""
 
 

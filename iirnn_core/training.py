@@ -480,10 +480,15 @@ class Training:
         self.steps_done = 0
         self.elapsed = 0.0
 
+    @property
+    def total_steps(self) -> int:
+        """Steps of a full run: ``config.steps`` or the optimizer's default."""
+        return self.config.steps if self.config.steps is not None else self.optimizer.default_steps()
+
     def run(self, should_stop: Callable[[], bool] = lambda: False) -> Iterator[Progress]:
         """Step until the optimizer's steps (or ``config.steps``), the budget, or ``should_stop()``."""
         cfg = self.config
-        total = cfg.steps if cfg.steps is not None else self.optimizer.default_steps()
+        total = self.total_steps
         start = time.perf_counter()
         notes = tuple(cfg.notes)
         while self.steps_done < total and not should_stop():
@@ -541,5 +546,11 @@ def train_model(config: TrainConfig, on_progress: Callable[[Progress], None] | N
     for progress in training.run(should_stop or (lambda: False)):
         if on_progress is not None:
             on_progress(progress)
+    stopped = training.steps_done < training.total_steps
     return build_model(config, training.weights(), training.steps_done, training.elapsed,
-                       {"program": "iirnn-synth", "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())})
+                       run_metadata(stopped_early=stopped))
+
+
+def run_metadata(**extra) -> dict:
+    """Metadata of a model file: the program, the UTC creation time and ``extra`` items."""
+    return {"program": "iirnn-synth", "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), **extra}

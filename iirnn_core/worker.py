@@ -44,7 +44,7 @@ def _one_line(exc: BaseException) -> str:
 def run_child(payload: dict, messages, stop_event, interval: float = PROGRESS_INTERVAL) -> None:
     """Body of the child process: train, send throttled progress, then the result (or an error)."""
     try:
-        from .training import Training, build_model
+        from .training import Training, build_model, run_metadata
 
         config = config_from_dict(payload)
         training = Training(config)
@@ -61,8 +61,7 @@ def run_child(payload: dict, messages, stop_event, interval: float = PROGRESS_IN
             messages.put(("result", None))
             return
         model = build_model(config, training.weights(), training.steps_done, training.elapsed,
-                            {"program": "iirnn-synth", "cancelled": bool(stop_event.is_set()),
-                             "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())})
+                            run_metadata(cancelled=bool(stop_event.is_set())))
         messages.put(("result", model.to_dict()))
     except BaseException as exc:  # the parent gets one line, never a traceback
         messages.put(("error", _one_line(exc)))
