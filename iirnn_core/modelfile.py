@@ -138,6 +138,7 @@ def save_model(model: TrainedModel, path: str | os.PathLike) -> None:
     folder = path.parent if str(path.parent) else Path(".")
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=folder)
     try:
+        os.chmod(tmp, _new_file_mode(path))
         with os.fdopen(fd, "w", encoding="utf-8") as f:
             f.write(text)
             f.write("\n")
@@ -150,6 +151,26 @@ def save_model(model: TrainedModel, path: str | os.PathLike) -> None:
         except OSError:
             pass
         raise
+
+
+def _new_file_mode(path: Path) -> int:
+    """Permissions for the file written at ``path``: those of the file it replaces, else 0o666 minus umask."""
+    try:
+        return path.stat().st_mode & 0o777
+    except OSError:
+        return 0o666 & ~_umask()
+
+
+def _umask() -> int:
+    """The process umask, read without changing it (os.umask would, racing other threads)."""
+    try:
+        with open("/proc/self/status", encoding="ascii") as f:
+            for line in f:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except (OSError, ValueError):
+        pass
+    return 0o022
 
 
 def load_model(path: str | os.PathLike) -> TrainedModel:
