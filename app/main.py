@@ -1,21 +1,38 @@
-"""``iirnn-synth`` / ``python -m app``: open the synth window on the default device with the shipped model."""
+"""``iirnn-synth`` / ``python -m app``: open the synth window on the default device with the shipped model.
+
+Options: ``--settings FILE`` keeps the window's settings in that INI file instead of the user's
+QSettings (for trying things out, and for tests); ``--model FILE`` starts with another model.
+"""
 
 from __future__ import annotations
 
+import argparse
 import sys
 
 
+def parse_args(argv: list[str]) -> argparse.Namespace:
+    """The window's command-line options (Qt's own options are left to Qt)."""
+    parser = argparse.ArgumentParser(prog="iirnn-synth", description="The iirnn-synth window.")
+    parser.add_argument("--settings", metavar="FILE", help="INI file for the settings (default: the user's)")
+    parser.add_argument("--model", metavar="FILE", help="model file to start with (default: the shipped one)")
+    args, _qt_args = parser.parse_known_args(argv)
+    return args
+
+
 def main(argv: list[str] | None = None) -> int:
-    """Run the window until it closes; returns the exit code (settings in the user's QSettings)."""
+    """Run the window until it closes; returns the exit code."""
+    argv = sys.argv[1:] if argv is None else argv
+    args = parse_args(argv)
     from PySide6.QtCore import QSettings
     from PySide6.QtWidgets import QApplication
 
-    app = QApplication.instance() or QApplication(sys.argv if argv is None else argv)
+    app = QApplication.instance() or QApplication([sys.argv[0], *argv])
     app.setOrganizationName("iirnn-synth")
     app.setApplicationName("iirnn-synth")
     from .main_window import MainWindow
 
-    window = MainWindow(QSettings())
+    store = QSettings(args.settings, QSettings.IniFormat) if args.settings else QSettings()
+    window = MainWindow(store, model_path=args.model)
     window.show()
     return app.exec()
 

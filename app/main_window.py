@@ -9,6 +9,7 @@ control was used last, except while a text field has focus.
 
 from __future__ import annotations
 
+import math
 import os
 
 from PySide6.QtCore import QEvent, QObject, QSettings, Qt, QTimer
@@ -481,9 +482,14 @@ def one_line(exc: BaseException) -> str:
 
 
 def stats_text(stats) -> str:
-    """The status bar's figures: callback load (mean, max), underruns, latency, device."""
+    """The status bar's figures: callback load (mean, max), underruns, key-to-sound latency, output."""
     underruns = int(stats.underruns_timestamps) + int(stats.underruns_wallclock)
-    device = "no audio device (null output)" if stats.null_output else str(stats.device_name)
-    return (f"load {100 * stats.callback_load_mean:.0f}% (max {100 * stats.callback_load_max:.0f}%)  |  "
-            f"underruns {underruns}  |  latency {stats.latency_ms_median:.1f} ms  |  "
-            f"{device}, {stats.samplerate} Hz, {stats.blocksize} frames")
+    device = "no audio device" if stats.null_output else str(stats.device_name)
+    # key-to-sound latency of the notes played; before the first note, the stream's output latency
+    latency = stats.latency_ms_median
+    if not math.isfinite(latency):
+        latency = getattr(stats, "output_latency_ms", math.nan)
+    latency_text = f"{latency:.1f} ms" if math.isfinite(latency) else "-"
+    return (f"load {100 * stats.callback_load_mean:.0f}% (max {100 * stats.callback_load_max:.0f}%) | "
+            f"underruns {underruns} | latency {latency_text} | "
+            f"{device} {stats.samplerate} Hz/{stats.blocksize}")

@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 from dataclasses import asdict, dataclass, fields
 
-from PySide6.QtCore import QSettings
+from PySide6.QtCore import QByteArray, QSettings
 
 from iirnn_core.renderer import ENGINES
 
@@ -115,5 +115,6 @@ def load_settings(store: QSettings) -> AppSettings:
 def save_settings(store: QSettings, settings: AppSettings) -> None:
     """Write every field of ``settings`` to ``store`` and flush it to disk."""
     for name, value in asdict(settings).items():
-        store.setValue(name, value)
+        # bytes as QByteArray: stored as plain @ByteArray, never as a pickled Python object
+        store.setValue(name, QByteArray(value) if isinstance(value, bytes) else value)
     store.sync()

@@ -15,6 +15,8 @@ def test_round_trip(tmp_path):
                          optimizer="adam", init="warm", budget=12.0, geometry=b"\x01\x02")
     save_settings(_store(tmp_path), wanted)
     assert load_settings(_store(tmp_path)) == wanted
+    text = (tmp_path / "settings.ini").read_text()
+    assert "@ByteArray" in text and "PyObject" not in text  # no pickled Python objects in the file
 
 
 def test_empty_store_gives_defaults(tmp_path):

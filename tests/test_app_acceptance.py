@@ -1,0 +1,126 @@
+"""Acceptance: under a virtual display with a real sound server, typing ``q z e`` into the running
+window sounds C5, C4 and E5.
+
+The real program (``python -m app``) runs on Xvfb and plays through PulseAudio (its null sink on a
+machine without a sound card); ``xdotool`` types the keys as a person would, ``parec`` records the
+sink's monitor, and the pitch of each note is read from its spectrum. Skips only when Xvfb,
+xdotool or the PulseAudio tools are not installed (CI installs them).
+"""
+
+import os
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from iirnn_core.notes import note_to_hz
+
+TOOLS = ("Xvfb", "xdotool", "parec", "pactl", "pulseaudio")
+pytestmark = pytest.mark.skipif(any(shutil.which(t) is None for t in TOOLS),
+                                reason="needs Xvfb, xdotool and PulseAudio (pulseaudio, pactl, parec)")
+
+REPO = Path(__file__).resolve().parent.parent
+RATE = 48000
+KEYS = (("q", "C5"), ("z", "C4"), ("e", "E5"))
+GAP = 0.7
+"""Seconds between key presses (a note at Q 0.995 and 8 kHz decays by 60 dB in 0.17 s)."""
+
+
+def _wait_for(check, timeout: float, what: str):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        result = check()
+        if result:
+            return result
+        time.sleep(0.2)
+    raise AssertionError(f"timed out after {timeout:g} s waiting for {what}")
+
+
+def _run(*args, env=None) -> subprocess.CompletedProcess:
+    return subprocess.run(args, capture_output=True, text=True, timeout=30, env=env)
+
+
+@pytest.fixture
+def pulse():
+    """A running PulseAudio server (started here, and stopped after, only if none was running)."""
+    started = False
+    if _run("pactl", "info").returncode != 0:
+        subprocess.run(["pulseaudio", "-D", "--exit-idle-time=-1", "--disallow-exit"], timeout=30, check=True)
+        started = True
+        _wait_for(lambda: _run("pactl", "info").returncode == 0, 15, "PulseAudio")
+    sink = _run("pactl", "get-default-sink").stdout.strip() or "auto_null"
+    yield f"{sink}.monitor"
+    if started:
+        subprocess.run(["pulseaudio", "-k"], timeout=30)
+
+
+@pytest.fixture
+def display():
+    """A fresh Xvfb display (it picks a free number and tells it through a pipe)."""
+    read_fd, write_fd = os.pipe()
+    server = subprocess.Popen(["Xvfb", "-displayfd", str(write_fd), "-screen", "0", "1600x1000x24", "-nolisten", "tcp"],
+                              pass_fds=(write_fd,), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    os.close(write_fd)
+    with os.fdopen(read_fd) as pipe:
+        number = pipe.readline().strip()
+    assert number, "Xvfb did not start"
+    yield f":{number}"
+    server.terminate()
+    server.wait(timeout=10)
+
+
+def note_pitches(samples: np.ndarray, rate: int) -> list[float]:
+    """Pitch (Hz) of each note in a recording: onsets from the 10 ms envelope, pitch from the spectrum's peak."""
+    hop = rate // 100
+    frames = len(samples) // hop
+    envelope = np.abs(samples[:frames * hop]).reshape(frames, hop).max(axis=1)
+    threshold = 0.2 * envelope.max()
+    onsets = [i for i in range(1, frames) if envelope[i] > threshold >= envelope[i - 1]]
+    pitches = []
+    for onset in onsets:
+        segment = samples[onset * hop:onset * hop + int(0.15 * rate)]
+        spectrum = np.abs(np.fft.rfft(segment * np.hanning(len(segment)), 1 << 16))
+        pitches.append(float(np.fft.rfftfreq(1 << 16, 1.0 / rate)[np.argmax(spectrum)]))
+    return pitches
+
+
+def test_typing_q_z_e_sounds_c5_c4_e5(pulse, display, tmp_path):
+    env = dict(os.environ, DISPLAY=display, QT_QPA_PLATFORM="xcb")
+    app = subprocess.Popen([sys.executable, "-m", "app", "--settings", str(tmp_path / "settings.ini")], cwd=REPO,
+                           env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    recording = tmp_path / "recording.raw"
+    try:
+        window = _wait_for(lambda: _run("xdotool", "search", "--name", "^iirnn-synth$", env=env).stdout.split(),
+                           90, "the window")[0]
+        _wait_for(lambda: _run("pactl", "list", "short", "sink-inputs").stdout.strip(), 30, "the audio stream")
+        with open(recording, "wb") as out:
+            recorder = subprocess.Popen(["parec", f"--device={pulse}", "--format=s16le", f"--rate={RATE}",
+                                         "--channels=1", "--raw"], stdout=out)
+            try:
+                time.sleep(0.5)
+                assert _run("xdotool", "windowfocus", "--sync", window, env=env).returncode == 0
+                time.sleep(0.3)
+                for char, _ in KEYS:
+                    assert _run("xdotool", "key", char, env=env).returncode == 0
+                    time.sleep(GAP)
+                time.sleep(0.3)
+            finally:
+                recorder.terminate()
+                recorder.wait(timeout=10)
+        _run("xdotool", "key", "--window", window, "ctrl+q", env=env)
+        app.wait(timeout=30)
+    finally:
+        if app.poll() is None:
+            app.kill()
+            app.wait(timeout=10)
+    samples = np.fromfile(recording, dtype=np.int16).astype(np.float64) / 32768.0
+    assert samples.size > RATE and np.max(np.abs(samples)) > 0.01, "nothing was heard"
+    pitches = note_pitches(samples, RATE)
+    wanted = [note_to_hz(note) for _, note in KEYS]
+    assert len(pitches) == len(wanted), f"heard {len(pitches)} notes at {pitches} Hz"
+    for heard, want in zip(pitches, wanted):
+        assert abs(heard / want - 1.0) < 0.01, f"heard {pitches} Hz, wanted {wanted} Hz"
