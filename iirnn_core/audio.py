@@ -248,6 +248,7 @@ class AudioEngine:
         self._last_callback = 0.0
         self._supervisor: threading.Thread | None = None
         self._closing = threading.Event()
+        self._clock = time.perf_counter  # the engine's time base (s); tests may substitute a fake clock
         self._reset_callback_state()
         self._snap = self._build(engine, settings, model, 1.0)
         self._gain = 1.0
@@ -364,21 +365,22 @@ class AudioEngine:
         if velocity <= 0.0:
             self.note_off(midi)
             return
-        self._events.append((NOTE_ON, midi, min(velocity, 1.0), time.perf_counter() if when is None else when))
+        self._events.append((NOTE_ON, midi, min(velocity, 1.0), self._clock() if when is None else when))
 
     def note_off(self, midi: int) -> None:
         """Release key ``midi``: its voices ring on (a resonator's tail) and are stolen first."""
-        self._events.append((NOTE_OFF, int(midi), 0.0, time.perf_counter()))
+        self._events.append((NOTE_OFF, int(midi), 0.0, self._clock()))
 
     def panic(self) -> None:
         """Every voice off at once (faded over one block, so it does not click)."""
-        self._events.append((PANIC, 0, 0.0, time.perf_counter()))
+        self._events.append((PANIC, 0, 0.0, self._clock()))
 
     # ---- the callback ------------------------------------------------------------------------
 
-    def _callback(self, outdata, frames, time_info, status) -> None:
-        """sounddevice callback: never raises, allocates, locks, logs or waits."""
-        now = time.perf_counter()
+    def callback(self, outdata, frames, time_info, status) -> None:
+        """The sounddevice callback (also driven by the null output and by tests): fills outdata (frames, C)
+        float32 with the next block. Never raises, allocates arrays, locks, logs or waits."""
+        now = self._clock()
         try:
             self._fill(outdata, frames, time_info, status, now)
         except Exception:  # noqa: BLE001 - the audio must go on; counted and reported by stats()
@@ -386,7 +388,7 @@ class AudioEngine:
             self._callback_errors += 1
         self._callbacks_total += 1
         self._last_callback = now
-        self._acc.block_done(time.perf_counter() - now, frames)
+        self._acc.block_done(self._clock() - now, frames)
 
     def _fill(self, outdata, frames, time_info, status, now) -> None:
         acc = self._acc
@@ -468,7 +470,7 @@ class AudioEngine:
                 patches = snap.patches[midi]
                 if patches is None:
                     continue
-                frame = int((when - block_start) * rate)
+                frame = int((when - block_start) * rate + 0.5)
                 frame = 0 if frame < 0 else (frames - 1 if frame >= frames else frame)
                 landed = pipe.trigger(patches, snap.amplitude * event[2], frame, midi)
                 if landed < 0.0:  # this block renders no model frame: keep it for the next
@@ -545,7 +547,7 @@ class AudioEngine:
         self._configure(cfg, channels)
         stream = sd.OutputStream(device=info["index"], samplerate=cfg.samplerate, blocksize=cfg.blocksize,
                                  channels=channels, dtype="float32", latency=cfg.latency,
-                                 callback=self._callback)
+                                 callback=self.callback)
         _streams_open += 1
         try:
             self._steady = False
@@ -579,7 +581,7 @@ class AudioEngine:
 
     def _start_null(self, cfg: AudioConfig, message: str) -> None:
         self._configure(cfg, 2)
-        output = NullOutput(self._callback, cfg.samplerate, cfg.blocksize, 2)
+        output = NullOutput(self.callback, cfg.samplerate, cfg.blocksize, 2)
         self._output = output
         self._null = True
         self._device_name = "null output"

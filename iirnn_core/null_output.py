@@ -19,7 +19,7 @@ RESYNC_BLOCKS = 8
 """If the thread falls this many blocks behind (the process was suspended), it restarts its clock."""
 
 
-class _TimeInfo:
+class TimeInfo:
     """What a callback reads from its ``time`` argument (updated in place, never reallocated)."""
 
     __slots__ = ("currentTime", "outputBufferDacTime", "inputBufferAdcTime")
@@ -30,7 +30,7 @@ class _TimeInfo:
         self.inputBufferAdcTime = 0.0
 
 
-class _NoStatus:
+class NoStatus:
     """A falsy callback status with no flags set."""
 
     output_underflow = False
@@ -78,7 +78,7 @@ class NullOutput:
     abort = stop
 
     def _run(self) -> None:
-        info, status = _TimeInfo(), _NoStatus()
+        info, status = TimeInfo(), NoStatus()
         deadline = time.perf_counter()
         while not self._stop.is_set():
             deadline += self.period

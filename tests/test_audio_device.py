@@ -1,0 +1,129 @@
+"""On a real device: PulseAudio's null sink, recorded from its monitor while the engine plays A4."""
+
+import json
+import time
+
+import numpy as np
+import pytest
+
+import pulse
+from iirnn_core import cli
+from iirnn_core.audio import AudioConfig, AudioEngine, list_output_devices, refresh_devices
+from iirnn_core.renderer import ENGINES, SynthSettings, render_notes
+
+RATE = 48000
+
+
+@pytest.fixture(scope="session")
+def pulse_server():
+    proc = pulse.start_server()
+    refresh_devices()  # PortAudio lists devices once; the server may have started after it did
+    yield
+    pulse.stop_server(proc)
+
+
+@pytest.fixture(scope="module")
+def engine(pulse_server):
+    eng = AudioEngine(AudioConfig(samplerate=RATE, blocksize=128), SynthSettings(q=0.999, drive=0.3), "iir")
+    eng.start()
+    yield eng
+    eng.close()
+
+
+def trained_model():
+    """The shipped trained model if it exists yet, else a stand-in holding A4's analytic weights (H = 4)."""
+    from iirnn_core import modelfile
+    from iirnn_core.model import analytic_weights
+    from iirnn_core.resonator import resonator
+
+    if modelfile.DEFAULT_MODEL_PATH.is_file():
+        return modelfile.load_model(modelfile.DEFAULT_MODEL_PATH)
+    weights = analytic_weights(resonator(440.0, 0.995, 8000.0), hidden=4, drive=0.3)
+    key = modelfile.KeyModel("A4", 440.0, weights, 0.0)
+    return modelfile.TrainedModel(8000.0, 0.995, 0.6, 0.1, 4, 1.0, "none", "analytic", 0, 0.0, 0, {"A4": key})
+
+
+def pitch(signal):
+    spec = np.abs(np.fft.rfft(signal * np.hanning(len(signal)), 1 << 19))
+    return np.argmax(spec) * RATE / (1 << 19)
+
+
+def test_devices_are_listed(pulse_server, capsys):
+    names = list_output_devices()
+    assert "pulse" in names or "default" in names
+    assert cli.main(["devices"]) == 0
+    assert "default" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("name", ENGINES)
+def test_a4_through_each_engine_has_its_pitch_and_level(engine, name):
+    assert not engine.is_null_output, engine.status_line
+    model = trained_model() if name in ("rnn-trained", "ab") else None
+    settings = SynthSettings(q=model.q if model else 0.999, drive=0.3, channels=2,
+                             ab_twin="rnn-trained" if name == "ab" else "rnn-analytic")
+    engine.set_settings(settings)
+    if model is not None:
+        engine.set_model(model)
+    engine.set_engine(name)
+    with pulse.record_monitor(RATE) as take:
+        engine.note_on(69, 1.0)
+        time.sleep(0.6)
+    recorded = take[0]
+    expected = render_notes(name, ["A4"], settings, 0.6, model)  # the same renderer, offline, at 8 kHz
+    sides = (0, 1)
+    for ch in sides:
+        x = recorded[:, ch].astype(np.float64)
+        assert x.size > RATE // 2
+        start = np.argmax(np.abs(x) > 0.01)
+        assert start > 0, f"channel {ch} is silent"
+        segment = x[start:start + RATE // 8]
+        assert abs(pitch(segment) - 440.0) < 3.0
+        peak_db = 20 * np.log10(np.abs(x).max() / np.abs(expected[:, ch]).max())
+        assert abs(peak_db) < 1.5, f"channel {ch}: {peak_db:.2f} dB from the offline render"
+    stats = engine.stats()
+    assert stats.device_name in ("default", "pulse") and stats.callbacks > 0
+
+
+def test_ab_puts_the_iir_left_and_the_twin_right(engine):
+    engine.set_settings(SynthSettings(q=0.999, drive=3.0, channels=2))
+    engine.set_engine("ab")
+    with pulse.record_monitor(RATE) as take:
+        engine.note_on(69, 1.0)
+        time.sleep(0.4)
+    left, right = take[0][:, 0], take[0][:, 1]
+    assert np.abs(left).max() > 0.1 and np.abs(right).max() > 0.05
+    assert np.abs(left - right).max() > 0.05  # drive 3 saturates the twin: the sides differ
+
+
+def test_cli_play_reports_json(pulse_server, capsys):
+    code = cli.main(["play", "--engine", "rnn-analytic", "--notes", "A4", "C5", "--gap", "0.1",
+                     "--seconds", "0.6", "--json"])
+    assert code == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["null_output"] is False
+    assert report["notes"] == 6
+    for key in ("underruns_timestamps", "underruns_wallclock", "callback_load_mean", "callback_load_max",
+                "latency_ms_median"):
+        assert report[key] is not None
+    assert 0 < report["latency_ms_median"] < 100
+
+
+def test_reopen_rolls_back_and_recovers_from_a_lost_device(pulse_server):
+    eng = AudioEngine(AudioConfig(device="no such device"), SynthSettings(q=0.999))
+    eng.start()
+    try:
+        assert eng.is_null_output
+        assert eng.reopen(AudioConfig(samplerate=44100)) is True  # a device appeared: use it
+        assert not eng.is_null_output and eng.stats().samplerate == 44100
+        assert eng.reopen(AudioConfig(device="no such device")) is False  # rolled back
+        assert not eng.is_null_output and eng.status_line.startswith("Could not open no such device")
+        eng._output.abort()  # the device stops under the engine (as when unplugged)
+        deadline = time.monotonic() + 3
+        while not eng.is_null_output and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert eng.is_null_output and "stopped" in eng.status_line
+        eng.note_on(69)
+        time.sleep(0.2)
+        assert eng.stats().notes == 1
+    finally:
+        eng.close()
