@@ -159,7 +159,8 @@ class TrainingJob:
         """Wait until the job has finished (progress is kept for the next ``poll``); True if it has."""
         deadline = None if timeout is None else time.monotonic() + timeout
         while self._process is not None and not self._finished:
-            self._buffer.extend(self.poll())
+            events = self.poll()  # (poll replaces self._buffer, so take its result first)
+            self._buffer.extend(events)
             if self._finished or (deadline is not None and time.monotonic() >= deadline):
                 break
             time.sleep(0.01)

@@ -1,0 +1,101 @@
+"""Training in a child process: progress over the queue, result, cancel, and crashes reported."""
+
+import os
+import signal
+import time
+
+import pytest
+
+from iirnn_core.modelfile import TrainedModel
+from iirnn_core.training import Progress, TrainConfig
+from iirnn_core.worker import TrainingJob, config_from_dict, config_to_dict
+
+WAIT = 120.0  # generous: a spawned child imports torch and numba first
+
+
+def wait_for_progress(job, timeout=WAIT):
+    """Poll until at least one progress event arrived; returns them."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        events = job.poll()
+        if events:
+            return events
+        assert job.is_running, job.error
+        time.sleep(0.02)
+    raise AssertionError("no progress arrived")
+
+
+def test_progress_streams_and_the_result_arrives():
+    config = TrainConfig(notes=["A4", "C5"], seconds=0.2)
+    job = TrainingJob(config)
+    assert job.poll() == [] and not job.is_running
+    job.start()
+    assert job.is_running
+    events = wait_for_progress(job)
+    assert job.join(WAIT)
+    events += job.poll()
+    assert not job.is_running and job.error is None
+    assert all(isinstance(e, Progress) and e.notes == ("A4", "C5") for e in events)
+    steps = [e.step for e in events]
+    assert steps == sorted(steps) and events[-1].done
+    model = job.result
+    assert isinstance(model, TrainedModel) and model.notes == ["A4", "C5"]
+    assert model.steps == events[-1].step
+    assert min(k.snr_db for k in model.keys.values()) >= 40.0
+    with pytest.raises(RuntimeError):
+        job.start()
+
+
+def test_cancel_returns_at_once_and_the_job_ends_with_the_best_so_far():
+    config = TrainConfig(notes=["C4..C6"], optimizer="adam", seconds=0.1)  # 500 epochs: far longer than the test
+    job = TrainingJob(config)
+    job.start()
+    wait_for_progress(job)
+    job.cancel()
+    assert job.join(WAIT)
+    assert job.error is None
+    model = job.result
+    assert model is not None and 0 < model.steps < 500
+    assert model.metadata["cancelled"] is True
+
+
+def test_a_killed_child_is_reported_and_nothing_hangs():
+    job = TrainingJob(TrainConfig(notes=["C4..C6"], optimizer="adam", seconds=0.1))
+    job.start()
+    wait_for_progress(job)
+    os.kill(job.pid, signal.SIGKILL)
+    assert job.join(WAIT)
+    assert job.result is None
+    assert job.error == "the training process ended unexpectedly (exit code -9)"
+    assert job.poll() == []
+
+
+def test_an_exception_in_the_child_is_one_line():
+    job = TrainingJob(TrainConfig(notes=["A4"]))
+    job.payload["notes"] = ["H9"]  # passes the parent's checks, fails in the child
+    job.start()
+    assert job.join(WAIT)
+    assert job.result is None
+    assert job.error.startswith("unknown note 'H9'") and "\n" not in job.error
+
+
+def test_progress_is_throttled_but_the_last_event_always_arrives():
+    job = TrainingJob(TrainConfig(notes=["A4"], seconds=0.1, optimizer="randdir", steps=3000), interval=0.05)
+    job.start()
+    assert job.join(WAIT)
+    events = job.poll()
+    assert job.error is None
+    assert events[-1].step == 3000 and events[-1].done
+    assert len(events) < 3000
+
+
+def test_config_crosses_as_plain_data(tmp_path):
+    from iirnn_core.modelfile import DEFAULT_MODEL_PATH, load_model
+
+    warm = load_model(DEFAULT_MODEL_PATH)
+    config = TrainConfig(notes=["A4"], init="warm", warm_model=warm, seed=5, budget=3.0)
+    data = config_to_dict(config)
+    assert isinstance(data["warm_model"], dict)
+    back = config_from_dict(data)
+    assert back.notes == config.notes and back.seed == 5 and back.budget == 3.0
+    assert back.warm_model.notes == warm.notes
