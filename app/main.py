@@ -29,10 +29,14 @@ def main(argv: list[str] | None = None) -> int:
     app = QApplication.instance() or QApplication([sys.argv[0], *argv])
     app.setOrganizationName("iirnn-synth")
     app.setApplicationName("iirnn-synth")
+    from .binding_check import keep_none_alive
     from .main_window import MainWindow
 
+    binding_note = keep_none_alive()
     store = QSettings(args.settings, QSettings.IniFormat) if args.settings else QSettings()
     window = MainWindow(store, model_path=args.model)
+    if binding_note:
+        window.statusBar().showMessage(f"{binding_note}  {window.statusBar().currentMessage()}")
     window.show()
     return app.exec()
 

@@ -15,7 +15,7 @@ import os
 from PySide6.QtCore import QEvent, QObject, QSettings, Qt, QTimer
 from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import (QAbstractSpinBox, QApplication, QFileDialog, QHBoxLayout, QLabel, QLineEdit,
-                               QMainWindow, QMessageBox, QPlainTextEdit, QPushButton, QSplitter, QTabWidget,
+                               QMainWindow, QMessageBox, QPlainTextEdit, QPushButton, QSplitter,
                                QTextEdit, QVBoxLayout, QWidget)
 
 from iirnn_core.notes import midi_to_hz, midi_to_note
@@ -150,12 +150,11 @@ class MainWindow(QMainWindow):
         self.training.model_trained.connect(self.use_trained_model)
         self.training.message.connect(lambda text: self.statusBar().showMessage(text))
 
-        plots = QTabWidget()
-        plots.setFocusPolicy(Qt.NoFocus)
-        plots.addTab(self.twins, "Last key: IIR vs RNN")
-        plots.addTab(self.scope, "Scope")
-        plots.tabBar().setFocusPolicy(Qt.NoFocus)
-        self.plot_tabs = plots
+        left = QSplitter(Qt.Vertical)
+        left.addWidget(self.sound)
+        left.addWidget(self.scope)
+        left.setStretchFactor(0, 3)
+        left.setStretchFactor(1, 2)
 
         keys_row = QHBoxLayout()
         keys_row.addWidget(self.octave_down)
@@ -167,8 +166,8 @@ class MainWindow(QMainWindow):
         keys_row.addWidget(self.panic_button)
 
         splitter = QSplitter(Qt.Horizontal)
-        splitter.addWidget(self.sound)
-        splitter.addWidget(plots)
+        splitter.addWidget(left)
+        splitter.addWidget(self.twins)
         splitter.addWidget(self.training)
         splitter.setStretchFactor(0, 2)
         splitter.setStretchFactor(1, 5)
@@ -432,7 +431,7 @@ class MainWindow(QMainWindow):
     # ---- timers -------------------------------------------------------------------------------
     def refresh_plots(self) -> None:
         """Scope from the engine; the last key's twins when a key or a control changed."""
-        if self.plot_tabs.currentWidget() is self.scope:
+        if self.scope.isVisible():
             self.scope.refresh(self.engine)
         if self._comparison_pending and self.last_note is not None:
             self._comparison_pending = False

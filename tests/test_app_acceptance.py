@@ -46,14 +46,18 @@ def _run(*args, env=None) -> subprocess.CompletedProcess:
 
 @pytest.fixture
 def pulse():
-    """A running PulseAudio server (started here, and stopped after, only if none was running)."""
+    """A sink of its own on a running PulseAudio server (started here, and stopped after, only if none
+    was running), so other programs playing at the same time are not recorded; yields its name."""
     started = False
     if _run("pactl", "info").returncode != 0:
         subprocess.run(["pulseaudio", "-D", "--exit-idle-time=-1", "--disallow-exit"], timeout=30, check=True)
         started = True
         _wait_for(lambda: _run("pactl", "info").returncode == 0, 15, "PulseAudio")
-    sink = _run("pactl", "get-default-sink").stdout.strip() or "auto_null"
-    yield f"{sink}.monitor"
+    sink = f"iirnn_test_{os.getpid()}"
+    loaded = _run("pactl", "load-module", "module-null-sink", f"sink_name={sink}", f"rate={RATE}")
+    assert loaded.returncode == 0, loaded.stderr
+    yield sink
+    _run("pactl", "unload-module", loaded.stdout.strip())
     if started:
         subprocess.run(["pulseaudio", "-k"], timeout=30)
 
@@ -89,16 +93,17 @@ def note_pitches(samples: np.ndarray, rate: int) -> list[float]:
 
 
 def test_typing_q_z_e_sounds_c5_c4_e5(pulse, display, tmp_path):
-    env = dict(os.environ, DISPLAY=display, QT_QPA_PLATFORM="xcb")
+    env = dict(os.environ, DISPLAY=display, QT_QPA_PLATFORM="xcb", PULSE_SINK=pulse)  # the app plays to our sink
     app = subprocess.Popen([sys.executable, "-m", "app", "--settings", str(tmp_path / "settings.ini")], cwd=REPO,
                            env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     recording = tmp_path / "recording.raw"
     try:
         window = _wait_for(lambda: _run("xdotool", "search", "--name", "^iirnn-synth$", env=env).stdout.split(),
                            90, "the window")[0]
-        _wait_for(lambda: _run("pactl", "list", "short", "sink-inputs").stdout.strip(), 30, "the audio stream")
+        _wait_for(lambda: _run("pactl", "list", "short", "sinks").stdout.count(pulse) and
+                  _run("pactl", "list", "short", "sink-inputs").stdout.strip(), 30, "the audio stream")
         with open(recording, "wb") as out:
-            recorder = subprocess.Popen(["parec", f"--device={pulse}", "--format=s16le", f"--rate={RATE}",
+            recorder = subprocess.Popen(["parec", f"--device={pulse}.monitor", "--format=s16le", f"--rate={RATE}",
                                          "--channels=1", "--raw"], stdout=out)
             try:
                 time.sleep(0.5)

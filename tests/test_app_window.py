@@ -248,7 +248,6 @@ def test_last_key_plot_shows_iir_rnn_difference_and_snr(make_window):
 
 def test_scope_reads_the_engine(make_window, qtbot):
     window = make_window()
-    window.plot_tabs.setCurrentWidget(window.scope)
     tap(window, "n")
     qtbot.waitUntil(lambda: max(abs(window.scope.buffer)) > 1e-3, timeout=3000)
 
