@@ -152,10 +152,14 @@ def normal_equations(theta, hidden, x, target, length, jtj, jtr):
 def _damped_solve(jtj, jtr, lam, step, work):
     """Solve ``(J^T J + lam * diag(J^T J)) step = -J^T r`` by Cholesky; False if not positive definite."""
     p_all = jtr.shape[0]
+    floor = 0.0
+    for p in range(p_all):
+        floor += jtj[p, p]
+    floor = floor * 1e-9 / p_all + 1e-300  # so a parameter the output ignores still gets damped
     for p in range(p_all):
         for q in range(p_all):
             work[p, q] = jtj[p, q]
-        work[p, p] += lam * jtj[p, p] + 1e-30
+        work[p, p] += lam * max(jtj[p, p], floor)
     for j in range(p_all):
         d = work[j, j]
         for k in range(j):

@@ -1,0 +1,95 @@
+"""Training benchmark: the seed's loop against ``best`` (and the seed author's random directions).
+
+Rows, all in the same run on this machine (8 kHz, Q 0.995 unless said, 0.6 s, impulse 0.1,
+random init, seed 0):
+
+- ``seed adam``: the seed's loop (Adam, default lr, summed MSE, PyTorch default init) on A4,
+  500 epochs (``--seed-epochs N`` for fewer; the table says how many ran);
+- ``randdir``: the method of random directions, 1500 iterations, on A4;
+- ``best``: on A4, on C4..C6 (25 keys), and on the seed's hard case A4 at Q 0.999;
+- ``best CLI``: ``iirnn train --notes C4..C6`` in a fresh process (Python, torch and numba
+  start-up and cached compilation included: what a person waits for), once with numba's cache
+  as it is and once with an empty cache (``NUMBA_CACHE_DIR`` set to a new folder: the first run
+  after a fresh install, compilation included).
+
+Each row gives wall seconds (training plus measuring the SNR by rendering every key) and the
+worst / median per-key SNR in dB measured through the renderer; the last column is the seed's
+time divided by the row's. Run: ``python3 benchmarks/bench_training.py [--seed-epochs N] [--json]``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+from iirnn_core.modelfile import load_model
+from iirnn_core.training import TrainConfig, train_model
+
+
+def timed_training(label: str, **config) -> dict:
+    """Train ``config`` in this process; returns the row (wall s, worst/median SNR, steps)."""
+    start = time.perf_counter()
+    model = train_model(TrainConfig(**config))
+    wall = time.perf_counter() - start
+    snrs = [k.snr_db for k in model.keys.values()]
+    return {"row": label, "keys": len(snrs), "steps": model.steps, "wall_s": wall,
+            "worst_snr_db": min(snrs), "median_snr_db": statistics.median(snrs)}
+
+
+def timed_cli(label: str, notes: str, cold: bool = False) -> dict:
+    """``iirnn train --notes NOTES`` in a fresh interpreter (``cold``: empty numba cache); whole-process wall time."""
+    with tempfile.TemporaryDirectory() as tmp:
+        out = os.path.join(tmp, "m.json")
+        env = dict(os.environ)
+        if cold:
+            env["NUMBA_CACHE_DIR"] = os.path.join(tmp, "numba-cache")
+        start = time.perf_counter()
+        proc = subprocess.run([sys.executable, "-m", "iirnn_core.cli", "train", "--notes", notes, "--out", out,
+                               "--json"], capture_output=True, text=True, check=False, env=env)
+        wall = time.perf_counter() - start
+        if proc.returncode != 0:
+            raise SystemExit(f"bench_training: iirnn train failed: {proc.stderr.strip()}")
+        model = load_model(out)
+    snrs = [k.snr_db for k in model.keys.values()]
+    return {"row": label, "keys": len(snrs), "steps": model.steps, "wall_s": wall,
+            "worst_snr_db": min(snrs), "median_snr_db": statistics.median(snrs)}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seed-epochs", type=int, default=500, help="epochs of the seed's loop (default 500)")
+    parser.add_argument("--json", action="store_true", help="print the rows as JSON")
+    args = parser.parse_args(argv)
+
+    rows = [timed_training(f"seed adam, A4, {args.seed_epochs} epochs", notes=["A4"], optimizer="adam",
+                           steps=args.seed_epochs),
+            timed_training("randdir, A4, 1500 iterations", notes=["A4"], optimizer="randdir"),
+            timed_training("best, A4", notes=["A4"]),
+            timed_training("best, C4..C6", notes=["C4..C6"]),
+            timed_training("best, A4 at Q 0.999", notes=["A4"], q=0.999),
+            timed_cli("best CLI, C4..C6 (fresh process)", "C4..C6"),
+            timed_cli("best CLI, C4..C6 (empty numba cache)", "C4..C6", cold=True)]
+    seed_wall = rows[0]["wall_s"]
+    for row in rows:
+        row["seed_time_ratio"] = seed_wall / row["wall_s"]
+    if args.json:
+        print(json.dumps({"cpu_count": os.cpu_count(), "load_average": os.getloadavg(), "rows": rows}, indent=1))
+        return 0
+    print(f"{'row':<38} {'keys':>4} {'steps':>6} {'wall s':>8} {'worst dB':>9} {'median dB':>9} {'seed/row':>9}")
+    for r in rows:
+        print(f"{r['row']:<38} {r['keys']:>4} {r['steps']:>6} {r['wall_s']:>8.2f} {r['worst_snr_db']:>9.1f} "
+              f"{r['median_snr_db']:>9.1f} {r['seed_time_ratio']:>8.1f}x")
+    load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
+    print(f"({os.cpu_count()} CPUs, load average {load} at the end; SNR measured by rendering each key "
+          "through the renderer against the IIR target)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
