@@ -4,4 +4,5 @@ import sys
 
 from app.main import main
 
-sys.exit(main())
+if __name__ == "__main__":  # training's child process (spawn) imports this module: it must not open a window
+    sys.exit(main())

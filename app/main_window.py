@@ -202,9 +202,12 @@ class MainWindow(QMainWindow):
         audio_menu = self.menuBar().addMenu("&Audio")
         settings_action = QAction("Audio &settings...", self)
         settings_action.triggered.connect(self.audio_settings_dialog)
+        reconnect_action = QAction("&Reconnect output", self)
+        reconnect_action.setToolTip("Open the configured device again (after it was lost or busy)")
+        reconnect_action.triggered.connect(self.reconnect_audio)
         panic_action = QAction("&Panic (Esc)", self)
         panic_action.triggered.connect(self.panic)
-        audio_menu.addActions([settings_action, panic_action])
+        audio_menu.addActions([settings_action, reconnect_action, panic_action])
 
     def _load_startup_model(self, path) -> str:
         """Load the shipped model; returns a status line when it is missing or bad."""
@@ -427,6 +430,12 @@ class MainWindow(QMainWindow):
         self.engine.reopen(self._config_factory(self.settings))
         self.statusBar().showMessage(str(self.engine.status_line or ""))
         self.refresh_status()
+
+    def reconnect_audio(self) -> None:
+        """Audio > Reconnect: reopen the configured output (the engine falls back to the null output
+        when a device is missing, busy or goes silent; this tries it again)."""
+        s = self.settings
+        self.apply_audio(s.device, s.samplerate, s.blocksize, s.latency)
 
     # ---- timers -------------------------------------------------------------------------------
     def refresh_plots(self) -> None:

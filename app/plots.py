@@ -14,8 +14,8 @@ import pyqtgraph as pg
 
 from .comparison import ImpulseComparison
 
-IIR_PEN = pg.mkPen((60, 140, 255), width=4)  # wide, under the RNN: both stay visible when they agree
-RNN_PEN = pg.mkPen((255, 150, 40), width=1.5)
+IIR_PEN = pg.mkPen((60, 140, 255), width=1)
+RNN_PEN = pg.mkPen((255, 150, 40), width=1)
 DIFF_PEN = pg.mkPen((220, 60, 60), width=1)
 SCOPE_PEN = pg.mkPen((80, 220, 120), width=1)
 

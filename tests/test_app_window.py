@@ -6,6 +6,7 @@ Settings live in a temporary INI file, never the user's.
 """
 
 import math
+import os
 
 import pytest
 from PySide6.QtCore import QEvent, QPoint, QSettings, Qt
@@ -13,6 +14,7 @@ from PySide6.QtGui import QKeyEvent
 from PySide6.QtWidgets import QApplication, QMessageBox
 
 from app.main_window import MainWindow
+from app.training_panel import TRAINING_NICENESS
 from iirnn_core.model import analytic_weights
 from iirnn_core.modelfile import KeyModel, TrainedModel, load_model, save_model
 from iirnn_core.notes import note_range, note_to_hz, note_to_midi
@@ -50,7 +52,8 @@ class RecordingEngine:
 def null_config(settings):
     from iirnn_core.audio import AudioConfig
 
-    return AudioConfig(device=NO_DEVICE, samplerate=48000, blocksize=128, latency="low")
+    return AudioConfig(device=NO_DEVICE, samplerate=settings.samplerate, blocksize=settings.blocksize,
+                       latency=settings.latency)
 
 
 def recording_factory(config, settings, engine, model, polyphony):
@@ -140,6 +143,20 @@ def test_no_audio_device_still_opens_and_says_so(make_window):
     window.refresh_status()
     assert "no audio device" in window.stats_label.text()
     assert window.engine.status_line and window.engine.status_line in window.statusBar().currentMessage()
+
+
+def test_audio_settings_reopen_the_engine(make_window, monkeypatch):
+    from app.audio_dialog import AudioDialog
+
+    window = make_window()
+    monkeypatch.setattr(AudioDialog, "exec", lambda self: AudioDialog.Accepted)
+    monkeypatch.setattr(AudioDialog, "values", lambda self: ("", 44100, 256, "high"))
+    window.audio_settings_dialog()
+    assert (window.settings.samplerate, window.settings.blocksize, window.settings.latency) == (44100, 256, "high")
+    assert len(window.engine.names("reopen")) == 1
+    window.reconnect_audio()
+    assert len(window.engine.names("reopen")) == 2
+    assert window.engine.stats().blocksize == 256  # the real engine runs with the new block size
 
 
 def test_computer_keys_play_q_z_e_and_light_the_piano(make_window):
@@ -312,6 +329,7 @@ def test_short_training_run_delivers_loss_points_and_swaps_the_model(make_window
     window.training.progress_received.connect(received.append)
     with qtbot.waitSignal(window.training.model_trained, timeout=60000) as blocker:
         assert window.training.start()
+        assert os.getpriority(os.PRIO_PROCESS, window.training.job.pid) >= TRAINING_NICENESS
         tap(window, "n")  # playing while it trains
     model = blocker.args[0]
     assert window.model is model and set(model.notes) == {"A4", "C5"}
