@@ -263,3 +263,17 @@ def test_measure_snr_renders_through_the_renderer():
     w = model.keys["E5"].weights
     tk.forward(tk.pack(w.w_hh, w.w_ih, w.w_out), H, impulse(len(target), 0.1), y)
     assert measure_snr(model, "E5") == pytest.approx(snr_db(target, y), abs=1e-6)
+
+
+def test_the_shipped_model_is_what_iirnn_train_gives():
+    """`iirnn train --notes C4..C6` (seed 0) made the shipped model; its first key trains alone identically."""
+    from iirnn_core.modelfile import DEFAULT_MODEL_PATH, load_model
+
+    shipped = load_model(DEFAULT_MODEL_PATH)
+    assert (shipped.optimizer, shipped.init, shipped.seed) == ("best", "random", 0)
+    training = Training(TrainConfig(notes=["C4"]))
+    list(training.run())
+    w = training.weights()[0]
+    np.testing.assert_array_equal(w.w_hh, shipped.keys["C4"].weights.w_hh)
+    np.testing.assert_array_equal(w.w_ih, shipped.keys["C4"].weights.w_ih)
+    np.testing.assert_array_equal(w.w_out, shipped.keys["C4"].weights.w_out)
