@@ -44,7 +44,7 @@ def main(argv: list[str] | None = None) -> int:
 
         wait(seconds)
         QApplication.sendEvent(window.keyboard, QKeyEvent(QEvent.KeyPress, Qt.Key_N, Qt.NoModifier, "n"))
-        wait(0.5)
+        wait(0.06)  # the note is in the scope's 43 ms and the plots have had a tick
         out.parent.mkdir(parents=True, exist_ok=True)
         ok = window.grab().save(str(out))
         QApplication.sendEvent(window.keyboard, QKeyEvent(QEvent.KeyRelease, Qt.Key_N, Qt.NoModifier, "n"))

@@ -50,15 +50,20 @@ def run_phase(app, window, seconds: float, train: bool) -> dict:
         window.training.set_values("C4..C6", "best", "random", seconds + 30.0)
         assert window.training.start(), window.training.status_label.text()
     start = time.perf_counter()
-    while time.perf_counter() - start < seconds:
-        app.processEvents()
-        time.sleep(0.002)
+    end: dict = {}
+
+    def finish():
+        end["stats"], end["status"] = window.engine.stats(), window.engine.status_line
+        app.exit()  # (quit() would also close the window)
+
+    QTimer.singleShot(int(seconds * 1000), finish)
+    app.exec()  # the window's own event loop, as in the app (no polling loop of our own)
     first_update = updates[0] - start if updates else float("nan")
     # updates per second once the child runs (its start-up, spawn + imports, is reported apart)
     rate = (len(updates) - 1) / (updates[-1] - updates[0]) if len(updates) > 1 else 0.0
     window.training.shutdown()
     striker.stop()
-    after = window.engine.stats()
+    after = end["stats"]
     window.plot_timer.timeout.disconnect()
     window.plot_timer.timeout.connect(window.refresh_plots)
     gaps = np.diff(ticks) * 1000.0 if len(ticks) > 1 else np.array([np.nan])
@@ -72,6 +77,7 @@ def run_phase(app, window, seconds: float, train: bool) -> dict:
         "load_mean": after.callback_load_mean,
         "load_max": after.callback_load_max,
         "device": after.device_name,
+        "status": end["status"],
     }
 
 
@@ -104,7 +110,6 @@ def main() -> int:
             window = MainWindow(store, config_factory=config_factory)
             window.show()
             results.append(run_phase(app, window, args.seconds, train))
-            results[-1]["status"] = window.engine.status_line
             window.close()
     idle, training = results
     for phase in results:
