@@ -47,8 +47,9 @@ MASTER_RAMP_SECONDS = 0.02
 """The master gain moves at most full scale per this many seconds (no zipper noise, no clicks)."""
 START_TIMEOUT = 5.0
 """Seconds a freshly opened stream may take to run steadily (PulseAudio's first open takes 1-2 s)."""
-STALL_SECONDS = 1.0
-"""A running device whose callback stays away this long is taken as lost."""
+STALL_SECONDS = 5.0
+"""A running device whose callback stays away this long is taken as lost. (PulseAudio through ALSA
+takes about 2 s to recover from an underrun: that is a dropout, counted, not a lost device.)"""
 EVENT_QUEUE = 4096
 """Events waiting for the callback; beyond this the oldest are dropped (never blocks)."""
 
@@ -196,12 +197,13 @@ def warm_up() -> None:
     if _warmed:
         return
     settings = SynthSettings(channels=2)
-    pipe = Pipeline(settings.rate, 48000.0, 2, 2, settings.hidden, 128)
+    pipe = Pipeline(settings.rate, 48000.0, 2, 1, settings.hidden, 128)
     out = np.zeros((128, 2), dtype=np.float32)
     scope = np.zeros(256)
+    pipe.begin_block(128)
     for engine in ("iir", "rnn-analytic"):
-        pipe.begin_block(128)
-        pipe.trigger(patches_for(engine, "A4", settings), settings.amplitude, 0, 69)
+        for note in ("A4", "C5"):  # the second steals the first: every kernel of the renderer runs once
+            pipe.trigger(patches_for(engine, note, settings), settings.amplitude, 0, 69)
     mix = pipe.render(128)
     add_ramped(mix, mix, 1.0, 1.0)
     scale_ramped(mix, 1.0, 1.0)
@@ -632,7 +634,8 @@ class AudioEngine:
                     if self._output is output:
                         name = self._device_name
                         self._stop_output()
-                        self._start_null(self._cfg, f"Audio device {name} stopped (unplugged?); "
+                        what = f"went silent for {STALL_SECONDS:g} s" if stalled else "stopped (unplugged?)"
+                        self._start_null(self._cfg, f"Audio device {name} {what}; "
                                                     "playing silently on a null output.")
 
     def close(self) -> None:
@@ -686,6 +689,10 @@ class AudioEngine:
             voices_stolen=pipe.renderer.stats.voices_stolen,
             callback_errors=self._callback_errors,
         )
+
+    def latencies_ms(self) -> np.ndarray:
+        """Key-to-sound latency of the newest notes (ms, at most 8192), oldest first within the ring."""
+        return self._acc.latencies_seconds() * 1000.0
 
     def read_scope(self, out: np.ndarray) -> int:
         """Copy the newest ``len(out)`` output samples (mono mix, device rate, oldest first) into out; returns

@@ -1,0 +1,212 @@
+"""Live audio under training load: underruns (two ways), callback load and key-to-sound latency.
+
+Each row plays 16 RNN voices cycling (one new key every ``--gap`` s through C4..C6, polyphony
+16, so 16 voices sound at all times) for ``--seconds`` through the real output device at
+128-frame blocks, while the trainer trains the 25 keys C4..C6:
+
+- ``idle``:    no training (the floor);
+- ``process``: training in a child process (:class:`iirnn_core.worker.TrainingJob`), the design;
+- ``thread``:  the same training in a thread of the audio process (the contrast: the GIL).
+
+A training run that ends early is started again, so the load lasts the whole row. Printed per
+row: underruns counted from callback timestamps and from the wall clock (with the frames lost),
+the host's ``output_underflow`` flags, mean/max callback load, key-to-sound latency (median,
+90th percentile, spread) and training steps done. Run::
+
+    python3 benchmarks/bench_live_audio.py                       # 60 s per row, latency 'low'
+    python3 benchmarks/bench_live_audio.py --latency 0.005 --rows process
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import sys
+import threading
+import time
+
+import numpy as np
+
+from iirnn_core.audio import AudioConfig, AudioEngine
+from iirnn_core.notes import note_range, note_to_midi
+from iirnn_core.renderer import SynthSettings
+from iirnn_core.training import TrainConfig, Training
+from iirnn_core.worker import TrainingJob
+
+KEYS = "C4..C6"
+
+
+class ProcessLoad:
+    """Training in child processes, one after another until stopped."""
+
+    def __init__(self, config: TrainConfig):
+        self.config = config
+        self.steps = 0
+        self.runs = 0
+        self.errors: list[str] = []
+        self._job: TrainingJob | None = None
+
+    def start(self) -> None:
+        self._next()
+        deadline = time.monotonic() + 60
+        while self.steps == 0 and time.monotonic() < deadline:  # wait until it really trains
+            self.poll()
+            time.sleep(0.05)
+
+    def _next(self) -> None:
+        self._job = TrainingJob(self.config)
+        self._job.start()
+        self.runs += 1
+
+    def poll(self) -> None:
+        events = self._job.poll()
+        if events:
+            self._done_before = getattr(self, "_done_before", 0)
+            self.steps = self._done_before + events[-1].step
+        if not self._job.is_running:
+            if self._job.error:
+                self.errors.append(self._job.error)
+            self._done_before = self.steps
+            self._next()
+
+    def stop(self) -> None:
+        self._job.cancel()
+        if not self._job.join(timeout=10):
+            self._job.terminate()
+
+
+class ThreadLoad:
+    """The same training in a thread of this (the audio) process, run after run until stopped."""
+
+    def __init__(self, config: TrainConfig):
+        self.config = config
+        self.steps = 0
+        self.runs = 0
+        self.errors: list[str] = []
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="bench-training", daemon=True)
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            self.runs += 1
+            try:
+                for _ in Training(self.config).run(self._stop.is_set):
+                    self.steps += 1
+            except Exception as exc:  # noqa: BLE001 - reported in the table
+                self.errors.append(str(exc))
+                return
+
+    def start(self) -> None:
+        self._thread.start()
+        deadline = time.monotonic() + 60
+        while self.steps == 0 and time.monotonic() < deadline:
+            time.sleep(0.05)
+
+    def poll(self) -> None:
+        pass
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(timeout=30)
+
+
+class NoLoad:
+    """Nothing trains."""
+
+    steps = runs = 0
+    errors: list[str] = []
+
+    def start(self) -> None:
+        pass
+
+    poll = stop = start
+
+
+def play_row(kind: str, args) -> dict:
+    """One row: start the load, open the device, play for ``args.seconds``, return the figures."""
+    config = TrainConfig(notes=(KEYS,), optimizer=args.optimizer, seed=0)
+    load = {"idle": NoLoad, "process": ProcessLoad, "thread": ThreadLoad}[kind](*(() if kind == "idle" else (config,)))
+    load.start()
+    latency = args.latency if args.latency in ("low", "high") else float(args.latency)
+    engine = AudioEngine(AudioConfig(device=args.device, samplerate=48000, blocksize=args.blocksize, latency=latency),
+                         SynthSettings(q=0.9999, drive=0.3), "rnn-analytic", polyphony=16)
+    try:
+        engine.start()
+        keys = [note_to_midi(n) for n in note_range(KEYS)]
+        steps_before = load.steps
+        start = time.perf_counter()
+        i = 0
+        while True:
+            due = start + i * args.gap
+            if due >= start + args.seconds:
+                break
+            while time.perf_counter() < due:
+                time.sleep(min(0.005, max(0.0, due - time.perf_counter())))
+            engine.note_on(keys[i % len(keys)], 0.8)
+            if i % 20 == 0:
+                load.poll()
+            i += 1
+        remaining = start + args.seconds - time.perf_counter()
+        if remaining > 0:
+            time.sleep(remaining)
+        load.poll()
+        stats = engine.stats()
+        status = engine.status_line
+        latencies = engine.latencies_ms()
+        steps = load.steps - steps_before
+    finally:
+        engine.close()
+        load.stop()
+    return dict(row=kind, status=status, device=stats.device_name, null_output=stats.null_output, latency_setting=str(args.latency),
+                output_latency_ms=stats.output_latency_ms, seconds=args.seconds, blocksize=args.blocksize,
+                underruns_timestamps=stats.underruns_timestamps, underruns_wallclock=stats.underruns_wallclock,
+                frames_lost=stats.frames_lost_wallclock, underflow_flags=stats.underflow_flags,
+                load_mean=stats.callback_load_mean, load_max=stats.callback_load_max,
+                latency_ms_median=stats.latency_ms_median,
+                latency_ms_p90=float(np.percentile(latencies, 90)) if latencies.size else math.nan,
+                latency_ms_spread=stats.latency_ms_spread, notes=stats.notes, voices=stats.active_voices,
+                training_steps=steps, training_runs=load.runs, training_errors=list(load.errors))
+
+
+def main(argv=None) -> int:
+    """Run the rows and print the table (or JSON)."""
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--seconds", type=float, default=60.0, help="seconds per row (default 60)")
+    p.add_argument("--rows", default="idle,process,thread", help="comma-separated rows: idle, process, thread")
+    p.add_argument("--latency", default="low", help="'low', 'high' or seconds (default low)")
+    p.add_argument("--blocksize", type=int, default=128)
+    p.add_argument("--gap", type=float, default=0.05, help="seconds between keys (default 0.05)")
+    p.add_argument("--optimizer", default="best", help="trainer optimizer (default best)")
+    p.add_argument("--device", default=None, help="output device by name (default: the host's)")
+    p.add_argument("--json", action="store_true")
+    args = p.parse_args(argv)
+    rows = [play_row(kind.strip(), args) for kind in args.rows.split(",") if kind.strip()]
+    if args.json:
+        print(json.dumps(rows))
+        return 0
+    first = rows[0]
+    print(f"live audio: 16 voices cycling {args.seconds:g} s on {first['device']} "
+          f"({'NULL OUTPUT' if first['null_output'] else 'device'}), 48 kHz, {args.blocksize}-frame blocks, "
+          f"latency {args.latency} ({first['output_latency_ms']:.1f} ms output), training {KEYS} ({args.optimizer})")
+    print(f"{'row':<8}{'ur_ts':>6}{'ur_wc':>6}{'lost%':>8}{'flags':>6}{'load':>7}{'max':>7}"
+          f"{'lat50':>7}{'lat90':>7}{'spread':>7}{'notes':>6}{'steps':>7}")
+    for r in rows:
+        lost = 100.0 * r["frames_lost"] / (r["seconds"] * 48000)
+        print(f"{r['row']:<8}{r['underruns_timestamps']:>6}{r['underruns_wallclock']:>6}{lost:>8.2f}"
+              f"{r['underflow_flags']:>6}{r['load_mean']:>7.3f}{r['load_max']:>7.3f}{r['latency_ms_median']:>7.2f}"
+              f"{r['latency_ms_p90']:>7.2f}{r['latency_ms_spread']:>7.2f}{r['notes']:>6}{r['training_steps']:>7}")
+        print(f"  {r['status']}")
+        for err in r["training_errors"]:
+            print(f"  training error: {err}")
+    by_row = {r["row"]: r for r in rows}
+    if "process" in by_row and "thread" in by_row:
+        a, b = by_row["process"], by_row["thread"]
+        print(f"thread vs process: underruns {b['underruns_wallclock']} vs {a['underruns_wallclock']} (wall clock), "
+              f"max load {b['load_max'] / max(a['load_max'], 1e-9):.1f}x, "
+              f"training steps {b['training_steps']} vs {a['training_steps']}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
