@@ -241,23 +241,25 @@ class MainWindow(QMainWindow):
             return "rnn-analytic"
         return engine
 
-    def apply_sound(self) -> None:
-        """Send the controls to the engine (settings, engine, master volume).
+    def apply_sound(self, model_changed: bool = False) -> None:
+        """Send the controls (and, if ``model_changed``, the model) to the engine.
 
-        The order keeps every intermediate state playable: a trained target gets its (fitting)
-        settings first, any other target its engine first. A refused change is one status line.
+        Every intermediate state must be playable, so the engine first goes to a target that needs
+        no trained model (the target itself, or 'iir'), then takes settings and model, then the
+        trained target. Engine changes affect new notes only and none arrive in between, so the
+        detour is inaudible. A refused change is one status line.
         """
         from iirnn_core.resonator import SettingError
 
         settings, engine = self.synth_settings(), self.effective_engine()
         trained = engine == "rnn-trained" or (engine == "ab" and settings.ab_twin == "rnn-trained")
         try:
+            self.engine.set_engine("iir" if trained else engine)
+            self.engine.set_settings(settings)
+            if model_changed:
+                self.engine.set_model(self.model)
             if trained:
-                self.engine.set_settings(settings)
                 self.engine.set_engine(engine)
-            else:
-                self.engine.set_engine(engine)
-                self.engine.set_settings(settings)
             self.engine.set_master(self.sound.master)
         except SettingError as exc:
             self.statusBar().showMessage(f"Not applied: {one_line(exc)}")
@@ -320,6 +322,7 @@ class MainWindow(QMainWindow):
         if key == Qt.Key_Escape:
             if pressed:
                 self.panic()
+                self.keyboard.setFocus()  # out of a text field: the keys play again
             return True
         if event.modifiers() & (Qt.ControlModifier | Qt.AltModifier | Qt.MetaModifier):
             return False
@@ -357,8 +360,7 @@ class MainWindow(QMainWindow):
     def use_trained_model(self, model) -> None:
         """Swap a freshly trained model into the engine (while notes play)."""
         self._set_model(model, "trained just now, not saved")
-        self.engine.set_model(model)
-        self.apply_sound()
+        self.apply_sound(model_changed=True)
 
     def open_model_file(self, path: str) -> bool:
         """Load ``path`` and use it; a bad file shows a one-sentence dialog and the model in use stays."""
@@ -370,8 +372,7 @@ class MainWindow(QMainWindow):
             QMessageBox.warning(self, "Model not loaded", f"{one_line(exc)}")
             return False
         self._set_model(model, os.path.basename(path))
-        self.engine.set_model(model)
-        self.apply_sound()
+        self.apply_sound(model_changed=True)
         self.statusBar().showMessage(f"Loaded {path}.")
         return True
 
