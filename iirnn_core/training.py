@@ -39,9 +39,10 @@ from .resonator import SettingError, check_q, impulse, impulse_response, resonat
 OPTIMIZERS = ("best", "adam", "randdir")
 INITS = ("random", "warm")
 
-MAX_RADIUS = 0.9999
+MAX_RADIUS = 1.0 - 1e-7
 """A trained ``W_hh`` must have a spectral radius below 1 (model files require it); a net that
-ends above is scaled down to this radius (the fidelity measured afterwards says what it cost)."""
+ends at 1 or above is scaled down to this radius (the fidelity measured afterwards says what it
+cost). Targets need radii up to Q, so this sits just below 1."""
 
 ADAM_EPOCHS = 500
 RANDDIR_ITERATIONS = 1500
@@ -170,7 +171,7 @@ def stabilised(theta: np.ndarray, hidden: int) -> np.ndarray:
     """``theta`` (P,) with ``W_hh`` scaled down to :data:`MAX_RADIUS` if its spectral radius is above it."""
     hh = hidden * hidden
     radius = float(np.max(np.abs(np.linalg.eigvals(theta[:hh].reshape(hidden, hidden)))))
-    if radius <= MAX_RADIUS:
+    if radius < 1.0:
         return theta
     out = theta.copy()
     out[:hh] *= MAX_RADIUS / radius
@@ -351,8 +352,8 @@ class LMOptimizer(Optimizer):
     """Multi-start Levenberg-Marquardt with a curriculum over length (the ``best`` optimizer).
 
     Every key starts ``STARTS`` nets drawn at random (``W_hh`` entries N(0, 1/H), ``w_ih`` and
-    ``w_out`` N(0, 1)). The stages fit the first 64, 128, ... samples (doubling while at most half
-    the target), then the whole target: ``STAGE_ITERATIONS`` LM iterations per stage
+    ``w_out`` N(0, 1)). The stages fit the first 64, 128, ... samples at 8 kHz (8, 16, ... ms at
+    any rate; doubling while at most half the target), then the whole target: ``STAGE_ITERATIONS`` LM iterations per stage
     (``FINAL_ITERATIONS`` for the last), after which each key keeps the better half of its starts
     (never fewer than ``FINALISTS``), stable nets (spectral radius < 1) ranked before unstable
     ones. A step is as many iterations as fit in about ``STEP_WORK`` sample-iterations per net
@@ -389,7 +390,8 @@ class LMOptimizer(Optimizer):
         self.jtjs = np.zeros((count, p_all, p_all))
         self.jtrs = np.zeros((count, p_all))
         self.fresh = np.zeros(count, dtype=np.uint8)
-        lengths, n = [], self.FIRST_LENGTH
+        # the first stage spans the same time at every rate (64 samples at 8 kHz: 8 ms)
+        lengths, n = [], max(8, int(round(self.FIRST_LENGTH * cfg.rate / 8000.0)))
         while n <= cfg.length // 2:
             lengths.append(n)
             n *= 2
@@ -444,11 +446,15 @@ class LMOptimizer(Optimizer):
         return idx[np.lexsort((loss, bad))]
 
     def _prune(self) -> None:
+        """Keep each key's better half, judged on the next stage's length (how well a fit extrapolates)."""
         radii = spectral_radii(self.thetas, self.hidden)
+        ahead = np.zeros(len(self.keys))
+        tk.sse_many(self.thetas, self.keys, self.hidden, self.problem.x, self.problem.targets,
+                    self.schedule[self.stage + 1][0], ahead)
         keep = []
         for k in range(len(self.config.notes)):
             idx = np.flatnonzero(self.keys == k)
-            order = self._ranking(idx, self.losses, radii)
+            order = self._ranking(idx, ahead, radii)
             keep.append(order[:max(min(self.FINALISTS, len(order)), len(order) // 2)])
         keep = np.concatenate(keep)
         for name in ("thetas", "keys", "lambdas", "losses", "jtjs", "jtrs", "fresh"):

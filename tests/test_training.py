@@ -127,6 +127,12 @@ def test_best_on_the_seeds_hard_case_q_0999():
     assert model.keys["A4"].snr_db >= 30.0
 
 
+def test_best_keeps_the_slow_decay_of_q_0_9999():
+    """A target with Q 0.9999 needs a W_hh radius of about 0.9999: the stability guard must not cut it."""
+    model = train_model(TrainConfig(notes=["A4"], q=0.9999))
+    assert model.keys["A4"].snr_db >= 40.0
+
+
 def test_best_trains_several_keys_together():
     first, last, events = _first_and_last(TrainConfig(notes=["C4", "G5"], seconds=0.1))
     assert last.done and last.notes == ("C4", "G5")
