@@ -3,10 +3,11 @@ window sounds C5, C4 and E5.
 
 The real program (``python -m app``) runs on Xvfb and plays through PulseAudio (its null sink on a
 machine without a sound card); ``xdotool`` types the keys as a person would, ``parec`` records the
-sink's monitor, and the pitch of each note is read from its spectrum. Skips only when Xvfb,
+window's own playback stream, and the pitch of each note is read from its spectrum. Skips only when Xvfb,
 xdotool or the PulseAudio tools are not installed (CI installs them).
 """
 
+import json
 import os
 import shutil
 import subprocess
@@ -46,20 +47,24 @@ def _run(*args, env=None) -> subprocess.CompletedProcess:
 
 @pytest.fixture
 def pulse():
-    """A sink of its own on a running PulseAudio server (started here, and stopped after, only if none
-    was running), so other programs playing at the same time are not recorded; yields its name."""
+    """A running PulseAudio server (started here, and stopped after, only if none was running)."""
     started = False
     if _run("pactl", "info").returncode != 0:
         subprocess.run(["pulseaudio", "-D", "--exit-idle-time=-1", "--disallow-exit"], timeout=30, check=True)
         started = True
         _wait_for(lambda: _run("pactl", "info").returncode == 0, 15, "PulseAudio")
-    sink = f"iirnn_test_{os.getpid()}"
-    loaded = _run("pactl", "load-module", "module-null-sink", f"sink_name={sink}", f"rate={RATE}")
-    assert loaded.returncode == 0, loaded.stderr
-    yield sink
-    _run("pactl", "unload-module", loaded.stdout.strip())
+    yield
     if started:
         subprocess.run(["pulseaudio", "-k"], timeout=30)
+
+
+def stream_of(pid: int) -> str | None:
+    """Index of the PulseAudio playback stream (sink input) of process ``pid``, or None."""
+    listing = _run("pactl", "--format=json", "list", "sink-inputs")
+    for stream in json.loads(listing.stdout or "[]"):
+        if stream.get("properties", {}).get("application.process.id") == str(pid):
+            return str(stream["index"])
+    return None
 
 
 @pytest.fixture
@@ -93,22 +98,23 @@ def note_pitches(samples: np.ndarray, rate: int) -> list[float]:
 
 
 def test_typing_q_z_e_sounds_c5_c4_e5(pulse, display, tmp_path):
-    env = dict(os.environ, DISPLAY=display, QT_QPA_PLATFORM="xcb", PULSE_SINK=pulse)  # the app plays to our sink
+    env = dict(os.environ, DISPLAY=display, QT_QPA_PLATFORM="xcb")
     app = subprocess.Popen([sys.executable, "-m", "app", "--settings", str(tmp_path / "settings.ini")], cwd=REPO,
                            env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     recording = tmp_path / "recording.raw"
     try:
         window = _wait_for(lambda: _run("xdotool", "search", "--name", "^iirnn-synth$", env=env).stdout.split(),
                            90, "the window")[0]
-        _wait_for(lambda: _run("pactl", "list", "short", "sinks").stdout.count(pulse) and
-                  _run("pactl", "list", "short", "sink-inputs").stdout.strip(), 30, "the audio stream")
+        stream = _wait_for(lambda: stream_of(app.pid), 30, "the window's audio stream")
         with open(recording, "wb") as out:
-            recorder = subprocess.Popen(["parec", f"--device={pulse}.monitor", "--format=s16le", f"--rate={RATE}",
+            # only the window's own stream is recorded, whatever else plays on the machine
+            recorder = subprocess.Popen(["parec", f"--monitor-stream={stream}", "--format=s16le", f"--rate={RATE}",
                                          "--channels=1", "--raw"], stdout=out)
             try:
-                time.sleep(0.5)
                 assert _run("xdotool", "windowfocus", "--sync", window, env=env).returncode == 0
-                time.sleep(0.3)
+                _wait_for(lambda: _run("xdotool", "getwindowfocus", env=env).stdout.strip() == window, 10,
+                          "the keyboard focus")
+                time.sleep(1.0)  # the recorder and the window settle before the first key
                 for char, _ in KEYS:
                     assert _run("xdotool", "key", char, env=env).returncode == 0
                     time.sleep(GAP)
