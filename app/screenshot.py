@@ -1,8 +1,8 @@
 """``python -m app.screenshot OUT.png [SECONDS]``: the README's picture of the real window.
 
 Opens the window (shipped model, settings in a temporary file), selects A/B with the trained
-twin, holds A4 on the computer keyboard, trains C4..C6 for ``SECONDS`` (default 6) while the
-scope and plots run, then saves the window's own ``grab()``. Run it on a display (Xvfb works).
+twin, trains C4..C6 for 30 steps (at most ``SECONDS``, default 20), then holds A4 on the computer
+keyboard and, once the note is in the scope, saves the window's own ``grab()``. Run it on a display (Xvfb works).
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ def main(argv: list[str] | None = None) -> int:
     if not argv:
         print("usage: python -m app.screenshot OUT.png [SECONDS]", file=sys.stderr)
         return 2
-    out, seconds = Path(argv[0]), float(argv[1]) if len(argv) > 1 else 6.0
+    out, seconds = Path(argv[0]), float(argv[1]) if len(argv) > 1 else 20.0
     from PySide6.QtCore import QEvent, QSettings, Qt
     from PySide6.QtGui import QKeyEvent
     from PySide6.QtWidgets import QApplication
@@ -36,15 +36,16 @@ def main(argv: list[str] | None = None) -> int:
         window.training.set_values("C4..C6", "best", "random", max(seconds + 5.0, 10.0))
         window.training.start()
 
-        def wait(duration: float) -> None:
+        def wait(duration: float, done=lambda: False) -> None:
             end = time.monotonic() + duration
-            while time.monotonic() < end:
+            while time.monotonic() < end and not done():
                 app.processEvents()
-                time.sleep(0.01)
+                time.sleep(0.005)
 
-        wait(seconds)
+        wait(seconds, lambda: len(window.training.steps) >= 30)  # a loss curve worth seeing
         QApplication.sendEvent(window.keyboard, QKeyEvent(QEvent.KeyPress, Qt.Key_N, Qt.NoModifier, "n"))
-        wait(0.06)  # the note is in the scope's 43 ms and the plots have had a tick
+        wait(1.0, lambda: float(abs(window.scope.buffer).max()) > 0.02)  # the note is in the scope
+        wait(0.04)  # and painted
         out.parent.mkdir(parents=True, exist_ok=True)
         ok = window.grab().save(str(out))
         QApplication.sendEvent(window.keyboard, QKeyEvent(QEvent.KeyRelease, Qt.Key_N, Qt.NoModifier, "n"))
