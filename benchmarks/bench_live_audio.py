@@ -5,7 +5,8 @@ Each row plays 16 RNN voices cycling (one new key every ``--gap`` s through C4..
 128-frame blocks, while the trainer trains the 25 keys C4..C6:
 
 - ``idle``:    no training (the floor);
-- ``process``: training in a child process (:class:`iirnn_core.worker.TrainingJob`), the design;
+- ``process``: training in a child process (:class:`iirnn_core.worker.TrainingJob`) at nice 10, as
+               the window runs it, the design;
 - ``thread``:  the same training in a thread of the audio process (the contrast: the GIL).
 
 A training run that ends early is started again, so the load lasts the whole row. Printed per
@@ -22,6 +23,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import os
 import sys
 import threading
 import time
@@ -37,37 +39,55 @@ from iirnn_core.worker import TrainingJob
 KEYS = "C4..C6"
 
 
-class ProcessLoad:
-    """Training in child processes, one after another until stopped."""
+class Load:
+    """A training load: ``start`` (returns once training really steps), ``poll``, ``stop``; counts steps."""
 
-    def __init__(self, config: TrainConfig):
+    def __init__(self, config: TrainConfig | None = None, nice: int | None = None):
         self.config = config
+        self.nice = nice
         self.steps = 0
         self.runs = 0
         self.errors: list[str] = []
-        self._job: TrainingJob | None = None
 
     def start(self) -> None:
-        self._next()
         deadline = time.monotonic() + 60
-        while self.steps == 0 and time.monotonic() < deadline:  # wait until it really trains
+        while self.config is not None and self.steps == 0 and time.monotonic() < deadline:
             self.poll()
             time.sleep(0.05)
+
+    def poll(self) -> None:
+        pass
+
+    def stop(self) -> None:
+        pass
+
+
+class ProcessLoad(Load):
+    """Training in child processes (:class:`TrainingJob`), one after another until stopped."""
+
+    def start(self) -> None:
+        self._finished_steps = 0
+        self._next()
+        super().start()
 
     def _next(self) -> None:
         self._job = TrainingJob(self.config)
         self._job.start()
+        if self.nice is not None:  # as the window does (app.training_panel.lower_priority)
+            try:
+                os.setpriority(os.PRIO_PROCESS, self._job.pid, self.nice)
+            except OSError:
+                pass
         self.runs += 1
 
     def poll(self) -> None:
         events = self._job.poll()
         if events:
-            self._done_before = getattr(self, "_done_before", 0)
-            self.steps = self._done_before + events[-1].step
+            self.steps = self._finished_steps + events[-1].step
         if not self._job.is_running:
             if self._job.error:
                 self.errors.append(self._job.error)
-            self._done_before = self.steps
+            self._finished_steps = self.steps
             self._next()
 
     def stop(self) -> None:
@@ -76,16 +96,14 @@ class ProcessLoad:
             self._job.terminate()
 
 
-class ThreadLoad:
+class ThreadLoad(Load):
     """The same training in a thread of this (the audio) process, run after run until stopped."""
 
-    def __init__(self, config: TrainConfig):
-        self.config = config
-        self.steps = 0
-        self.runs = 0
-        self.errors: list[str] = []
+    def start(self) -> None:
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="bench-training", daemon=True)
+        self._thread.start()
+        super().start()
 
     def _run(self) -> None:
         while not self._stop.is_set():
@@ -97,36 +115,15 @@ class ThreadLoad:
                 self.errors.append(str(exc))
                 return
 
-    def start(self) -> None:
-        self._thread.start()
-        deadline = time.monotonic() + 60
-        while self.steps == 0 and time.monotonic() < deadline:
-            time.sleep(0.05)
-
-    def poll(self) -> None:
-        pass
-
     def stop(self) -> None:
         self._stop.set()
         self._thread.join(timeout=30)
 
 
-class NoLoad:
-    """Nothing trains."""
-
-    steps = runs = 0
-    errors: list[str] = []
-
-    def start(self) -> None:
-        pass
-
-    poll = stop = start
-
-
 def play_row(kind: str, args) -> dict:
     """One row: start the load, open the device, play for ``args.seconds``, return the figures."""
     config = TrainConfig(notes=(KEYS,), optimizer=args.optimizer, seed=0)
-    load = {"idle": NoLoad, "process": ProcessLoad, "thread": ThreadLoad}[kind](*(() if kind == "idle" else (config,)))
+    load = {"idle": Load(), "process": ProcessLoad(config, args.training_nice), "thread": ThreadLoad(config)}[kind]
     load.start()
     latency = args.latency if args.latency in ("low", "high") else float(args.latency)
     engine = AudioEngine(AudioConfig(device=args.device, samplerate=48000, blocksize=args.blocksize, latency=latency),
@@ -178,9 +175,13 @@ def main(argv=None) -> int:
     p.add_argument("--blocksize", type=int, default=128)
     p.add_argument("--gap", type=float, default=0.05, help="seconds between keys (default 0.05)")
     p.add_argument("--optimizer", default="best", help="trainer optimizer (default best)")
+    p.add_argument("--training-nice", type=int, default=10,
+                   help="nice value given to the training child, as the window gives it (default 10; -1: leave it)")
     p.add_argument("--device", default=None, help="output device by name (default: the host's)")
     p.add_argument("--json", action="store_true")
     args = p.parse_args(argv)
+    if args.training_nice < 0:
+        args.training_nice = None
     rows = [play_row(kind.strip(), args) for kind in args.rows.split(",") if kind.strip()]
     if args.json:
         print(json.dumps(rows))
