@@ -3,8 +3,7 @@
 It owns one audio engine (:class:`iirnn_core.audio.AudioEngine`, or what ``engine_factory``
 makes) and forwards every key and control to it; nothing here touches samples. Timers: plots at
 about 30 Hz (scope, last key's twins), status at 2 Hz (callback load, underruns, latency).
-The computer keyboard plays through an application event filter, so the keys work whichever
-control was used last, except while a text field has focus.
+The computer keyboard plays through :class:`app.key_input.KeyInput`.
 """
 
 from __future__ import annotations
@@ -12,11 +11,10 @@ from __future__ import annotations
 import math
 import os
 
-from PySide6.QtCore import QEvent, QObject, QSettings, Qt, QTimer
+from PySide6.QtCore import QEvent, QSettings, Qt, QTimer
 from PySide6.QtGui import QAction, QKeySequence
-from PySide6.QtWidgets import (QAbstractSpinBox, QApplication, QFileDialog, QHBoxLayout, QLabel, QLineEdit,
-                               QMainWindow, QMessageBox, QPlainTextEdit, QPushButton, QSplitter,
-                               QTextEdit, QVBoxLayout, QWidget)
+from PySide6.QtWidgets import (QFileDialog, QHBoxLayout, QLabel, QMainWindow, QMessageBox, QPushButton, QSplitter,
+                               QVBoxLayout, QWidget)
 
 from iirnn_core.notes import midi_to_hz, midi_to_note
 from iirnn_core.renderer import SynthSettings
@@ -24,7 +22,7 @@ from iirnn_core.renderer import SynthSettings
 from .audio_dialog import AudioDialog
 from .comparison import compare
 from .keyboard import PianoKeyboard
-from .keymap import KeyboardPlayer, semitone_of
+from .key_input import KeyInput
 from .plots import ScopeView, TwinView
 from .settings import AppSettings, load_settings, save_settings
 from .sound_panel import SoundPanel
@@ -42,9 +40,6 @@ POLYPHONY = 32
 IMPULSE_AMPLITUDE = 0.1
 """Impulse height at full velocity (the seed's 0.1)."""
 
-_OCTAVE_DOWN = (Qt.Key_Left, Qt.Key_Down)
-_OCTAVE_UP = (Qt.Key_Right, Qt.Key_Up)
-_TEXT_INPUTS = (QLineEdit, QAbstractSpinBox, QTextEdit, QPlainTextEdit)
 
 
 def default_engine_factory(config, settings, engine, model, polyphony):
@@ -91,7 +86,13 @@ class MainWindow(QMainWindow):
         self.last_note: int | None = None
         self._comparison_pending = False
         self._closed = False
-        self.player = KeyboardPlayer(self.settings.octave)
+        self.keys = KeyInput(self, self.settings.octave)
+        self.player = self.keys.player
+        self.keys.pressed.connect(self._key_pressed)
+        self.keys.released.connect(self._key_released)
+        self.keys.panic_requested.connect(self._escape)
+        self.keys.octave_requested.connect(self.shift_octave)
+        self.keys.deactivated.connect(self.release_all_keys)
 
         self._build_widgets(job_factory)
         self._build_menus()
@@ -123,7 +124,7 @@ class MainWindow(QMainWindow):
         self.status_timer.timeout.connect(self.refresh_status)
         self.status_timer.start()
         self.refresh_status()
-        QApplication.instance().installEventFilter(self)
+        self.keys.install()
         self.keyboard.setFocus()
 
     # ---- construction -------------------------------------------------------------------------
@@ -303,47 +304,21 @@ class MainWindow(QMainWindow):
         self.player.shift_octave(step)
         self._update_octave_label()
 
+    def _key_pressed(self, midi: int) -> None:
+        self.keyboard.set_lit(midi, True)
+        self.note_on(midi, self.sound.velocity)
+
+    def _key_released(self, midi: int) -> None:
+        self.keyboard.set_lit(midi, False)
+        self.note_off(midi)
+
+    def _escape(self) -> None:
+        self.panic()
+        self.keyboard.setFocus()  # out of a text field: the keys play again
+
     def _update_octave_label(self) -> None:
         shift = self.player.shift
         self.octave_label.setText(f"Computer keys {self.player.range_label()} ({shift:+d} oct)")
-
-    # ---- computer keyboard --------------------------------------------------------------------
-    def eventFilter(self, obj: QObject, event: QEvent) -> bool:  # noqa: D102 - Qt override
-        kind = event.type()
-        if kind in (QEvent.KeyPress, QEvent.KeyRelease) and isinstance(obj, QWidget) and obj.window() is self:
-            return self._key_event(event, kind == QEvent.KeyPress)
-        if kind == QEvent.ApplicationDeactivate:
-            self.release_all_keys()
-        return False
-
-    def _key_event(self, event, pressed: bool) -> bool:
-        """Handle a key of this window; True when it was used (so no widget sees it)."""
-        key = event.key()
-        if key == Qt.Key_Escape:
-            if pressed:
-                self.panic()
-                self.keyboard.setFocus()  # out of a text field: the keys play again
-            return True
-        if event.modifiers() & (Qt.ControlModifier | Qt.AltModifier | Qt.MetaModifier):
-            return False
-        if isinstance(QApplication.focusWidget(), _TEXT_INPUTS):
-            return False
-        if key in _OCTAVE_DOWN or key in _OCTAVE_UP:
-            if pressed and not event.isAutoRepeat():
-                self.shift_octave(-1 if key in _OCTAVE_DOWN else 1)
-            return True
-        char = chr(key).lower() if 32 <= key < 127 else event.text().lower()
-        if pressed:
-            midi = self.player.press(char, event.isAutoRepeat())
-            if midi is not None:
-                self.keyboard.set_lit(midi, True)
-                self.note_on(midi, self.sound.velocity)
-        else:
-            midi = self.player.release(char, event.isAutoRepeat())
-            if midi is not None:
-                self.keyboard.set_lit(midi, False)
-                self.note_off(midi)
-        return semitone_of(char) is not None
 
     def event(self, event: QEvent) -> bool:  # noqa: D102 - Qt override
         if event.type() == QEvent.WindowDeactivate:
@@ -475,7 +450,7 @@ class MainWindow(QMainWindow):
         if self._closed:
             return super().closeEvent(event)
         self._closed = True
-        QApplication.instance().removeEventFilter(self)
+        self.keys.uninstall()
         self.plot_timer.stop()
         self.status_timer.stop()
         self.training.shutdown()
