@@ -99,8 +99,10 @@ def note_pitches(samples: np.ndarray, rate: int) -> list[float]:
 
 def test_typing_q_z_e_sounds_c5_c4_e5(pulse, display, tmp_path):
     env = dict(os.environ, DISPLAY=display, QT_QPA_PLATFORM="xcb")
-    app = subprocess.Popen([sys.executable, "-m", "app", "--settings", str(tmp_path / "settings.ini")], cwd=REPO,
-                           env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    log = tmp_path / "app.log"
+    with open(log, "w") as out:  # a file, not a pipe: a full pipe would block the program
+        app = subprocess.Popen([sys.executable, "-m", "app", "--settings", str(tmp_path / "settings.ini")],
+                               cwd=REPO, env=env, stdout=out, stderr=subprocess.STDOUT)
     recording = tmp_path / "recording.raw"
     try:
         window = _wait_for(lambda: _run("xdotool", "search", "--name", "^iirnn-synth$", env=env).stdout.split(),
@@ -122,8 +124,8 @@ def test_typing_q_z_e_sounds_c5_c4_e5(pulse, display, tmp_path):
             finally:
                 recorder.terminate()
                 recorder.wait(timeout=10)
-        _run("xdotool", "key", "--window", window, "ctrl+q", env=env)
-        app.wait(timeout=30)
+        _run("xdotool", "key", "ctrl+q", env=env)  # File > Quit, as a person would (the window has focus)
+        assert app.wait(timeout=30) == 0, log.read_text()[-2000:]  # a clean exit, no crash on the way out
     finally:
         if app.poll() is None:
             app.kill()
