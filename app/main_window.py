@@ -99,6 +99,7 @@ class MainWindow(QMainWindow):
         startup_message = self._load_startup_model(model_path)
         self.sound.set_values(self.settings.engine, self.settings.q, self.settings.drive, self.settings.velocity,
                               self.settings.master, self.settings.model_rate)
+        self.sound.set_trained_available(self.model is not None)  # a saved trained engine needs a model
         self.training.set_values(self.settings.train_keys, self.settings.optimizer, self.settings.init,
                                  self.settings.budget)
         if self.settings.geometry:

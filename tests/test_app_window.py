@@ -136,6 +136,14 @@ def test_missing_or_bad_startup_model_disables_trained_engine(make_window, tmp_p
     assert "Trained model not loaded" in window.statusBar().currentMessage()
 
 
+def test_saved_trained_engine_without_a_model_falls_back(make_window, tmp_path):
+    window = make_window()
+    window.sound.set_engine("rnn-trained")
+    window.close()
+    again = make_window(model=tmp_path / "gone.json")
+    assert again.sound.engine == "rnn-analytic" and again.engine.engine == "rnn-analytic"
+
+
 def test_no_audio_device_still_opens_and_says_so(make_window):
     window = make_window(config_factory=null_config)
     stats = window.engine.stats()
