@@ -12,9 +12,10 @@ random init, seed 0):
   as it is and once with an empty cache (``NUMBA_CACHE_DIR`` set to a new folder: the first run
   after a fresh install, compilation included).
 
-Each row gives wall seconds (training plus measuring the SNR by rendering every key) and the
-worst / median per-key SNR in dB measured through the renderer; the last column is the seed's
-time divided by the row's. Run: ``python3 benchmarks/bench_training.py [--seed-epochs N] [--json]``.
+Each row gives wall seconds (training plus measuring the SNR by rendering every key), CPU
+seconds (both cores together; less disturbed by other jobs on the machine than wall time) and
+the worst / median per-key SNR in dB measured through the renderer; the last column is the
+seed's wall time divided by the row's. Run: ``python3 benchmarks/bench_training.py [--seed-epochs N] [--json]``.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import resource
 import statistics
 import subprocess
 import sys
@@ -34,11 +36,11 @@ from iirnn_core.training import TrainConfig, train_model
 
 def timed_training(label: str, **config) -> dict:
     """Train ``config`` in this process; returns the row (wall s, worst/median SNR, steps)."""
-    start = time.perf_counter()
+    start, cpu = time.perf_counter(), time.process_time()
     model = train_model(TrainConfig(**config))
-    wall = time.perf_counter() - start
+    wall, cpu = time.perf_counter() - start, time.process_time() - cpu
     snrs = [k.snr_db for k in model.keys.values()]
-    return {"row": label, "keys": len(snrs), "steps": model.steps, "wall_s": wall,
+    return {"row": label, "keys": len(snrs), "steps": model.steps, "wall_s": wall, "cpu_s": cpu,
             "worst_snr_db": min(snrs), "median_snr_db": statistics.median(snrs)}
 
 
@@ -49,16 +51,22 @@ def timed_cli(label: str, notes: str, cold: bool = False) -> dict:
         env = dict(os.environ)
         if cold:
             env["NUMBA_CACHE_DIR"] = os.path.join(tmp, "numba-cache")
-        start = time.perf_counter()
+        start, cpu = time.perf_counter(), _children_cpu()
         proc = subprocess.run([sys.executable, "-m", "iirnn_core.cli", "train", "--notes", notes, "--out", out,
                                "--json"], capture_output=True, text=True, check=False, env=env)
-        wall = time.perf_counter() - start
+        wall, cpu = time.perf_counter() - start, _children_cpu() - cpu
         if proc.returncode != 0:
             raise SystemExit(f"bench_training: iirnn train failed: {proc.stderr.strip()}")
         model = load_model(out)
     snrs = [k.snr_db for k in model.keys.values()]
-    return {"row": label, "keys": len(snrs), "steps": model.steps, "wall_s": wall,
+    return {"row": label, "keys": len(snrs), "steps": model.steps, "wall_s": wall, "cpu_s": cpu,
             "worst_snr_db": min(snrs), "median_snr_db": statistics.median(snrs)}
+
+
+def _children_cpu() -> float:
+    """CPU seconds (user + system) used by finished child processes so far."""
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -81,9 +89,11 @@ def main(argv: list[str] | None = None) -> int:
     if args.json:
         print(json.dumps({"cpu_count": os.cpu_count(), "load_average": os.getloadavg(), "rows": rows}, indent=1))
         return 0
-    print(f"{'row':<38} {'keys':>4} {'steps':>6} {'wall s':>8} {'worst dB':>9} {'median dB':>9} {'seed/row':>9}")
+    print(f"{'row':<38} {'keys':>4} {'steps':>6} {'wall s':>8} {'cpu s':>7} {'worst dB':>9} {'median dB':>9} "
+          f"{'seed/row':>9}")
     for r in rows:
-        print(f"{r['row']:<38} {r['keys']:>4} {r['steps']:>6} {r['wall_s']:>8.2f} {r['worst_snr_db']:>9.1f} "
+        print(f"{r['row']:<38} {r['keys']:>4} {r['steps']:>6} {r['wall_s']:>8.2f} {r['cpu_s']:>7.2f} "
+              f"{r['worst_snr_db']:>9.1f} "
               f"{r['median_snr_db']:>9.1f} {r['seed_time_ratio']:>8.1f}x")
     load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
     print(f"({os.cpu_count()} CPUs, load average {load} at the end; SNR measured by rendering each key "

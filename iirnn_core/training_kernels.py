@@ -236,9 +236,13 @@ def lm_steps(thetas, lambdas, keys, hidden, x, targets, length, iterations, loss
         fresh[s] = 1
 
 
-@njit(parallel=True, **_JIT)
+@njit(**_JIT)
 def sse_many(thetas, keys, hidden, x, targets, length, losses):
-    """Summed squared error of every row of ``thetas`` (S, P) against ``targets[keys[s]]``, in parallel."""
-    for s in prange(thetas.shape[0]):
+    """Summed squared error of every row of ``thetas`` (S, P) against ``targets[keys[s]]``.
+
+    Serial on purpose: it is cheap (about 25 ns per sample and row), and a parallel region per
+    call would leave OpenMP workers spinning between the many small calls of adam and randdir.
+    """
+    for s in range(thetas.shape[0]):
         k = keys[s]
         losses[s] = sse(thetas[s], hidden, x[k], targets[k], length)
