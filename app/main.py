@@ -19,6 +19,20 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     return args
 
 
+def install_excepthook(window) -> None:
+    """An unexpected error in a slot: the traceback goes to stderr (for a developer) and one line
+    to the window's status bar (for the person); the window keeps running."""
+    import traceback
+
+    from .main_window import one_line
+
+    def hook(kind, value, tb):
+        traceback.print_exception(kind, value, tb)
+        window.statusBar().showMessage(f"Something went wrong: {one_line(value)}")
+
+    sys.excepthook = hook
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run the window until it closes; returns the exit code."""
     argv = sys.argv[1:] if argv is None else argv
@@ -35,6 +49,7 @@ def main(argv: list[str] | None = None) -> int:
     binding_note = keep_none_alive()
     store = QSettings(args.settings, QSettings.IniFormat) if args.settings else QSettings()
     window = MainWindow(store, model_path=args.model)
+    install_excepthook(window)
     if binding_note:
         window.statusBar().showMessage(f"{binding_note}  {window.statusBar().currentMessage()}")
     window.show()

@@ -401,10 +401,19 @@ class MainWindow(QMainWindow):
 
     def apply_audio(self, device: str, samplerate: int, blocksize: int, latency: str) -> None:
         """Reopen the output with these settings; the engine reports trouble in its status line."""
+        from iirnn_core.resonator import SettingError
+
         self.release_all_keys()
+        previous = (self.settings.device, self.settings.samplerate, self.settings.blocksize, self.settings.latency)
         self.settings.device, self.settings.samplerate = device, samplerate
         self.settings.blocksize, self.settings.latency = blocksize, latency
-        self.engine.reopen(self._config_factory(self.settings))
+        try:
+            self.engine.reopen(self._config_factory(self.settings))
+        except SettingError as exc:  # an impossible configuration: the output in use stays
+            (self.settings.device, self.settings.samplerate, self.settings.blocksize,
+             self.settings.latency) = previous
+            self.statusBar().showMessage(f"Audio settings not applied: {one_line(exc)}")
+            return
         self.statusBar().showMessage(str(self.engine.status_line or ""))
         self.refresh_status()
 

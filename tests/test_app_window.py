@@ -164,6 +164,9 @@ def test_audio_settings_reopen_the_engine(make_window, monkeypatch):
     assert len(window.engine.names("reopen")) == 1
     window.reconnect_audio()
     assert len(window.engine.names("reopen")) == 2
+    window.apply_audio("", 44100, 5, "high")  # an impossible block size: one line, the output stays
+    assert "not applied" in window.statusBar().currentMessage()
+    assert window.settings.blocksize == 256 and window.engine.stats().blocksize == 256
     assert window.engine.stats().blocksize == 256  # the real engine runs with the new block size
 
 
@@ -355,3 +358,27 @@ def test_short_training_run_delivers_loss_points_and_swaps_the_model(make_window
     assert window.training.table.item(0, 2).text().endswith("dB")
     assert window.sound.mismatch() == ""
     assert window.engine.engine == "rnn-trained" and window.engine.model is model
+
+
+def test_unexpected_errors_are_one_line_in_the_status_bar(make_window, monkeypatch, capsys):
+    import sys
+
+    from app.main import install_excepthook
+
+    window = make_window()
+    monkeypatch.setattr(sys, "excepthook", sys.excepthook)  # put back after the test
+    install_excepthook(window)
+    try:
+        raise RuntimeError("boom\nsecond line")
+    except RuntimeError:
+        sys.excepthook(*sys.exc_info())
+    assert window.statusBar().currentMessage() == "Something went wrong: boom"
+    assert "Traceback" in capsys.readouterr().err  # the developer's copy
+
+
+def test_command_line_options():
+    from app.main import parse_args
+
+    args = parse_args(["--settings", "s.ini", "--model", "m.json", "-platform", "offscreen"])
+    assert (args.settings, args.model) == ("s.ini", "m.json")  # Qt's own options are left to Qt
+    assert parse_args([]).settings is None
