@@ -24,7 +24,7 @@ def install_excepthook(window) -> None:
     to the window's status bar (for the person); the window keeps running."""
     import traceback
 
-    from .main_window import one_line
+    from .texts import one_line
 
     def hook(kind, value, tb):
         traceback.print_exception(kind, value, tb)

@@ -26,6 +26,7 @@ from .key_input import KeyInput
 from .plots import ScopeView, TwinView
 from .settings import AppSettings, load_settings, save_settings
 from .sound_panel import SoundPanel
+from .texts import one_line
 from .training_panel import TrainingPanel
 
 PLOT_MS = 33
@@ -467,12 +468,6 @@ class MainWindow(QMainWindow):
         save_settings(self.store, self.current_settings())
         self.engine.close()
         super().closeEvent(event)
-
-
-def one_line(exc: BaseException) -> str:
-    """The first line of an exception's message (its type name when empty)."""
-    text = str(exc).strip()
-    return text.splitlines()[0] if text else type(exc).__name__
 
 
 def stats_text(stats) -> str:

@@ -6,13 +6,12 @@ uses peak downsampling and clip-to-view, so a long response costs the same to dr
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
 from PySide6.QtWidgets import QLabel, QVBoxLayout, QWidget  # PySide6 before pyqtgraph (picks the binding)
 import pyqtgraph as pg
 
 from .comparison import ImpulseComparison
+from .texts import format_db
 
 IIR_PEN = pg.mkPen((60, 140, 255), width=1)
 RNN_PEN = pg.mkPen((255, 150, 40), width=1)
@@ -118,12 +117,3 @@ def visible_span(time: np.ndarray, signal: np.ndarray, floor_db: float = -60.0) 
         return float(time[-1]) if len(time) else 1.0
     loud = np.nonzero(magnitude > peak * 10.0 ** (floor_db / 20.0))[0]
     return min(float(time[loud[-1]]) * 1.1, float(time[-1])) or float(time[-1])
-
-
-def format_db(value: float) -> str:
-    """An SNR for people: ``'38.0 dB'``, ``'identical'`` for +inf, ``'diverged'`` for -inf/NaN."""
-    if math.isnan(value) or value == -math.inf:
-        return "diverged"
-    if value == math.inf:
-        return "identical"
-    return f"{value:.1f} dB"

@@ -23,9 +23,9 @@ from PySide6.QtWidgets import (QComboBox, QDoubleSpinBox, QFormLayout, QGroupBox
                                QLineEdit, QPushButton, QTableWidget, QTableWidgetItem, QVBoxLayout, QWidget)
 import pyqtgraph as pg
 
-from iirnn_core.notes import NoteError, parse_notes
+from iirnn_core.notes import parse_notes
 
-from .plots import format_db
+from .texts import format_db, one_line
 from .settings import INITS, OPTIMIZERS
 
 POLL_MS = 50
@@ -105,6 +105,7 @@ class TrainingPanel(QGroupBox):
         self._context = context
         self._job_factory = job_factory
         self.job = None
+        self._stopping = False
         self.poller: JobPoller | None = None
         self.notes: list[str] = []
         self.steps: list[float] = []
@@ -217,10 +218,11 @@ class TrainingPanel(QGroupBox):
             job = factory(config)
             job.start()
             lower_priority(getattr(job, "pid", None))
-        except (NoteError, ValueError) as exc:
-            self._say(f"Training not started: {exc}")
+        except Exception as exc:  # a bad key list, setting or warm model: one line, nothing starts
+            self._say(f"Training not started: {one_line(exc)}")
             return False
         self.job = job
+        self._stopping = False
         self.poller = JobPoller(job)
         self.poller.start()
         self._reset(list(config.notes))
@@ -235,6 +237,7 @@ class TrainingPanel(QGroupBox):
         """Ask the job to stop; the timer keeps polling until the child has ended."""
         if self.job is not None:
             self.job.cancel()
+            self._stopping = True
             self._say("Stopping training...")
 
     def shutdown(self) -> None:
@@ -330,7 +333,8 @@ class TrainingPanel(QGroupBox):
         elif job.result is not None:
             model = job.result
             snrs = [k.snr_db for k in model.keys.values()]
-            self._say(f"Training done: {len(snrs)} keys, SNR {min(snrs):.1f}..{max(snrs):.1f} dB; "
+            how = "stopped, the best so far" if self._stopping else "done"
+            self._say(f"Training {how}: {len(snrs)} keys, SNR {min(snrs):.1f}..{max(snrs):.1f} dB; "
                       "the trained engine now uses this model.")
             self.model_trained.emit(model)
         else:

@@ -382,3 +382,24 @@ def test_command_line_options():
     args = parse_args(["--settings", "s.ini", "--model", "m.json", "-platform", "offscreen"])
     assert (args.settings, args.model) == ("s.ini", "m.json")  # Qt's own options are left to Qt
     assert parse_args([]).settings is None
+
+
+def test_training_with_bad_keys_does_not_start(make_window):
+    window = make_window()
+    window.training.set_values("H9 C4", "best", "random", 5.0)
+    assert not window.training.start()
+    assert window.training.job is None and window.training.start_button.isEnabled()
+    assert window.statusBar().currentMessage().startswith("Training not started: ")
+
+
+def test_stop_ends_training_early_and_keeps_the_best_so_far(make_window, qtbot):
+    window = make_window()
+    window.training.set_values("A4", "adam", "random", 600.0)
+    assert window.training.start()
+    qtbot.waitUntil(lambda: window.training.points_received >= 2, timeout=60000)
+    with qtbot.waitSignal(window.training.model_trained, timeout=30000) as blocker:
+        qtbot.mouseClick(window.training.stop_button, Qt.LeftButton)
+    assert window.model is blocker.args[0] and window.model.notes == ["A4"]
+    assert "stopped" in window.training.status_label.text()
+    qtbot.waitUntil(lambda: window.training.job is None, timeout=5000)
+    assert window.training.start_button.isEnabled() and not window.training.stop_button.isEnabled()
