@@ -461,16 +461,16 @@ class LMOptimizer(Optimizer):
             setattr(self, name, getattr(self, name)[keep].copy())
 
     def _update_best(self) -> None:
-        """Each key's best start so far, judged on the whole target (stable nets first)."""
-        full = np.zeros(len(self.keys))
-        tk.sse_many(self.thetas, self.keys, self.hidden, self.problem.x, self.problem.targets,
-                    self.config.length, full)
+        """Each key's best start at the current stage (stable nets first), and its loss on the whole target."""
         radii = spectral_radii(self.thetas, self.hidden)
-        for k in range(len(self.config.notes)):
-            idx = np.flatnonzero(self.keys == k)
-            b = self._ranking(idx, full, radii)[0]
-            self.best[k] = self.thetas[b]
-            self.best_loss[k] = full[b]
+        chosen = np.array([self._ranking(np.flatnonzero(self.keys == k), self.losses, radii)[0]
+                           for k in range(len(self.config.notes))])
+        self.best = self.thetas[chosen].copy()
+        tk.sse_many(self.best, np.arange(len(chosen)), self.hidden, self.problem.x, self.problem.targets,
+                    self.config.length, self.best_loss)
+
+    def full_losses(self) -> np.ndarray:
+        return self.best_loss.copy()
 
 
 _OPTIMIZERS = {"best": LMOptimizer, "adam": AdamOptimizer, "randdir": RandDirOptimizer}

@@ -19,7 +19,7 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from numba import njit, prange
+from numba import literally, njit, prange
 
 _JIT = dict(nogil=True, cache=True, error_model="numpy")
 
@@ -227,6 +227,7 @@ def lm_steps(thetas, lambdas, keys, hidden, x, targets, length, iterations, loss
     ``jtjs`` (S, P, P) and ``jtrs`` (S, P) carry each row's normal equations between calls;
     ``fresh[s]`` (uint8) says they (and ``losses[s]``) are valid for this ``length``; set to 1 here.
     """
+    literally(hidden)  # compile per hidden size: constant loop bounds unroll (about 2x faster)
     for s in prange(thetas.shape[0]):
         k = keys[s]
         loss, lam = lm_fit(thetas[s], hidden, x[k], targets[k], length, iterations, lambdas[s],
