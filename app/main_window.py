@@ -268,19 +268,21 @@ class MainWindow(QMainWindow):
             self.statusBar().showMessage(f"Not applied: {one_line(exc)}")
         self._comparison_pending = self.last_note is not None
 
-    def note_on(self, midi: int, velocity: int) -> None:
-        """Start ``midi`` at ``velocity`` (1..127) unless it is above the model rate's Nyquist frequency."""
+    def note_on(self, midi: int, velocity: int) -> bool:
+        """Start ``midi`` at ``velocity`` (1..127); False (and one status line) when it cannot sound:
+        above the model rate's Nyquist frequency, or a key the trained model lacks."""
         if midi_to_hz(midi) >= self.sound.rate / 2.0:
             self.statusBar().showMessage(f"{midi_to_note(midi)} is above the Nyquist frequency at "
                                          f"{self.sound.rate} Hz; raise the model rate to play it.")
-            return
+            return False
         if not self.engine.playable(midi):
             self.statusBar().showMessage(f"{midi_to_note(midi)} cannot sound with this engine "
                                          "(the trained model has no such key).")
-            return
+            return False
         self.engine.note_on(midi, velocity / 127.0)
         self.last_note = midi
         self._comparison_pending = True
+        return True
 
     def note_off(self, midi: int) -> None:
         """End ``midi`` (its tail rings on)."""
@@ -307,8 +309,8 @@ class MainWindow(QMainWindow):
         self._update_octave_label()
 
     def _key_pressed(self, midi: int) -> None:
-        self.keyboard.set_lit(midi, True)
-        self.note_on(midi, self.sound.velocity)
+        if self.note_on(midi, self.sound.velocity):
+            self.keyboard.set_lit(midi, True)
 
     def _key_released(self, midi: int) -> None:
         self.keyboard.set_lit(midi, False)

@@ -183,6 +183,11 @@ def test_computer_keys_play_q_z_e_and_light_the_piano(make_window):
     assert window.engine.names("note_on") == [(72, 90 / 127), (60, 90 / 127), (76, 90 / 127)]
     assert window.engine.names("note_off") == [(72,), (60,), (76,)]
     assert window.keyboard.lit_notes() == []
+    for _ in range(3):
+        tap(window, Qt.Key_Right)
+    key(window, "i")  # C9: above the Nyquist frequency at 8 kHz
+    assert "Nyquist" in window.statusBar().currentMessage() and window.keyboard.lit_notes() == []
+    key(window, "i", press=False)
     tap(window, "a")  # unmapped: nothing
     assert len(window.engine.names("note_on")) == 3
 
@@ -322,8 +327,10 @@ def test_open_and_save_model(make_window, tmp_path):
     window.sound.q_slider.setValue(window.sound._q_choices.index(0.999))
     assert window.engine.engine == "rnn-trained" and window.engine.settings.q == 0.999
     assert window.engine.playable(69) and not window.engine.playable(60)  # only the model's keys sound
-    tap(window, "z")  # C4: not in the model, one status line instead of a note
+    key(window, "z")  # C4: not in the model, one status line instead of a note
     assert "cannot sound" in window.statusBar().currentMessage()
+    assert window.keyboard.lit_notes() == []  # and no key lit for it
+    key(window, "z", press=False)
     saved = tmp_path / "saved.json"
     assert window.save_model_file(str(saved))
     assert load_model(saved).notes == window.model.notes
