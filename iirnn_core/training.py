@@ -221,8 +221,9 @@ class Optimizer:
         """How many steps a full run takes."""
         raise NotImplementedError
 
-    def step(self) -> None:
-        """One step for every key; updates ``best`` and ``best_loss``."""
+    def step(self, should_stop: Callable[[], bool] = lambda: False) -> None:
+        """One step for every key; updates ``best`` and ``best_loss``. Optimizers whose step is long
+        (adam: one epoch per key) check ``should_stop`` between keys."""
         raise NotImplementedError
 
     def full_losses(self) -> np.ndarray:
@@ -269,12 +270,14 @@ class AdamOptimizer(Optimizer):
     def default_steps(self) -> int:
         return ADAM_EPOCHS
 
-    def step(self) -> None:
+    def step(self, should_stop: Callable[[], bool] = lambda: False) -> None:
         for k, (net, opt) in enumerate(zip(self.nets, self.opts)):
+            if k and should_stop():
+                return
             pred = net(self.inputs[k])
             loss = self.loss_fn(pred, self.targets[k])
             value = float(loss.item())
-            if value < self.best_loss[k] or not math.isfinite(self.best_loss[k]):
+            if math.isfinite(value) and value < self.best_loss[k]:  # a diverged (NaN) net never becomes best
                 w = net.to_weights()
                 self.best[k] = tk.pack(w.w_hh, w.w_ih, w.w_out)
                 self.best_loss[k] = value
@@ -312,7 +315,7 @@ class RandDirOptimizer(Optimizer):
     def default_steps(self) -> int:
         return RANDDIR_ITERATIONS
 
-    def step(self) -> None:
+    def step(self, should_stop: Callable[[], bool] = lambda: False) -> None:
         total = self.config.steps or RANDDIR_ITERATIONS
         m = self.iteration
         scale = max((self.START_SCALE - self.END_SCALE) * (1.0 - m / total) ** 2 + self.END_SCALE, 1e-4)
@@ -425,7 +428,7 @@ class LMOptimizer(Optimizer):
         """Length (samples) of the current curriculum stage."""
         return self.schedule[self.stage][0]
 
-    def step(self) -> None:
+    def step(self, should_stop: Callable[[], bool] = lambda: False) -> None:
         length, iterations = self.schedule[self.stage]
         count = min(self._iterations_per_step(self.stage), max(1, iterations - self.stage_done))
         tk.lm_steps(self.thetas, self.lambdas, self.keys, self.hidden, self.problem.x, self.problem.targets,
@@ -498,7 +501,7 @@ class Training:
         start = time.perf_counter()
         notes = tuple(cfg.notes)
         while self.steps_done < total and not should_stop():
-            self.optimizer.step()
+            self.optimizer.step(should_stop)
             self.steps_done += 1
             self.elapsed = time.perf_counter() - start
             over = cfg.budget is not None and self.elapsed >= cfg.budget
