@@ -12,7 +12,9 @@ random init, seed 0):
   as it is and once with an empty cache (``NUMBA_CACHE_DIR`` set to a new folder: the first run
   after a fresh install, compilation included).
 
-Each row gives wall seconds (training plus measuring the SNR by rendering every key), CPU
+Each row runs in a fresh interpreter (after the seed's torch loop, torch's OpenMP pool would
+otherwise keep numba's parallel loops on one core). Each row gives wall seconds (training plus
+measuring the SNR by rendering every key; interpreter start-up excluded except in the CLI rows), CPU
 seconds (both cores together; less disturbed by other jobs on the machine than wall time) and
 the worst / median per-key SNR in dB measured through the renderer; the last column is the
 seed's wall time divided by the row's. Run: ``python3 benchmarks/bench_training.py [--seed-epochs N] [--json]``.
@@ -35,12 +37,23 @@ from iirnn_core.training import TrainConfig, train_model
 
 
 def timed_training(label: str, **config) -> dict:
-    """Train ``config`` in this process; returns the row (wall s, worst/median SNR, steps)."""
+    """Train ``config`` in a fresh interpreter (rows do not share torch's and numba's thread pools);
+    the row's times cover ``train_model`` only (training plus measuring every key by rendering)."""
+    proc = subprocess.run([sys.executable, __file__, "--one-row", json.dumps({"label": label, "config": config})],
+                          capture_output=True, text=True, check=False)
+    if proc.returncode != 0:
+        raise SystemExit(f"bench_training: row {label!r} failed: {proc.stderr.strip()}")
+    return json.loads(proc.stdout)
+
+
+def one_row(spec: str) -> dict:
+    """Body of :func:`timed_training` in the child: the row as a dict."""
+    spec = json.loads(spec)
     start, cpu = time.perf_counter(), time.process_time()
-    model = train_model(TrainConfig(**config))
+    model = train_model(TrainConfig(**spec["config"]))
     wall, cpu = time.perf_counter() - start, time.process_time() - cpu
     snrs = [k.snr_db for k in model.keys.values()]
-    return {"row": label, "keys": len(snrs), "steps": model.steps, "wall_s": wall, "cpu_s": cpu,
+    return {"row": spec["label"], "keys": len(snrs), "steps": model.steps, "wall_s": wall, "cpu_s": cpu,
             "worst_snr_db": min(snrs), "median_snr_db": statistics.median(snrs)}
 
 
@@ -73,7 +86,11 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seed-epochs", type=int, default=500, help="epochs of the seed's loop (default 500)")
     parser.add_argument("--json", action="store_true", help="print the rows as JSON")
+    parser.add_argument("--one-row", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
+    if args.one_row:
+        print(json.dumps(one_row(args.one_row)))
+        return 0
 
     rows = [timed_training(f"seed adam, A4, {args.seed_epochs} epochs", notes=["A4"], optimizer="adam",
                            steps=args.seed_epochs),
