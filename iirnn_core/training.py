@@ -168,7 +168,7 @@ def make_problem(config: TrainConfig) -> _Problem:
 
 
 def stabilised(theta: np.ndarray, hidden: int) -> np.ndarray:
-    """``theta`` (P,) with ``W_hh`` scaled down to :data:`MAX_RADIUS` if its spectral radius is above it."""
+    """``theta`` (P,), with ``W_hh`` scaled down to :data:`MAX_RADIUS` if its spectral radius is 1 or more."""
     hh = hidden * hidden
     radius = float(np.max(np.abs(np.linalg.eigvals(theta[:hh].reshape(hidden, hidden)))))
     if radius < 1.0:
