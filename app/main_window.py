@@ -16,7 +16,7 @@ from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import (QFileDialog, QHBoxLayout, QLabel, QMainWindow, QMessageBox, QPushButton, QSplitter,
                                QVBoxLayout, QWidget)
 
-from iirnn_core.notes import midi_to_hz, midi_to_note
+from iirnn_core.notes import midi_to_hz, midi_to_note, note_to_midi
 from iirnn_core.renderer import SynthSettings
 
 from .audio_dialog import AudioDialog
@@ -105,6 +105,10 @@ class MainWindow(QMainWindow):
                                  self.settings.budget)
         if self.settings.geometry:
             self.restoreGeometry(self.settings.geometry)
+
+        # The first comparison loads numba's kernels and numpy's FFT (about 0.2 s holding the GIL):
+        # done here, before the audio starts, it cannot starve the audio callback later.
+        self._show_comparison(note_to_midi("A4"))
 
         factory = engine_factory or default_engine_factory
         self._config_factory = config_factory or audio_config
@@ -433,13 +437,16 @@ class MainWindow(QMainWindow):
             self.scope.refresh(self.engine)
         if self._comparison_pending and self.last_note is not None:
             self._comparison_pending = False
-            try:
-                comparison = compare(midi_to_note(self.last_note), self.synth_settings(),
-                                     self.sound.engine, self.model)
-            except ValueError as exc:  # a key above Nyquist after a rate change
-                self.twins.caption.setText(one_line(exc))
-            else:
-                self.twins.show_comparison(comparison)
+            self._show_comparison(self.last_note)
+
+    def _show_comparison(self, midi: int) -> None:
+        """Compare the twins for key ``midi`` at the current settings and draw it."""
+        try:
+            comparison = compare(midi_to_note(midi), self.synth_settings(), self.sound.engine, self.model)
+        except ValueError as exc:  # a key above Nyquist after a rate change
+            self.twins.caption.setText(one_line(exc))
+        else:
+            self.twins.show_comparison(comparison)
 
     def refresh_status(self) -> None:
         """Callback load, underruns and latency from the engine's stats."""
