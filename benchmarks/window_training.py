@@ -6,7 +6,8 @@ first idle (the peer), then with a C4..C6 training job in its child process. Pri
 loss updates the panel received per second (first to last) and when the first came (the child's
 start-up: spawn and imports), the gaps between the window's 30 Hz plot ticks
 (median, 99th percentile, max: a stalled UI shows as a long gap), and the engine's underruns and
-callback load. Usage: ``python benchmarks/window_training.py [--seconds 8] [--null]``.
+callback load, and the longest time a Python thread of the window's process could not run (a 1 ms
+watchdog: the GIL held by the GUI, or the CPU taken by others; the audio callback waits as long). Usage: ``python benchmarks/window_training.py [--seconds 8] [--null]``.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import argparse
 import os
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 
@@ -43,6 +45,18 @@ def run_phase(app, window, seconds: float, train: bool) -> dict:
         window.note_on(midi, 100)
         state["i"] += 1
 
+    stalls: list[float] = []
+    watching = threading.Event()
+
+    def watchdog():  # a Python thread of the window's process that wants to run every millisecond
+        last = time.perf_counter()
+        while not watching.is_set():
+            time.sleep(0.001)
+            now = time.perf_counter()
+            stalls.append(now - last)
+            last = now
+
+    threading.Thread(target=watchdog, daemon=True).start()
     striker = QTimer()
     striker.timeout.connect(strike)
     striker.start(150)
@@ -64,6 +78,7 @@ def run_phase(app, window, seconds: float, train: bool) -> dict:
     window.training.shutdown()
     striker.stop()
     after = end["stats"]
+    watching.set()
     window.plot_timer.timeout.disconnect()
     window.plot_timer.timeout.connect(window.refresh_plots)
     gaps = np.diff(ticks) * 1000.0 if len(ticks) > 1 else np.array([np.nan])
@@ -73,6 +88,7 @@ def run_phase(app, window, seconds: float, train: bool) -> dict:
         "tick_median_ms": float(np.median(gaps)),
         "tick_p99_ms": float(np.percentile(gaps, 99)),
         "tick_max_ms": float(np.max(gaps)),
+        "python_stall_max_ms": 1000.0 * max(stalls) if stalls else float("nan"),
         "underruns": after.underruns_timestamps + after.underruns_wallclock,
         "load_mean": after.callback_load_mean,
         "load_max": after.callback_load_max,
@@ -120,6 +136,7 @@ def main() -> int:
     for key, label, fmt in (("updates_per_s", "loss updates/s", "{:.1f}"), ("first_update_s", "first update after s", "{:.2f}"),
                             ("tick_median_ms", "plot tick median ms", "{:.1f}"),
                             ("tick_p99_ms", "plot tick p99 ms", "{:.1f}"), ("tick_max_ms", "plot tick max ms", "{:.1f}"),
+                            ("python_stall_max_ms", "longest Python stall ms", "{:.1f}"),
                             ("underruns", "audio underruns", "{:d}"), ("load_mean", "callback load mean", "{:.3f}"),
                             ("load_max", "callback load max", "{:.3f}")):
         print(f"{label:24}{fmt.format(idle[key]):>14}{fmt.format(training[key]):>14}")
