@@ -268,9 +268,11 @@ class AdamOptimizer(Optimizer):
             self.best[k] = theta
 
     def default_steps(self) -> int:
+        """500 epochs, as the seed."""
         return ADAM_EPOCHS
 
     def step(self, should_stop: Callable[[], bool] = lambda: False) -> None:
+        """One epoch per key: forward, summed MSE, backward, Adam step (the seed's loop body)."""
         for k, (net, opt) in enumerate(zip(self.nets, self.opts)):
             if k and should_stop():
                 return
@@ -313,9 +315,11 @@ class RandDirOptimizer(Optimizer):
         return value if math.isfinite(value) else math.inf
 
     def default_steps(self) -> int:
+        """1500 iterations, as the seed calls it."""
         return RANDDIR_ITERATIONS
 
     def step(self, should_stop: Callable[[], bool] = lambda: False) -> None:
+        """One random-directions iteration per key."""
         total = self.config.steps or RANDDIR_ITERATIONS
         m = self.iteration
         scale = max((self.START_SCALE - self.END_SCALE) * (1.0 - m / total) ** 2 + self.END_SCALE, 1e-4)
@@ -421,6 +425,7 @@ class LMOptimizer(Optimizer):
         return sum(-(-iters // self._iterations_per_step(i)) for i, (_, iters) in enumerate(self.schedule))
 
     def default_steps(self) -> int:
+        """Steps of the whole curriculum."""
         return self._plan
 
     @property
@@ -429,6 +434,7 @@ class LMOptimizer(Optimizer):
         return self.schedule[self.stage][0]
 
     def step(self, should_stop: Callable[[], bool] = lambda: False) -> None:
+        """A few LM iterations of every net at the current length; at a stage's end, prune and lengthen."""
         length, iterations = self.schedule[self.stage]
         count = min(self._iterations_per_step(self.stage), max(1, iterations - self.stage_done))
         tk.lm_steps(self.thetas, self.lambdas, self.keys, self.hidden, self.problem.x, self.problem.targets,
@@ -473,6 +479,7 @@ class LMOptimizer(Optimizer):
                     self.config.length, self.best_loss)
 
     def full_losses(self) -> np.ndarray:
+        """Whole-target loss of each key's chosen net (computed when it was chosen)."""
         return self.best_loss.copy()
 
 
