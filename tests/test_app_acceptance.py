@@ -7,7 +7,6 @@ window's own playback stream, and the pitch of each note is read from its spectr
 xdotool or the PulseAudio tools are not installed (CI installs them).
 """
 
-import json
 import os
 import shutil
 import subprocess
@@ -59,11 +58,16 @@ def pulse():
 
 
 def stream_of(pid: int) -> str | None:
-    """Index of the PulseAudio playback stream (sink input) of process ``pid``, or None."""
-    listing = _run("pactl", "--format=json", "list", "sink-inputs")
-    for stream in json.loads(listing.stdout or "[]"):
-        if stream.get("properties", {}).get("application.process.id") == str(pid):
-            return str(stream["index"])
+    """Index of the PulseAudio playback stream (sink input) of process ``pid``, or None.
+
+    Reads ``pactl list sink-inputs`` as text (its JSON form needs pactl 16)."""
+    index = None
+    for line in _run("pactl", "list", "sink-inputs", env=dict(os.environ, LC_ALL="C")).stdout.splitlines():
+        line = line.strip()
+        if line.startswith("Sink Input #"):
+            index = line.removeprefix("Sink Input #")
+        elif line == f'application.process.id = "{pid}"' and index is not None:
+            return index
     return None
 
 
