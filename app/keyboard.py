@@ -50,6 +50,7 @@ class PianoKeyboard(QWidget):
         if is_black(self.low) or is_black(self.high) or self.high <= self.low:
             raise ValueError(f"a keyboard runs from a white key up to a white key, not {low}..{high}")
         self._lit: dict[int, int] = {}  # midi -> number of sources holding it
+        self._labels: dict[int, str] = {}  # midi -> computer key that plays it
         self._mouse_note: int | None = None
         self.setMinimumSize(360, 110)
         self.setSizePolicy(QSizePolicy.Expanding, QSizePolicy.Preferred)
@@ -116,6 +117,11 @@ class PianoKeyboard(QWidget):
         """MIDI numbers of the keys lit now, ascending."""
         return sorted(self._lit)
 
+    def set_key_labels(self, labels: dict[int, str]) -> None:
+        """Show which computer key plays each key (MIDI number -> character); keys not given get none."""
+        self._labels = dict(labels)
+        self.update()
+
     # ---- mouse ----------------------------------------------------------------------------
     def _start(self, midi: int, pos: QPointF) -> None:
         self._mouse_note = midi
@@ -172,10 +178,17 @@ class PianoKeyboard(QWidget):
             if midi % 12 == 0:
                 painter.setPen(QColor(90, 90, 90))
                 painter.drawText(rect.adjusted(0, 0, 0, -6), Qt.AlignHCenter | Qt.AlignBottom, midi_to_note(midi))
+            if midi in self._labels:
+                painter.setPen(QColor(150, 150, 150))
+                painter.drawText(rect.adjusted(0, 0, 0, -rect.height() * 0.28), Qt.AlignHCenter | Qt.AlignBottom,
+                                 self._labels[midi])
         for midi in range(self.low, self.high + 1):
             if is_black(midi):
                 rect = self.key_rect(midi)
                 painter.setPen(outline)
                 painter.setBrush(accent.darker(130) if midi in self._lit else QColor(30, 30, 34))
                 painter.drawRoundedRect(rect, 2, 2)
+                if midi in self._labels:
+                    painter.setPen(QColor(170, 170, 170))
+                    painter.drawText(rect.adjusted(0, 0, 0, -4), Qt.AlignHCenter | Qt.AlignBottom, self._labels[midi])
         painter.end()

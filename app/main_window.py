@@ -23,6 +23,7 @@ from .audio_dialog import AudioDialog
 from .comparison import compare
 from .keyboard import PianoKeyboard
 from .key_input import KeyInput
+from .keymap import BOTTOM_ROW, TOP_ROW, midi_for
 from .plots import ScopeView, TwinView
 from .settings import AppSettings, load_settings, save_settings
 from .sound_panel import SoundPanel
@@ -327,6 +328,7 @@ class MainWindow(QMainWindow):
     def _update_octave_label(self) -> None:
         shift = self.player.shift
         self.octave_label.setText(f"Computer keys {self.player.range_label()} ({shift:+d} oct)")
+        self.keyboard.set_key_labels(key_labels(shift))
 
     def event(self, event: QEvent) -> bool:  # noqa: D102 - Qt override
         if event.type() == QEvent.WindowDeactivate:
@@ -477,6 +479,13 @@ class MainWindow(QMainWindow):
         save_settings(self.store, self.current_settings())
         self.engine.close()
         super().closeEvent(event)
+
+
+def key_labels(shift: int) -> dict[int, str]:
+    """MIDI number -> the computer key that plays it at octave ``shift`` (top row wins on C5)."""
+    labels = {midi_for(char, shift): char for char in BOTTOM_ROW}
+    labels.update({midi_for(char, shift): char for char in TOP_ROW})
+    return labels
 
 
 def stats_text(stats) -> str:

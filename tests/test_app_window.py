@@ -205,8 +205,11 @@ def test_auto_repeat_never_retriggers(make_window):
 
 def test_octave_shift_by_arrows_and_buttons_releases_held_notes(make_window, qtbot):
     window = make_window()
+    labels = window.keyboard._labels
+    assert (labels[60], labels[61], labels[72], labels[84]) == ("z", "s", "q", "i")  # drawn on the piano
     key(window, "z")
     tap(window, Qt.Key_Right)
+    assert window.keyboard._labels[72] == "z" and 60 not in window.keyboard._labels
     assert window.engine.names("note_off") == [(60,)]  # released by the shift
     assert window.keyboard.lit_notes() == []
     key(window, "z", press=False)  # its release no longer ends anything
