@@ -122,7 +122,10 @@ class ThreadLoad(Load):
 
 def play_row(kind: str, args) -> dict:
     """One row: start the load, open the device, play for ``args.seconds``, return the figures."""
-    config = TrainConfig(notes=(KEYS,), optimizer=args.optimizer, seed=0)
+    # One run spans the whole row (its final stage repeats): starting a training process costs
+    # the machine a burst of work (torch's import) that is measured apart, in the ``spawns`` row.
+    config = TrainConfig(notes=(KEYS,), optimizer=args.optimizer, seed=0, steps=10_000_000,
+                         budget=args.seconds + 60)
     load = {"idle": Load(), "process": ProcessLoad(config, args.training_nice), "thread": ThreadLoad(config)}[kind]
     load.start()
     latency = args.latency if args.latency in ("low", "high") else float(args.latency)

@@ -309,7 +309,7 @@ class AudioEngine:
         trained = engine == "rnn-trained" or (engine == "ab" and settings.ab_twin == "rnn-trained")
         if trained and model is None:
             raise SettingError("the rnn-trained engine needs a trained model (load or train one first)")
-        hidden = max(settings.hidden, model.hidden if model is not None else 0)
+        hidden = max(settings.hidden, model.hidden if trained else 0)
         voice_settings = dataclasses.replace(settings, channels=self._channels)
         key = (float(settings.rate), self._rate, self._channels, self._polyphony, hidden, self._cfg.blocksize)
         old = getattr(self, "_snap", None)
