@@ -122,8 +122,8 @@ class ThreadLoad(Load):
 
 def play_row(kind: str, args) -> dict:
     """One row: start the load, open the device, play for ``args.seconds``, return the figures."""
-    # One run spans the whole row (its final stage repeats): starting a training process costs
-    # the machine a burst of work (torch's import) that is measured apart, in the ``spawns`` row.
+    # One run spans the whole row (its final stage repeats), so the row measures training, not the
+    # start of a training process (torch's import in a new process is a burst of its own).
     config = TrainConfig(notes=(KEYS,), optimizer=args.optimizer, seed=0, steps=10_000_000,
                          budget=args.seconds + 60)
     load = {"idle": Load(), "process": ProcessLoad(config, args.training_nice), "thread": ThreadLoad(config)}[kind]

@@ -88,8 +88,10 @@ class NullOutput:
                     break
             elif wait < -RESYNC_BLOCKS * self.period:
                 deadline = time.perf_counter()
-            info.currentTime = time.perf_counter()
-            info.outputBufferDacTime = deadline + self.period
+            now = time.perf_counter()
+            info.currentTime = now
+            # one block of "buffer": the block plays when the next slot starts (now, if the thread is late)
+            info.outputBufferDacTime = max(deadline + self.period, now)
             try:
                 self.callback(self.buffer, self.blocksize, info, status)
             except BaseException as exc:  # noqa: BLE001 - a stand-in must never die silently
