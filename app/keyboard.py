@@ -179,7 +179,7 @@ class PianoKeyboard(QWidget):
                 painter.setPen(QColor(90, 90, 90))
                 painter.drawText(rect.adjusted(0, 0, 0, -6), Qt.AlignHCenter | Qt.AlignBottom, midi_to_note(midi))
             if midi in self._labels:
-                painter.setPen(QColor(150, 150, 150))
+                painter.setPen(QColor(60, 60, 60) if midi in self._lit else QColor(150, 150, 150))
                 painter.drawText(rect.adjusted(0, 0, 0, -rect.height() * 0.28), Qt.AlignHCenter | Qt.AlignBottom,
                                  self._labels[midi])
         for midi in range(self.low, self.high + 1):
