@@ -143,10 +143,36 @@ def refresh_devices() -> None:
     if _streams_open:
         return
     sd = _sd()
+    quiet_alsa()
     try:
         sd._terminate()
         sd._initialize()
     except Exception:  # noqa: BLE001 - a failed re-scan leaves the old list
+        pass
+
+
+_alsa_handler = None  # kept alive for as long as alsa-lib may call it
+
+
+def quiet_alsa() -> None:
+    """Stop alsa-lib printing "underrun occurred" and the like on stderr (the engine counts underruns
+    itself and reports them in one place). Best effort; does nothing where there is no alsa-lib."""
+    global _alsa_handler
+    if _alsa_handler is not None:
+        return
+    try:
+        import ctypes
+        import ctypes.util
+
+        name = ctypes.util.find_library("asound")
+        if name is None:
+            return
+        lib = ctypes.CDLL(name)
+        handler_type = ctypes.CFUNCTYPE(None, ctypes.c_char_p, ctypes.c_int, ctypes.c_char_p, ctypes.c_int,
+                                        ctypes.c_char_p)
+        _alsa_handler = handler_type(lambda *args: None)
+        lib.snd_lib_error_set_handler(_alsa_handler)
+    except (OSError, AttributeError):
         pass
 
 
