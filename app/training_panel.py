@@ -11,7 +11,6 @@ the engine while you play.
 from __future__ import annotations
 
 import math
-import os
 import threading
 import time
 from collections import deque
@@ -31,11 +30,6 @@ from .settings import INITS, OPTIMIZERS
 POLL_MS = 50
 """Progress poll period (20 updates a second)."""
 
-TRAINING_NICENESS = 10
-"""The training child runs at this niceness: on a 2-core machine it must never take the CPU the audio
-callback (and the sound server) need. Set right after the child starts, so the threads torch starts
-later inherit it."""
-
 TABLE_EVERY = 4
 """The SNR table is refreshed on every TABLE_EVERY-th poll with news (5 times a second)."""
 
@@ -45,17 +39,6 @@ def per_key(values, notes: list[str]) -> list[float]:
     if isinstance(values, Mapping):
         return [float(values.get(n, math.nan)) for n in notes]
     return [float(v) for v in values]
-
-
-def lower_priority(pid: int | None) -> None:
-    """Raise the niceness of process ``pid`` to TRAINING_NICENESS (quietly skipped where not possible)."""
-    if pid is None or not hasattr(os, "setpriority"):
-        return
-    try:
-        current = os.getpriority(os.PRIO_PROCESS, pid)
-        os.setpriority(os.PRIO_PROCESS, pid, max(current, TRAINING_NICENESS))
-    except OSError:  # the child already ended, or the platform refuses: training still works
-        pass
 
 
 class JobPoller(threading.Thread):
@@ -216,8 +199,7 @@ class TrainingPanel(QGroupBox):
             if factory is None:
                 from iirnn_core.worker import TrainingJob as factory
             job = factory(config)
-            job.start()
-            lower_priority(getattr(job, "pid", None))
+            job.start()  # the child lowers its own priority (worker.TRAINING_NICENESS)
         except Exception as exc:  # a bad key list, setting or warm model: one line, nothing starts
             self._say(f"Training not started: {one_line(exc)}")
             return False

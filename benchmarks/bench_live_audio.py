@@ -71,13 +71,8 @@ class ProcessLoad(Load):
         super().start()
 
     def _next(self) -> None:
-        self._job = TrainingJob(self.config)
+        self._job = TrainingJob(self.config, niceness=self.nice)  # the child sets its own niceness
         self._job.start()
-        if self.nice is not None:  # as the window does (app.training_panel.lower_priority)
-            try:
-                os.setpriority(os.PRIO_PROCESS, self._job.pid, self.nice)
-            except OSError:
-                pass
         self.runs += 1
 
     def poll(self) -> None:
@@ -179,7 +174,7 @@ def main(argv=None) -> int:
     p.add_argument("--gap", type=float, default=0.05, help="seconds between keys (default 0.05)")
     p.add_argument("--optimizer", default="best", help="trainer optimizer (default best)")
     p.add_argument("--training-nice", type=int, default=10,
-                   help="nice value given to the training child, as the window gives it (default 10; -1: leave it)")
+                   help="nice value the training child gives itself (default 10, as in the window; -1: inherit)")
     p.add_argument("--device", default=None, help="output device by name (default: the host's)")
     p.add_argument("--json", action="store_true")
     args = p.parse_args(argv)

@@ -10,11 +10,29 @@ the result as the model file dict, an error as one line of text. Messages are
 from __future__ import annotations
 
 import multiprocessing
+import os
 import queue
 import time
 
 PROGRESS_INTERVAL = 0.05
 """Seconds between progress messages from the child (at most 20 per second; the last always)."""
+
+TRAINING_NICENESS = 10
+"""Niceness the child gives itself first thing (never lower than it inherited): on a 2-core machine
+training must never take the CPU the audio callback and the sound server need. The audio process
+raises its own threads to nice -10, and a child would inherit that; threads torch and numba start
+later inherit the child's value."""
+
+
+def lower_own_priority(niceness: int) -> None:
+    """Set this process's niceness to at least ``niceness`` (quietly skipped where not possible)."""
+    if niceness is None or not hasattr(os, "setpriority"):
+        return
+    try:
+        current = os.getpriority(os.PRIO_PROCESS, 0)
+        os.setpriority(os.PRIO_PROCESS, 0, max(current, niceness))
+    except OSError:  # the platform refuses: training still works
+        pass
 
 
 def config_to_dict(config) -> dict:
@@ -41,8 +59,10 @@ def _one_line(exc: BaseException) -> str:
     return text[0] if text else type(exc).__name__
 
 
-def run_child(payload: dict, messages, stop_event, interval: float = PROGRESS_INTERVAL) -> None:
-    """Body of the child process: train, send throttled progress, then the result (or an error)."""
+def run_child(payload: dict, messages, stop_event, interval: float = PROGRESS_INTERVAL,
+              niceness: int | None = TRAINING_NICENESS) -> None:
+    """Body of the child process: lower its priority, train, send throttled progress, then the result (or an error)."""
+    lower_own_priority(niceness)
     try:
         from .training import Training, build_model, run_metadata
 
@@ -70,16 +90,17 @@ def run_child(payload: dict, messages, stop_event, interval: float = PROGRESS_IN
 class TrainingJob:
     """One training run in a child process.
 
-    ``start()`` launches it; ``poll()`` drains progress without blocking; ``cancel()`` asks the
+    ``start()`` launches it (the child runs at ``niceness``, None: as inherited); ``poll()`` drains progress without blocking; ``cancel()`` asks the
     child to stop after its current step (it then delivers the best model so far, or None if no
     step was taken); ``result`` is the :class:`modelfile.TrainedModel` once finished; ``error`` a
     line of text if the child failed or died. ``payload`` is the plain-data config sent to it.
     """
 
-    def __init__(self, config, interval: float = PROGRESS_INTERVAL):
+    def __init__(self, config, interval: float = PROGRESS_INTERVAL, niceness: int | None = TRAINING_NICENESS):
         self.config = config
         self.payload = config_to_dict(config)
         self.interval = interval
+        self.niceness = niceness
         self.result = None
         self.error: str | None = None
         self._ctx = multiprocessing.get_context("spawn")
@@ -96,7 +117,7 @@ class TrainingJob:
         self._messages = self._ctx.Queue()
         self._stop = self._ctx.Event()
         self._process = self._ctx.Process(target=run_child, name="iirnn-training", daemon=True,
-                                          args=(self.payload, self._messages, self._stop, self.interval))
+                                          args=(self.payload, self._messages, self._stop, self.interval, self.niceness))
         self._process.start()
 
     @property

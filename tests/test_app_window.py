@@ -14,7 +14,7 @@ from PySide6.QtGui import QKeyEvent
 from PySide6.QtWidgets import QApplication, QMessageBox
 
 from app.main_window import MainWindow
-from app.training_panel import TRAINING_NICENESS
+from iirnn_core.worker import TRAINING_NICENESS
 from iirnn_core.model import analytic_weights
 from iirnn_core.modelfile import KeyModel, TrainedModel, load_model, save_model
 from iirnn_core.notes import note_range, note_to_hz, note_to_midi
@@ -357,7 +357,8 @@ def test_short_training_run_delivers_loss_points_and_swaps_the_model(make_window
     window.training.progress_received.connect(received.append)
     with qtbot.waitSignal(window.training.model_trained, timeout=60000) as blocker:
         assert window.training.start()
-        assert os.getpriority(os.PRIO_PROCESS, window.training.job.pid) >= TRAINING_NICENESS
+        pid = window.training.job.pid
+        qtbot.waitUntil(lambda: os.getpriority(os.PRIO_PROCESS, pid) >= TRAINING_NICENESS, timeout=20000)
         tap(window, "n")  # playing while it trains
     model = blocker.args[0]
     assert window.model is model and set(model.notes) == {"A4", "C5"}

@@ -8,7 +8,7 @@ import pytest
 
 from iirnn_core.modelfile import TrainedModel
 from iirnn_core.training import Progress, TrainConfig
-from iirnn_core.worker import TrainingJob, config_from_dict, config_to_dict
+from iirnn_core.worker import TRAINING_NICENESS, TrainingJob, config_from_dict, config_to_dict
 
 WAIT = 120.0  # generous: a spawned child imports torch and numba first
 
@@ -99,3 +99,16 @@ def test_config_crosses_as_plain_data(tmp_path):
     back = config_from_dict(data)
     assert back.notes == config.notes and back.seed == 5 and back.budget == 3.0
     assert back.warm_model.notes == warm.notes
+
+
+@pytest.mark.skipif(not hasattr(os, "getpriority"), reason="no process priorities on this platform")
+def test_the_child_lowers_its_own_priority_below_the_audio():
+    """A child of the audio process (its threads at nice -10) must not inherit the audio's priority."""
+    job = TrainingJob(TrainConfig(notes=["A4"], seconds=0.2, budget=30.0))
+    job.start()
+    try:
+        wait_for_progress(job)  # the child lowers its priority before it trains
+        assert os.getpriority(os.PRIO_PROCESS, job.pid) >= max(TRAINING_NICENESS, os.getpriority(os.PRIO_PROCESS, 0))
+    finally:
+        job.cancel()
+        job.join(WAIT)
