@@ -44,19 +44,6 @@ def _run(*args, env=None) -> subprocess.CompletedProcess:
     return subprocess.run(args, capture_output=True, text=True, timeout=30, env=env)
 
 
-@pytest.fixture
-def pulse():
-    """A running PulseAudio server (started here, and stopped after, only if none was running)."""
-    started = False
-    if _run("pactl", "info").returncode != 0:
-        subprocess.run(["pulseaudio", "-D", "--exit-idle-time=-1", "--disallow-exit"], timeout=30, check=True)
-        started = True
-        _wait_for(lambda: _run("pactl", "info").returncode == 0, 15, "PulseAudio")
-    yield
-    if started:
-        subprocess.run(["pulseaudio", "-k"], timeout=30)
-
-
 def stream_of(pid: int) -> str | None:
     """Index of the PulseAudio playback stream (sink input) of process ``pid``, or None.
 
@@ -101,7 +88,7 @@ def note_pitches(samples: np.ndarray, rate: int) -> list[float]:
     return pitches
 
 
-def test_typing_q_z_e_sounds_c5_c4_e5(pulse, display, tmp_path):
+def test_typing_q_z_e_sounds_c5_c4_e5(pulse_server, display, tmp_path):
     env = dict(os.environ, DISPLAY=display, QT_QPA_PLATFORM="xcb")
     log = tmp_path / "app.log"
     with open(log, "w") as out:  # a file, not a pipe: a full pipe would block the program

@@ -8,18 +8,10 @@ import pytest
 
 import pulse
 from iirnn_core import cli
-from iirnn_core.audio import AudioConfig, AudioEngine, list_output_devices, refresh_devices
+from iirnn_core.audio import AudioConfig, AudioEngine, list_output_devices
 from iirnn_core.renderer import ENGINES, SynthSettings, render_notes
 
 RATE = 48000
-
-
-@pytest.fixture(scope="session")
-def pulse_server():
-    proc = pulse.start_server()
-    refresh_devices()  # PortAudio lists devices once; the server may have started after it did
-    yield
-    pulse.stop_server(proc)
 
 
 @pytest.fixture(scope="module")
