@@ -4,11 +4,9 @@ from __future__ import annotations
 
 import math
 
+from iirnn_core.errors import one_line
 
-def one_line(exc: BaseException) -> str:
-    """The first line of an exception's message (its type name when empty)."""
-    text = str(exc).strip()
-    return text.splitlines()[0] if text else type(exc).__name__
+__all__ = ["format_db", "one_line"]
 
 
 def format_db(value: float) -> str:

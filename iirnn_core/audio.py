@@ -34,6 +34,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .accounting import Accounting
+from .errors import one_line
 from .notes import NoteError, midi_to_note
 from .null_output import NullOutput
 from .output_stage import add_ramped, finish_block, scale_ramped
@@ -271,11 +272,6 @@ def warm_up() -> None:
     _warmed = True
 
 
-def _one_line(exc: BaseException) -> str:
-    text = str(exc).strip().splitlines()
-    return text[0] if text else type(exc).__name__
-
-
 class AudioEngine:
     """Keys in, sound out: see the module docstring. ``polyphony`` voices per bank (IIR, RNN)."""
 
@@ -351,7 +347,7 @@ class AudioEngine:
                 patches.append(None)
                 first_error = first_error or exc
         if all(p is None for p in patches):
-            raise SettingError(f"no key can sound with these settings: {_one_line(first_error)}")
+            raise SettingError(f"no key can sound with these settings: {one_line(first_error)}")
         return _Snapshot(pipeline, tuple(patches), float(settings.amplitude), float(master))
 
     @property
@@ -589,7 +585,7 @@ class AudioEngine:
             self._open_device(cfg)
             return True
         except Exception as exc:  # noqa: BLE001 - device trouble becomes one status line
-            reason = _one_line(exc)
+            reason = one_line(exc)
         if previous is not None and previous != cfg:
             try:
                 self._open_device(previous)

@@ -12,7 +12,7 @@ import importlib
 import os
 import sys
 
-from .errors import Failure, UsageError
+from .errors import Failure, UsageError, one_line
 
 __all__ = ["COMMANDS", "Failure", "UsageError", "build_parser", "main"]
 
@@ -56,17 +56,11 @@ def main(argv: list[str] | None = None) -> int:
         if os.environ.get("IIRNN_DEBUG"):
             raise
         code = 2 if isinstance(exc, _usage_errors()) else 1
-        text = str(exc) if isinstance(exc, (UsageError, Failure)) or code == 2 else _failure_text(exc)
+        text = str(exc) if isinstance(exc, (UsageError, Failure)) or code == 2 else one_line(exc)
         if not text.startswith("iirnn"):
             text = f"iirnn: {text}"
         print(text.splitlines()[0] if text else "iirnn: failed", file=sys.stderr)
         return code
-
-
-def _failure_text(exc: BaseException) -> str:
-    """A readable line for an unexpected failure."""
-    message = str(exc).strip()
-    return message if message else type(exc).__name__
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -14,6 +14,8 @@ import os
 import queue
 import time
 
+from .errors import one_line
+
 PROGRESS_INTERVAL = 0.05
 """Seconds between progress messages from the child (at most 20 per second; the last always)."""
 
@@ -53,12 +55,6 @@ def config_from_dict(data: dict):
     return TrainConfig(**data, warm_model=None if warm is None else model_from_dict(warm, "the warm model"))
 
 
-def _one_line(exc: BaseException) -> str:
-    """An exception as one line for a person."""
-    text = str(exc).strip().splitlines()
-    return text[0] if text else type(exc).__name__
-
-
 def run_child(payload: dict, messages, stop_event, interval: float = PROGRESS_INTERVAL,
               niceness: int | None = TRAINING_NICENESS) -> None:
     """Body of the child process: lower its priority, train, send throttled progress, then the result (or an error)."""
@@ -84,7 +80,7 @@ def run_child(payload: dict, messages, stop_event, interval: float = PROGRESS_IN
                             run_metadata(cancelled=bool(stop_event.is_set())))
         messages.put(("result", model.to_dict()))
     except BaseException as exc:  # the parent gets one line, never a traceback
-        messages.put(("error", _one_line(exc)))
+        messages.put(("error", one_line(exc)))
 
 
 class TrainingJob:
