@@ -11,14 +11,14 @@ per-key :class:`VoicePatch` es are built beforehand by :func:`patches_for`.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 
 from . import kernels
 from .model import RNNWeights, analytic_weights, check_drive
 from .notes import canonical, note_to_midi, midi_to_hz
-from .resonator import SettingError, check_q, resonator
+from .resonator import SettingError, check_amplitude, check_q, check_rate, resonator
 
 ENGINES = ("iir", "rnn-analytic", "rnn-trained", "ab")
 """Engine names: the reference filter, the twin with computed or trained weights, and A/B
@@ -53,10 +53,8 @@ class SynthSettings:
     def __post_init__(self):
         check_q(self.q)
         check_drive(self.drive)
-        if not (math.isfinite(self.rate) and self.rate > 0):
-            raise SettingError(f"sample rate must be positive, got {self.rate}")
-        if not (math.isfinite(self.amplitude) and self.amplitude > 0):
-            raise SettingError(f"amplitude must be positive, got {self.amplitude}")
+        check_rate(self.rate)
+        check_amplitude(self.amplitude)
         if self.channels not in (1, 2):
             raise SettingError(f"channels must be 1 or 2, got {self.channels}")
         if self.ab_twin not in ("rnn-analytic", "rnn-trained"):

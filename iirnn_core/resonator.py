@@ -8,6 +8,7 @@
 from __future__ import annotations
 
 import math
+import numbers
 from dataclasses import dataclass
 
 import numpy as np
@@ -50,10 +51,28 @@ def check_q(q: float) -> float:
     return float(q)
 
 
+def _positive(value) -> bool:
+    """True for a finite real number above zero (not a bool)."""
+    return isinstance(value, numbers.Real) and not isinstance(value, bool) and math.isfinite(value) and value > 0
+
+
+def check_rate(rate: float) -> float:
+    """Return ``rate`` (samples/s) as float if it is a finite positive number, else raise SettingError."""
+    if not _positive(rate):
+        raise SettingError(f"sample rate must be positive, got {rate}")
+    return float(rate)
+
+
+def check_amplitude(amplitude: float) -> float:
+    """Return the impulse height ``amplitude`` as float if it is a finite positive number, else raise SettingError."""
+    if not _positive(amplitude):
+        raise SettingError(f"amplitude must be positive, got {amplitude}")
+    return float(amplitude)
+
+
 def check_freq(freq: float, rate: float) -> None:
     """Raise SettingError unless 0 < freq < rate/2 (Hz) and rate > 0."""
-    if not math.isfinite(rate) or rate <= 0:
-        raise SettingError(f"sample rate must be positive, got {rate}")
+    check_rate(rate)
     if not math.isfinite(freq) or not 0.0 < freq < rate / 2.0:
         raise SettingError(f"{freq:.1f} Hz is not below the Nyquist frequency {rate / 2:.0f} Hz")
 

@@ -34,7 +34,8 @@ from . import training_kernels as tk
 from .model import RNNWeights, snr_db
 from .modelfile import KeyModel, TrainedModel
 from .notes import NoteError, canonical, note_to_hz, parse_notes
-from .resonator import SettingError, check_q, impulse, impulse_response, resonator
+from .resonator import (SettingError, check_amplitude, check_q, check_rate, impulse, impulse_response,
+                        resonator)
 
 OPTIMIZERS = ("best", "adam", "randdir")
 INITS = ("random", "warm")
@@ -79,8 +80,7 @@ class TrainConfig:
             raise SettingError(str(exc)) from None
         names = list(dict.fromkeys(canonical(n) for n in names))
         object.__setattr__(self, "notes", tuple(names))
-        if not (isinstance(self.rate, (int, float)) and math.isfinite(self.rate) and self.rate > 0):
-            raise SettingError(f"sample rate must be positive, got {self.rate}")
+        check_rate(self.rate)
         check_q(self.q)
         for name in names:
             resonator(note_to_hz(name), self.q, self.rate)  # raises for a key above Nyquist
@@ -88,8 +88,7 @@ class TrainConfig:
             raise SettingError(f"the target must be at least 8 samples long, got {self.seconds} s")
         if self.length > 10_000_000:
             raise SettingError(f"the target of {self.seconds} s is too long to train on")
-        if not (math.isfinite(self.amplitude) and self.amplitude > 0):
-            raise SettingError(f"amplitude must be positive, got {self.amplitude}")
+        check_amplitude(self.amplitude)
         if isinstance(self.hidden, bool) or not isinstance(self.hidden, int) or not 2 <= self.hidden <= 16:
             raise SettingError(f"hidden size must be an integer from 2 to 16, got {self.hidden}")
         if self.optimizer not in OPTIMIZERS:
