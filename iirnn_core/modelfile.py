@@ -20,6 +20,7 @@ finiteness, and that every ``w_hh`` has a spectral radius below 1; any fault is 
 
 from __future__ import annotations
 
+import importlib.resources
 import json
 import math
 import os
@@ -39,7 +40,12 @@ ARCHITECTURE = "rnn-tanh"
 MAX_FILE_BYTES = 16 * 1024 * 1024
 """Larger files are refused before parsing (a model of 128 keys is about 60 kB)."""
 
-DEFAULT_MODEL_PATH = Path(__file__).resolve().parent.parent / "resources" / "models" / "c4-c6_8k_q0995.json"
+def shipped_model_path(name: str = "c4-c6_8k_q0995.json") -> Path:
+    """Path of a model shipped inside the package (``iirnn_core.resources``, the checkout's ``resources/``)."""
+    return Path(str(importlib.resources.files("iirnn_core.resources") / "models" / name))
+
+
+DEFAULT_MODEL_PATH = shipped_model_path()
 """The shipped model: C4..C6 at 8000 Hz, Q 0.995, 0.6 s, impulse 0.1 (see README, "Training")."""
 
 

@@ -1,10 +1,11 @@
-"""A real sound server for the device tests: PulseAudio with its null sink ``auto_null``.
+"""A real sound server for the device tests: PulseAudio, with a null sink of the tests' own.
 
 :func:`start_server` starts ``pulseaudio`` in the foreground (so we own its process and stop
 it by id) unless a server already answers ``pactl info``; as root (CI) it retries in system
 mode if the per-user server will not come up. PortAudio reaches the server through ALSA's
-pulse plugin as devices ``pulse`` / ``default``. :func:`record_monitor` records what the
-null sink plays from ``auto_null.monitor`` with ``parec``.
+pulse plugin as devices ``pulse`` / ``default``. :func:`own_sink` loads a null sink of the
+tests' own (``norewinds=1``) and sends this process's streams there; :func:`record_monitor`
+records what it plays from its monitor with ``parec``.
 """
 
 from __future__ import annotations
@@ -17,9 +18,6 @@ import tempfile
 import time
 
 import numpy as np
-
-MONITOR = "auto_null.monitor"
-
 
 def server_running() -> bool:
     """True if a PulseAudio server answers."""
@@ -80,20 +78,69 @@ def stop_server(proc: subprocess.Popen | None) -> None:
         proc.wait(timeout=5)
 
 
+def load_sink(name: str) -> int:
+    """Load a null sink of our own called ``name`` with rewinds off (a dropout then costs about 50 ms,
+    not the 2 s of silence the default null sink has already queued); returns its module index."""
+    proc = subprocess.run(["pactl", "load-module", "module-null-sink", f"sink_name={name}", "norewinds=1",
+                           f"sink_properties=device.description={name}"], capture_output=True, text=True, timeout=10)
+    if proc.returncode != 0:
+        raise RuntimeError(f"pactl could not load a null sink: {proc.stderr.strip() or proc.stdout.strip()}")
+    return int(proc.stdout.strip())
+
+
+def unload_sink(module: int) -> None:
+    """Unload a sink :func:`load_sink` loaded."""
+    subprocess.run(["pactl", "unload-module", str(module)], capture_output=True, timeout=10)
+
+
 @contextlib.contextmanager
-def record_monitor(rate: int = 48000, channels: int = 2):
-    """Record the null sink while the block runs; yields a list that then holds one array (frames, channels)."""
+def own_sink(name: str):
+    """A null sink of our own for this process: ``PULSE_SINK`` sends every stream this process (and its
+    children) opens there, and its monitor records only what we play. Unloaded afterwards."""
+    module = load_sink(name)
+    previous = os.environ.get("PULSE_SINK")
+    os.environ["PULSE_SINK"] = name
+    try:
+        yield name
+    finally:
+        if previous is None:
+            os.environ.pop("PULSE_SINK", None)
+        else:
+            os.environ["PULSE_SINK"] = previous
+        unload_sink(module)
+
+
+@contextlib.contextmanager
+def record_monitor(sink: str, rate: int = 48000, channels: int = 2, connect_timeout: float = 5.0):
+    """Record the sink's monitor while the block runs; yields a list that then holds one array (frames, channels).
+
+    Waits until ``parec`` delivers samples before the block starts (a monitor can take a moment to
+    start flowing), and fails with one line saying what ``parec`` said if it never does.
+    """
     result: list[np.ndarray] = []
-    with tempfile.NamedTemporaryFile(suffix=".raw") as raw:
-        proc = subprocess.Popen(["parec", f"--device={MONITOR}", "--format=float32le", f"--rate={rate}",
+    frame_bytes = 4 * channels
+    with tempfile.NamedTemporaryFile(suffix=".raw") as raw, tempfile.TemporaryFile() as err:
+        proc = subprocess.Popen(["parec", f"--device={sink}.monitor", "--format=float32le", f"--rate={rate}",
                                  f"--channels={channels}", "--latency-msec=20"],
-                                stdin=subprocess.DEVNULL, stdout=raw, stderr=subprocess.DEVNULL)
+                                stdin=subprocess.DEVNULL, stdout=raw, stderr=err)
+
+        def why() -> str:
+            err.seek(0)
+            said = err.read().decode(errors="replace").strip().splitlines()
+            return f"parec recorded nothing from {sink}.monitor" + (f" (it said: {said[-1]})" if said else "")
+
         try:
-            time.sleep(0.3)  # parec connects
+            deadline = time.monotonic() + connect_timeout
+            while os.path.getsize(raw.name) < frame_bytes * rate // 50:  # 20 ms: samples flow
+                if proc.poll() is not None or time.monotonic() > deadline:
+                    raise RuntimeError(why())
+                time.sleep(0.02)
+            start = os.path.getsize(raw.name) // frame_bytes
             yield result
             time.sleep(0.1)
         finally:
             proc.terminate()
             proc.wait(timeout=5)
         data = np.fromfile(raw.name, dtype=np.float32)
-    result.append(data[: len(data) // channels * channels].reshape(-1, channels))
+    frames = data[: len(data) // channels * channels].reshape(-1, channels)
+    result.append(frames[start:])

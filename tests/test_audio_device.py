@@ -1,4 +1,4 @@
-"""On a real device: PulseAudio's null sink, recorded from its monitor while the engine plays A4."""
+"""On a real device: a PulseAudio null sink of the tests' own, recorded from its monitor while the engine plays A4."""
 
 import json
 import time
@@ -35,12 +35,12 @@ def trained_model():
     return modelfile.TrainedModel(8000.0, 0.995, 0.6, 0.1, 4, 1.0, "none", "analytic", 0, 0.0, 0, {"A4": key})
 
 
-def record_a4(engine, seconds=0.6, attempts=3):
-    """Record A4 from the null sink's monitor; played again (up to ``attempts``) if the device dropped out
-    meanwhile (a busy machine: PulseAudio then goes silent for about 2 s; the engine counts it)."""
+def record_a4(engine, sink, seconds=0.6, attempts=3):
+    """Record A4 from the sink's monitor; played again (up to ``attempts``) if the device dropped out
+    meanwhile (a busy machine; the engine counts it)."""
     for _ in range(attempts):
         before = engine.stats().underruns_timestamps
-        with pulse.record_monitor(RATE) as take:
+        with pulse.record_monitor(sink, RATE) as take:
             engine.note_on(69, 1.0)
             time.sleep(seconds)
         if engine.stats().underruns_timestamps == before:
@@ -61,7 +61,7 @@ def test_devices_are_listed(pulse_server, capsys):
 
 
 @pytest.mark.parametrize("name", ENGINES)
-def test_a4_through_each_engine_has_its_pitch_and_level(engine, name):
+def test_a4_through_each_engine_has_its_pitch_and_level(engine, pulse_server, name):
     assert not engine.is_null_output, engine.status_line
     model = trained_model() if name in ("rnn-trained", "ab") else None
     settings = SynthSettings(q=model.q if model else 0.999, drive=0.3, channels=2,
@@ -70,28 +70,29 @@ def test_a4_through_each_engine_has_its_pitch_and_level(engine, name):
     if model is not None:
         engine.set_model(model)
     engine.set_engine(name)
-    recorded = record_a4(engine)
+    recorded = record_a4(engine, pulse_server)
     expected = render_notes(name, ["A4"], settings, 0.6, model)  # the same renderer, offline, at 8 kHz
     sides = (0, 1)
     for ch in sides:
         x = recorded[:, ch].astype(np.float64)
-        assert x.size > RATE // 2
+        assert x.size > RATE // 2, f"the recording holds {x.size} frames"
         start = np.argmax(np.abs(x) > 0.01)
-        assert start > 0, f"channel {ch} is silent"
+        assert start > 0, f"channel {ch} is silent (peak {np.abs(x).max():.2g}; {engine.stats()})"
         segment = x[start:start + RATE // 8]
-        assert abs(pitch(segment) - 440.0) < 3.0
+        assert abs(pitch(segment) - 440.0) < 3.0, f"channel {ch}: pitch {pitch(segment):.1f} Hz"
         peak_db = 20 * np.log10(np.abs(x).max() / np.abs(expected[:, ch]).max())
         assert abs(peak_db) < 1.5, f"channel {ch}: {peak_db:.2f} dB from the offline render"
     stats = engine.stats()
     assert stats.device_name in ("default", "pulse") and stats.callbacks > 0
 
 
-def test_ab_puts_the_iir_left_and_the_twin_right(engine):
+def test_ab_puts_the_iir_left_and_the_twin_right(engine, pulse_server):
     engine.set_settings(SynthSettings(q=0.999, drive=3.0, channels=2))
     engine.set_engine("ab")
-    recorded = record_a4(engine, 0.4)
+    recorded = record_a4(engine, pulse_server, 0.4)
     left, right = recorded[:, 0], recorded[:, 1]
-    assert np.abs(left).max() > 0.1 and np.abs(right).max() > 0.05
+    assert np.abs(left).max() > 0.1 and np.abs(right).max() > 0.05, \
+        f"peaks: left {np.abs(left).max():.2g}, right {np.abs(right).max():.2g}; {engine.stats()}"
     assert np.abs(left - right).max() > 0.05  # drive 3 saturates the twin: the sides differ
 
 

@@ -42,6 +42,14 @@ def test_render_options_rate_q_seconds_amplitude_drive(tmp_path):
     assert 10 * np.log10(np.sum(ref**2) / np.sum((y - ref) ** 2)) > 80
 
 
+def test_render_trained_without_model_plays_the_shipped_model(tmp_path):
+    out = tmp_path / "a4.wav"
+    assert main(["render", str(out), "--engine", "rnn-trained", "--notes", "A4", "--raw"]) == 0
+    rate, y = scipy.io.wavfile.read(out)
+    spectrum = np.abs(np.fft.rfft(y, 1 << 18))
+    assert rate == 8000 and abs(np.argmax(spectrum) * rate / (1 << 18) - 440.0) < 1.0
+
+
 def test_render_without_raw_is_limited_and_compensated(tmp_path):
     out = tmp_path / "chord.wav"
     assert main(["render", str(out), "--notes", "C4..C6", "--amplitude", "1.0"]) == 0
@@ -54,7 +62,7 @@ def test_render_without_raw_is_limited_and_compensated(tmp_path):
     (["render", "o.wav", "--notes", "A4", "--q", "1.0"], "Q must be"),
     (["render", "o.wav", "--notes", "A4", "--seconds", "-1"], "duration must be positive"),
     (["render", "o.wav", "--notes", "A4", "--engine", "rnn-trained", "--model", "missing.json"], "does not exist"),
-    (["render", "o.wav", "--notes", "A4", "--engine", "rnn-trained"], "needs a model"),
+    (["render", "o.wav", "--notes", "C2", "--engine", "rnn-trained"], "has no key C2"),
     (["render", "o.wav", "--notes", "A4", "--drive", "0"], "drive must be"),
     (["render", "o.wav", "--notes", "C8", "--rate", "8000"], "Nyquist"),
     (["render", "o.wav", "--engine", "organ", "--notes", "A4"], "invalid choice"),

@@ -16,6 +16,7 @@ import time
 
 from ..notes import note_to_midi, parse_notes
 from ..renderer import ENGINES, SynthSettings
+from .render import model_for_engine
 
 
 def add_parser(sub) -> None:
@@ -52,24 +53,6 @@ def _latency(text: str):
         raise UsageError(f"iirnn play: --latency must be low, high or seconds, got {text!r}") from None
 
 
-def load_play_model(engine: str, path: str | None, settings: SynthSettings):
-    """The trained model ``engine`` needs (None when it needs none); the shipped one when ``path`` is None."""
-    if engine not in ("rnn-trained",) and not (engine == "ab" and settings.ab_twin == "rnn-trained"):
-        return None
-    from ..errors import Failure
-    from .render import load_model_arg
-
-    if path is None:
-        try:
-            from ..modelfile import DEFAULT_MODEL_PATH
-        except ImportError:
-            raise Failure("iirnn: no trained model is shipped yet; pass --model FILE") from None
-        if not DEFAULT_MODEL_PATH.is_file():
-            raise Failure(f"iirnn: the shipped model {DEFAULT_MODEL_PATH} does not exist yet; pass --model FILE")
-        path = str(DEFAULT_MODEL_PATH)
-    return load_model_arg(path)
-
-
 def schedule(midis: list[int], gap: float, seconds: float) -> list[tuple[float, int]]:
     """(time in s from the start, key) of every strike: all at 0 when ``gap`` is 0, else cycling every ``gap`` s."""
     if gap == 0:
@@ -99,7 +82,7 @@ def run(args: argparse.Namespace) -> int:
             find_output_device(args.device)
         except LookupError as exc:
             raise UsageError(f"iirnn play: {exc}") from None
-    model = load_play_model(args.engine, args.model, settings)
+    model = model_for_engine(args.engine, args.model, settings)
     engine = AudioEngine(cfg, settings, args.engine, model, polyphony=args.polyphony)
     silent = [n for n in midis if not engine.playable(n)]
     if silent:

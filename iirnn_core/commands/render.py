@@ -26,7 +26,7 @@ def add_parser(sub) -> None:
     p.add_argument("--seconds", type=float, default=0.6, help="duration in seconds (default 0.6)")
     p.add_argument("--amplitude", type=float, default=0.1, help="impulse height (default 0.1)")
     p.add_argument("--drive", type=float, default=1.0, help="RNN drive d: input x d, output / d (default 1)")
-    p.add_argument("--model", metavar="FILE", help="trained model file (for --engine rnn-trained)")
+    p.add_argument("--model", metavar="FILE", help="trained model file (for --engine rnn-trained; default: the shipped model)")
     p.add_argument("--raw", action="store_true",
                    help="plain sum of the voices (no loudness compensation, no limiter), as the seed")
     p.set_defaults(run=run)
@@ -45,11 +45,26 @@ def load_model_arg(path: str | None):
     return load_model(path)
 
 
+def model_for_engine(engine: str, path: str | None, settings: SynthSettings):
+    """The trained model ``engine`` plays (None when it plays none): the file ``path``, or the shipped
+    model when ``path`` is None."""
+    if engine != "rnn-trained" and not (engine == "ab" and settings.ab_twin == "rnn-trained"):
+        return load_model_arg(path)
+    if path is None:
+        from ..errors import Failure
+        from ..modelfile import DEFAULT_MODEL_PATH
+
+        if not DEFAULT_MODEL_PATH.is_file():
+            raise Failure(f"iirnn: the shipped model {DEFAULT_MODEL_PATH} is missing; pass --model FILE")
+        path = str(DEFAULT_MODEL_PATH)
+    return load_model_arg(path)
+
+
 def run(args: argparse.Namespace) -> int:
     """Render and write the WAV; returns 0."""
     notes = parse_notes(args.notes)
     settings = SynthSettings(rate=args.rate, q=args.q, drive=args.drive, amplitude=args.amplitude, raw=args.raw)
-    model = load_model_arg(args.model)
+    model = model_for_engine(args.engine, args.model, settings)
     audio = render_notes(args.engine, notes, settings, args.seconds, model)
     scipy.io.wavfile.write(args.out, int(round(args.rate)), audio[:, 0].astype(np.float32))
     return 0
