@@ -15,7 +15,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from . import kernels
+from . import voice_kernels as vk
+from .atomics import table_row
 from .model import RNNWeights, analytic_weights, check_drive
 from .notes import canonical, note_to_midi, midi_to_hz
 from .resonator import SettingError, check_amplitude, check_q, check_rate, resonator
@@ -124,16 +125,14 @@ class VoiceBank:
 
     Sounding voices are packed in slots ``0..count-1``. Per voice: weights, state, an excitation
     buffer for the next block, gains, the key it plays (``note``), whether it was released and
-    its last block peak (``level``, after gain).
+    its last block peak (``level``, after gain). The count lives in the renderer's control row
+    ``ctl[index]``; the compiled functions of :mod:`iirnn_core.voice_kernels` do the work.
     """
 
-    def __init__(self, nonlinear: bool, hidden: int, max_voices: int, block_max: int, channels: int,
-                 retire_level: float = RETIRE_LEVEL):
-        self.nonlinear = nonlinear
-        self.retire_level = retire_level
+    def __init__(self, hidden: int, max_voices: int, block_max: int, channels: int, ctl: np.ndarray, index: int):
         self.hidden = hidden
         self.max_voices = max_voices
-        self.advance = kernels.advance_rnn_bank if nonlinear else kernels.advance_iir_bank
+        self._ctl, self._index = ctl, index
         v = max_voices
         self.w_hh = np.zeros((hidden, hidden, v))
         self.w_ih = np.zeros((hidden, v))
@@ -146,7 +145,16 @@ class VoiceBank:
         self.ints = np.zeros((2, v), dtype=np.int64)  # rows: note, released
         self.floats = np.zeros((1, v))  # row: level
         self.peaks = np.zeros(v)
-        self.count = 0
+
+    def table_rows(self) -> list[list[int]]:
+        """Its rows of the renderer's array table, in :mod:`~iirnn_core.voice_kernels` order."""
+        return [table_row(a) for a in (self.w_hh, self.w_ih, self.w_out, self.h, self.scratch, self.gains,
+                                       self.x, self.y, self.ints, self.floats, self.peaks)]
+
+    @property
+    def count(self) -> int:
+        """Sounding voices (slots ``0..count-1``)."""
+        return int(self._ctl[self._index])
 
     @property
     def notes(self) -> np.ndarray:
@@ -157,58 +165,6 @@ class VoiceBank:
     def levels(self) -> np.ndarray:
         """Last block peak of each slot (after gain); valid for slots ``0..count-1``."""
         return self.floats[0]
-
-    def start(self, patch: VoicePatch, amplitude: float, offset: int, note: int) -> int:
-        """Start a voice with an impulse of ``amplitude`` at sample ``offset`` of the next block.
-
-        When every slot sounds, the quietest voice is stolen. Returns the slot used.
-        """
-        w = patch.weights
-        if w.hidden > self.hidden:
-            raise SettingError(f"a voice with {w.hidden} hidden states needs a larger bank ({self.hidden})")
-        if self.count < self.max_voices:
-            slot = self.count
-            self.count += 1
-        else:
-            slot = kernels.quietest_voice(self.floats[0], self.ints[1], self.count)
-        hh = w.hidden
-        self.w_hh[:, :, slot] = 0.0
-        self.w_hh[:hh, :hh, slot] = w.w_hh
-        self.w_ih[:, slot] = 0.0
-        self.w_ih[:hh, slot] = w.w_ih
-        self.w_out[:, slot] = 0.0
-        self.w_out[:hh, slot] = w.w_out
-        self.h[:, slot] = 0.0
-        self.x[:, slot] = 0.0
-        self.x[offset, slot] = amplitude
-        self.gains[:, slot] = patch.gains
-        self.ints[0, slot] = note
-        self.ints[1, slot] = 0
-        self.floats[0, slot] = np.inf  # a new voice is never the quietest before it sounds
-        return slot
-
-    def release(self, note: int) -> None:
-        """Mark the voices of ``note`` as released (they ring on and are stolen first)."""
-        for v in range(self.count):
-            if self.ints[0, v] == note:
-                self.ints[1, v] = 1
-
-    def clear(self) -> None:
-        """Silence every voice at once (panic)."""
-        self.count = 0
-
-    def render(self, out: np.ndarray) -> None:
-        """Advance the sounding voices by ``len(out)`` frames and add their mix into out (N, C)."""
-        n = out.shape[0]
-        count = self.count
-        if count == 0:
-            return
-        x, y = self.x[:n], self.y[:n]
-        self.advance(self.w_hh, self.w_ih, self.w_out, self.h, self.scratch, x, y, count)
-        x[:, :count] = 0.0
-        kernels.mix_bank(y, count, self.gains, out, self.peaks)
-        self.count = kernels.retire_voices(self.peaks, count, self.retire_level, self.w_hh, self.w_ih, self.w_out,
-                                           self.h, self.gains, self.x, self.ints, self.floats)
 
 
 @dataclass
@@ -227,6 +183,8 @@ class Renderer:
     ``max_voices`` is the polyphony of each bank; ``rnn_hidden`` the largest hidden size an RNN
     voice may have (smaller ones are zero-padded, which leaves their output unchanged).
     ``retire_level`` is the block peak below which a voice stops (0 keeps every voice to the end).
+    Its arrays are listed in :attr:`table` (int64, ``voice_kernels.RENDERER_ROWS`` rows), which the
+    compiled functions, the live callback's included, work on.
     """
 
     def __init__(self, channels: int = 1, max_voices: int = 32, rnn_hidden: int = 3,
@@ -234,16 +192,26 @@ class Renderer:
         self.channels = channels
         self.block_max = block_max
         self.limiter = limiter
+        self.ctl = np.zeros(vk.CTL_SIZE, dtype=np.int64)
+        self.ctl[vk.CTL_LIMITER] = int(limiter)
+        self.params = np.array([retire_level, LIMITER_KNEE])
         self.banks = {
-            "iir": VoiceBank(False, 2, max_voices, block_max, channels, retire_level),
-            "rnn": VoiceBank(True, rnn_hidden, max_voices, block_max, channels, retire_level),
+            "iir": VoiceBank(2, max_voices, block_max, channels, self.ctl, vk.BANK_IIR),
+            "rnn": VoiceBank(rnn_hidden, max_voices, block_max, channels, self.ctl, vk.BANK_RNN),
         }
-        self.stats = RenderStats()
+        self.table = np.array(self.banks["iir"].table_rows() + self.banks["rnn"].table_rows()
+                              + [table_row(self.ctl), table_row(self.params)], dtype=np.int64)
+
+    @property
+    def stats(self) -> RenderStats:
+        """What it counted so far."""
+        c = self.ctl
+        return RenderStats(int(c[vk.CTL_BLOCKS]), int(c[vk.CTL_MUTED]), int(c[vk.CTL_STARTED]), int(c[vk.CTL_STOLEN]))
 
     @property
     def active_voices(self) -> int:
         """Number of sounding voices in both banks."""
-        return sum(b.count for b in self.banks.values())
+        return int(self.ctl[vk.BANK_IIR] + self.ctl[vk.BANK_RNN])
 
     def trigger(self, patches: tuple[VoicePatch, ...], amplitude: float, offset: int = 0, note: int = -1) -> None:
         """Start ``patches`` (one key) with an impulse of ``amplitude`` at frame ``offset`` of the next block."""
@@ -251,20 +219,19 @@ class Renderer:
             raise ValueError(f"offset {offset} outside a block of at most {self.block_max} frames")
         for patch in patches:
             bank = self.banks[patch.bank]
-            if bank.count == bank.max_voices:
-                self.stats.voices_stolen += 1
-            bank.start(patch, amplitude, offset, note)
-            self.stats.voices_started += 1
+            w = patch.weights
+            if w.hidden > bank.hidden:
+                raise SettingError(f"a voice with {w.hidden} hidden states needs a larger bank ({bank.hidden})")
+            vk.start_voice(self.table, bank._index, w.hidden, w.w_hh, w.w_ih, w.w_out, patch.gains,
+                           float(amplitude), int(offset), int(note))
 
     def release(self, note: int) -> None:
         """Release ``note``: its voices ring on (a resonator's tail) and are stolen first."""
-        for bank in self.banks.values():
-            bank.release(note)
+        vk.release_note(self.table, int(note))
 
     def silence(self) -> None:
         """Stop every voice at once (panic)."""
-        for bank in self.banks.values():
-            bank.clear()
+        vk.silence_voices(self.table)
 
     def render_block(self, out: np.ndarray) -> None:
         """Overwrite out (N, C) float64, N <= block_max, with the next N frames of the mix.
@@ -272,13 +239,7 @@ class Renderer:
         Without ``limiter`` the plain sum of the voices is written (the seed's convention);
         with it the mix is soft-limited to (-1, 1). A block with NaN or Inf is muted and counted.
         """
-        out[:, :] = 0.0
-        for bank in self.banks.values():
-            bank.render(out)
-        self.stats.blocks += 1
-        if self.limiter:
-            if kernels.soft_limit(out, LIMITER_KNEE):
-                self.stats.muted_blocks += 1
+        vk.render_voices(self.table, out)
 
     def render(self, frames: int, block: int = 128) -> np.ndarray:
         """Render ``frames`` frames in blocks of ``block``; returns (frames, C) float64 (offline use)."""

@@ -85,6 +85,34 @@ def _resample_block(xbuf, history, n_in, table, up, down, state, out):
     state[1] = t_rel - n_in
 
 
+RS_PHASE, RS_T_REL, RS_BLOCK_PHASE, RS_BLOCK_T_REL, RS_UP, RS_DOWN, RS_HISTORY, RS_N_IN = range(8)
+"""Fields of a resampler's int64 state array (``StreamingResampler.state``)."""
+
+
+@njit(nogil=True, cache=True, error_model="numpy")
+def inputs_needed(state, n_out):
+    """New input frames the next ``n_out`` output frames need; remembers the block's start phase and the count."""
+    p, t_rel = state[RS_PHASE], state[RS_T_REL]
+    state[RS_BLOCK_PHASE] = p
+    state[RS_BLOCK_T_REL] = t_rel
+    n_in = t_rel + (p + (n_out - 1) * state[RS_DOWN]) // state[RS_UP] + 1
+    n_in = n_in if n_in > 0 else 0
+    state[RS_N_IN] = n_in
+    return n_in
+
+
+@njit(nogil=True, cache=True, error_model="numpy")
+def input_for_frame(state, frame):
+    """The new input frame of this block whose time is at or just before output ``frame``."""
+    return state[RS_BLOCK_T_REL] + (state[RS_BLOCK_PHASE] + frame * state[RS_DOWN]) // state[RS_UP]
+
+
+@njit(nogil=True, cache=True, error_model="numpy")
+def frame_of_input(state, index, delay_up):
+    """Output frame (of this block, fractional) where an impulse at new input ``index`` peaks."""
+    return ((index - state[RS_BLOCK_T_REL]) * state[RS_UP] - state[RS_BLOCK_PHASE] + delay_up) / state[RS_DOWN]
+
+
 class StreamingResampler:
     """Resample ``channels`` channels from ``rate_in`` to ``rate_out`` in blocks of up to ``block_out_max`` frames.
 
@@ -92,6 +120,8 @@ class StreamingResampler:
     ``input_view(n_in)`` (n_in, C); then ``process(n_in, out)`` fills out (n_out, C).
     ``input_for_frame`` / ``frame_of_input`` map between an input frame of the current block
     and the output frame where it sounds (group delay included), for exact impulse placement.
+    All state is in numpy arrays (``xbuf``, ``table``, ``state``) that the compiled callback reads
+    through a table of addresses.
     """
 
     def __init__(self, rate_in: float, rate_out: float, channels: int, block_out_max: int,
@@ -104,9 +134,8 @@ class StreamingResampler:
         self.block_out_max = int(block_out_max)
         self.in_max = (self.block_out_max * self.down) // self.up + 2
         self.xbuf = np.zeros((self.history + self.in_max, channels))
-        self.state = np.zeros(2, dtype=np.int64)  # phase p, t_rel (next output's input index - next new input)
-        self.block_phase = 0
-        self.block_t_rel = 0
+        self.state = np.zeros(8, dtype=np.int64)
+        self.state[RS_UP], self.state[RS_DOWN], self.state[RS_HISTORY] = self.up, self.down, self.history
         self._views = [self.xbuf[self.history:self.history + n] for n in range(self.in_max + 1)]
         self.delay_up = (self.up * self.taps - 1) / 2.0 if self.taps > 1 else 0.0
 
@@ -118,13 +147,11 @@ class StreamingResampler:
     def reset(self) -> None:
         """Forget every earlier input (silence) and restart the phase."""
         self.xbuf[:, :] = 0.0
-        self.state[:] = 0
+        self.state[RS_PHASE] = self.state[RS_T_REL] = 0
 
     def inputs_needed(self, n_out: int) -> int:
         """New input frames the next ``n_out`` output frames need; remembers the block's start phase."""
-        p, t_rel = int(self.state[0]), int(self.state[1])
-        self.block_phase, self.block_t_rel = p, t_rel
-        return max(0, t_rel + (p + (n_out - 1) * self.down) // self.up + 1)
+        return int(inputs_needed(self.state, int(n_out)))
 
     def input_view(self, n_in: int) -> np.ndarray:
         """Where the next block's ``n_in`` new input frames go: a preallocated (n_in, C) view."""
@@ -132,11 +159,11 @@ class StreamingResampler:
 
     def input_for_frame(self, frame: int) -> int:
         """The new input frame of this block whose time is at or just before output ``frame``."""
-        return self.block_t_rel + (self.block_phase + frame * self.down) // self.up
+        return int(input_for_frame(self.state, int(frame)))
 
     def frame_of_input(self, index: int) -> float:
         """Output frame (of this block, fractional) where an impulse at new input ``index`` peaks."""
-        return ((index - self.block_t_rel) * self.up - self.block_phase + self.delay_up) / self.down
+        return float(frame_of_input(self.state, int(index), self.delay_up))
 
     def process(self, n_in: int, out: np.ndarray) -> None:
         """Resample the ``n_in`` frames written into ``input_view(n_in)`` into out (n_out, C)."""
