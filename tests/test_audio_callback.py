@@ -47,6 +47,14 @@ class Driver:
         self.engine.callback(self.out, BLOCK, self.info, self.status)
         self.clock.t += PERIOD
 
+    def block_at(self, rate):
+        """One block at a device rate other than RATE."""
+        self.info.currentTime = self.clock.t
+        self.info.outputBufferDacTime = self.clock.t + OUTPUT_LATENCY
+        self.engine.callback(self.out, BLOCK, self.info, self.status)
+        self.clock.t += BLOCK / rate
+        return self.out.copy()
+
     def blocks(self, n):
         return np.concatenate([self.block() for _ in range(n)])
 
@@ -103,9 +111,9 @@ def test_engine_and_settings_changes_leave_sounding_notes_untouched():
     np.testing.assert_array_equal(np.concatenate(a), np.concatenate(b))
     # New notes use the new engine and rate.
     eng.note_on(72)
-    assert eng._snap.pipeline.model_rate == 16000.0
+    assert eng.pipeline.model_rate == 16000.0
     drv.blocks(2)
-    assert eng._snap.pipeline.renderer.banks["rnn"].count == 1
+    assert eng.pipeline.renderer.banks["rnn"].count == 1
 
 
 def test_impossible_settings_raise_and_change_nothing():
@@ -123,7 +131,7 @@ def test_nan_block_is_muted_and_counted():
     eng, drv = make(q=0.999)
     eng.note_on(69)
     drv.blocks(3)
-    eng._snap.pipeline.resampler.xbuf[:, :] = np.nan  # poison what the resampler holds
+    eng.pipeline.resampler.xbuf[:, :] = np.nan  # poison what the resampler holds
     y = drv.block()
     assert np.all(y == 0.0)
     assert eng.stats().muted_blocks == 1
@@ -135,7 +143,7 @@ def test_nan_voice_state_is_silenced_without_harming_others():
     eng.note_on(69)
     eng.note_on(76)
     drv.blocks(3)
-    bank = eng._snap.pipeline.renderer.banks["iir"]
+    bank = eng.pipeline.renderer.banks["iir"]
     bank.h[:, 0] = np.nan
     y = drv.blocks(5)
     assert np.all(np.isfinite(y)) and np.abs(y).max() > 0.01
@@ -254,3 +262,18 @@ def test_scope_holds_the_newest_mono_samples():
     scope = np.zeros(300)
     assert eng.read_scope(scope) == 300
     np.testing.assert_allclose(scope, y[-300:].mean(axis=1), atol=1e-6)
+
+
+@pytest.mark.parametrize("engine", ["iir", "rnn-analytic", "ab"])
+def test_the_callback_plays_what_iirnn_render_renders_sample_for_sample(engine):
+    from iirnn_core.renderer import render_notes
+
+    settings = SynthSettings(q=0.999, drive=0.3, channels=2)
+    eng = AudioEngine(AudioConfig(samplerate=8000, blocksize=BLOCK), settings, engine)  # device rate = model rate
+    drv = Driver(eng)
+    drv.clock.t += 0.5  # any time; the key is struck at the start of the next block
+    eng.note_on(69, when=drv.clock.t - BLOCK / 8000)
+    played = np.concatenate([drv.block_at(8000) for _ in range(20)])
+    expected = render_notes(engine, ["A4"], settings, 20 * BLOCK / 8000)
+    assert np.abs(played).max() > 0.05
+    np.testing.assert_array_equal(played, expected.astype(np.float32))

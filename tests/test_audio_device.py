@@ -128,3 +128,51 @@ def test_reopen_rolls_back_and_recovers_from_a_lost_device(pulse_server):
         assert eng.stats().notes == 1
     finally:
         eng.close()
+
+
+def test_a_thread_holding_the_gil_for_300_ms_leaves_no_gap(engine, pulse_server):
+    """The callback is compiled code that never takes the GIL: a Python thread that holds it for 300 ms
+    while a long note plays leaves the recording without a gap."""
+    import threading
+
+    from numba import njit
+
+    from iirnn_core.atomics import monotonic_seconds
+
+    @njit(nogil=False)  # holds the GIL for the whole call
+    def hold_the_gil(seconds):
+        end = monotonic_seconds() + seconds
+        while monotonic_seconds() < end:
+            pass
+
+    hold_the_gil(0.001)  # compiled before the recording
+    engine.set_settings(SynthSettings(q=0.9999, channels=2))  # A4 rings for seconds (T60 8.6 s)
+    engine.set_engine("iir")
+    ticks = []
+    ticker_stop = threading.Event()
+
+    def ticker():  # a Python thread that would run every millisecond if it could get the GIL
+        while not ticker_stop.wait(0.001):
+            ticks.append(time.perf_counter())
+
+    before = engine.stats().underruns_timestamps
+    with pulse.record_monitor(pulse_server, RATE) as take:
+        engine.note_on(69, 1.0)
+        time.sleep(0.2)
+        tick_thread = threading.Thread(target=ticker)
+        tick_thread.start()
+        time.sleep(0.05)
+        hold_the_gil(0.3)
+        time.sleep(0.3)
+        ticker_stop.set()
+        tick_thread.join()
+    engine.panic()
+    assert np.diff(ticks).max() > 0.25, "the GIL was not held"  # no Python thread ran meanwhile
+    x = take[0][:, 0].astype(np.float64)
+    start = int(np.argmax(np.abs(x) > 0.01))
+    assert start > 0, "nothing was heard"
+    body = x[start + RATE // 100:start + int(0.75 * RATE)]
+    hop = RATE // 200  # 5 ms windows: a dropout of 5 ms or more empties at least one
+    peaks = np.abs(body[:len(body) // hop * hop]).reshape(-1, hop).max(axis=1)
+    assert peaks.min() > 0.5 * peaks.max(), f"a gap: 5 ms peaks fell to {peaks.min() / peaks.max():.2f} of the top"
+    assert engine.stats().underruns_timestamps == before

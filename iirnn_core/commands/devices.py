@@ -16,7 +16,7 @@ def add_parser(sub) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Print the device names; a host with none is a failure (exit 1)."""
-    from ..audio import default_output_device, list_output_devices
+    from ..devices import default_output_device, list_output_devices
     from ..errors import Failure
 
     names = list_output_devices()

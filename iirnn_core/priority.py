@@ -1,0 +1,37 @@
+"""Scheduling priority for the audio callback's thread (and only that thread).
+
+The compiled callback never waits for the GIL, so what can still delay it is the kernel giving
+its core to someone else: a training process, the GUI painting. :func:`raise_callback_priority`
+asks for real-time FIFO scheduling of the one thread PortAudio calls the callback on (granted to
+root, or with ``RLIMIT_RTPRIO``/rtkit), falls back to nice -10 (``RLIMIT_NICE``), and says what it
+got. The GUI thread and everything else keep their priority.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+
+log = logging.getLogger(__name__)
+
+FIFO_PRIORITY = 60
+"""SCHED_FIFO priority asked for (1..99; JACK's clients use about 70, PulseAudio 5)."""
+FALLBACK_NICE = -10
+"""Nice value asked for when real-time scheduling is refused."""
+
+
+def raise_callback_priority(thread_id: int) -> str:
+    """Raise kernel thread ``thread_id``; returns what was granted: 'SCHED_FIFO 60', 'nice -10' or 'normal'."""
+    if thread_id <= 0:
+        return "normal"
+    try:
+        os.sched_setscheduler(thread_id, os.SCHED_FIFO, os.sched_param(FIFO_PRIORITY))
+        return f"SCHED_FIFO {FIFO_PRIORITY}"
+    except (AttributeError, OSError) as exc:
+        log.info("real-time scheduling refused for the audio thread: %s", exc)
+    try:
+        os.setpriority(os.PRIO_PROCESS, thread_id, FALLBACK_NICE)
+        return f"nice {FALLBACK_NICE}"
+    except (AttributeError, OSError) as exc:
+        log.info("a higher priority was refused for the audio thread: %s", exc)
+    return "normal"
