@@ -25,7 +25,7 @@ from .keyboard import PianoKeyboard
 from .key_input import KeyInput
 from .keymap import BOTTOM_ROW, TOP_ROW, midi_for
 from .plots import ScopeView, TwinView
-from .settings import AppSettings, load_settings, save_settings
+from .settings import AppSettings, latency_for_stream, load_settings, save_settings
 from .sound_panel import SoundPanel
 from .texts import one_line
 from .training_panel import TrainingPanel
@@ -55,7 +55,8 @@ def audio_config(s: AppSettings):
     """The AudioConfig for the saved audio settings (device "" means the system default)."""
     from iirnn_core.audio import AudioConfig
 
-    return AudioConfig(device=s.device or None, samplerate=s.samplerate, blocksize=s.blocksize, latency=s.latency)
+    return AudioConfig(device=s.device or None, samplerate=s.samplerate, blocksize=s.blocksize,
+                       latency=latency_for_stream(s.latency))
 
 
 def list_devices() -> list[str]:

@@ -19,7 +19,14 @@ INITS = ("random", "warm")
 MODEL_RATES = (8000, 11025, 16000, 22050, 32000, 44100, 48000)
 DEVICE_RATES = (44100, 48000, 88200, 96000)
 BLOCK_SIZES = (64, 128, 256, 512, 1024)
-LATENCIES = ("low", "high")
+LATENCIES = ("5 ms", "low", "high")
+"""Output latency choices: "5 ms" of host buffer (safe now that the callback never waits for the GIL),
+or PortAudio's "low" / "high" defaults for the device (10.7 ms / 21 ms through PulseAudio)."""
+
+
+def latency_for_stream(choice: str):
+    """The latency sounddevice takes for a LATENCIES choice: seconds, or 'low' / 'high'."""
+    return 0.005 if choice == "5 ms" else choice
 
 
 @dataclass
@@ -44,7 +51,7 @@ class AppSettings:
     device: str = ""
     samplerate: int = 48000
     blocksize: int = 128
-    latency: str = "low"
+    latency: str = "5 ms"
     train_keys: str = "C4..C6"
     optimizer: str = "best"
     init: str = "random"

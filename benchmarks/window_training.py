@@ -113,11 +113,10 @@ def main() -> int:
     keep_none_alive()
     config_factory = audio_config
     if args.null:
-        from iirnn_core.audio import AudioConfig
+        from dataclasses import replace
 
         def config_factory(s):
-            return AudioConfig(device="benchmark: no such device", samplerate=s.samplerate,
-                               blocksize=s.blocksize, latency=s.latency)
+            return replace(audio_config(s), device="benchmark: no such device")
 
     results = []
     with tempfile.TemporaryDirectory() as tmp:

@@ -4,7 +4,8 @@ The compiled callback never waits for the GIL, so what can still delay it is the
 its core to someone else: a training process, the GUI painting. :func:`raise_callback_priority`
 asks for real-time FIFO scheduling of the one thread PortAudio calls the callback on (granted to
 root, or with ``RLIMIT_RTPRIO``/rtkit), falls back to nice -10 (``RLIMIT_NICE``), and says what it
-got. The GUI thread and everything else keep their priority.
+got; :func:`raise_stream_threads` gives nice -10 to the other threads the stream started (the
+sound server's client thread). The GUI thread and every other thread keep their priority.
 """
 
 from __future__ import annotations
@@ -18,6 +19,24 @@ FIFO_PRIORITY = 60
 """SCHED_FIFO priority asked for (1..99; JACK's clients use about 70, PulseAudio 5)."""
 FALLBACK_NICE = -10
 """Nice value asked for when real-time scheduling is refused."""
+
+
+def thread_ids() -> set[int]:
+    """Kernel ids of this process's threads (Linux; empty elsewhere)."""
+    try:
+        return {int(t) for t in os.listdir("/proc/self/task")}
+    except (OSError, ValueError):
+        return set()
+
+
+def raise_stream_threads(thread_ids_: set[int]) -> None:
+    """Nice -10 for the threads a stream started besides its callback thread (the ALSA pulse plugin's
+    I/O thread, which carries the callback's blocks to the sound server). Best effort."""
+    for tid in thread_ids_:
+        try:
+            os.setpriority(os.PRIO_PROCESS, tid, FALLBACK_NICE)
+        except (AttributeError, OSError) as exc:
+            log.info("a higher priority was refused for audio thread %d: %s", tid, exc)
 
 
 def raise_callback_priority(thread_id: int) -> str:

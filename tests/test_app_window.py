@@ -50,10 +50,11 @@ class RecordingEngine:
 
 
 def null_config(settings):
-    from iirnn_core.audio import AudioConfig
+    from dataclasses import replace
 
-    return AudioConfig(device=NO_DEVICE, samplerate=settings.samplerate, blocksize=settings.blocksize,
-                       latency=settings.latency)
+    from app.main_window import audio_config
+
+    return replace(audio_config(settings), device=NO_DEVICE)
 
 
 def recording_factory(config, settings, engine, model, polyphony):

@@ -33,7 +33,8 @@ def add_parser(sub) -> None:
     p.add_argument("--model", metavar="FILE", help="trained model file for rnn-trained (default: the shipped one)")
     p.add_argument("--samplerate", type=int, default=48000, help="device sample rate in Hz (default 48000)")
     p.add_argument("--blocksize", type=int, default=128, help="frames per callback (default 128)")
-    p.add_argument("--latency", default="low", help="'low', 'high' or seconds (default low)")
+    p.add_argument("--latency", default="0.005",
+                   help="host buffer: seconds, or the device's 'low' / 'high' (default 0.005)")
     p.add_argument("--rate", type=float, default=8000.0, help="model sample rate in Hz (default 8000)")
     p.add_argument("--q", type=float, default=0.995, help="pole radius, 0 < Q < 1 (default 0.995)")
     p.add_argument("--drive", type=float, default=1.0, help="RNN drive d (default 1)")
