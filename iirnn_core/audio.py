@@ -111,8 +111,16 @@ class EngineStats:
         return {k: (None if isinstance(v, float) and math.isnan(v) else v) for k, v in dataclasses.asdict(self).items()}
 
 
+_warmed = False
+
+
 def warm_up() -> None:
-    """Compile (or load from numba's cache) everything the callback runs, outside the callback."""
+    """Load (or compile) every compiled function the engine runs, once, before a stream opens: the
+    first key then costs no compilation on the GUI thread, nor the null output's first block."""
+    global _warmed
+    if _warmed:
+        return
+    _warmed = True
     engine = AudioEngine(AudioConfig(blocksize=128), SynthSettings(channels=2), "ab")
     out = np.zeros((128, 2), dtype=np.float32)
     for note in (69, 72):
@@ -293,6 +301,7 @@ class AudioEngine:
 
     def start(self) -> None:
         """Open the configured device once (falls back to a paced null output, never raises for device trouble)."""
+        warm_up()
         with self._lock:
             if self._output is None:
                 self._closing.clear()
