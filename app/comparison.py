@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from iirnn_core.model import snr_db
+from iirnn_core.weights import snr_db
 from iirnn_core.renderer import SynthSettings, render_notes
 from iirnn_core.resonator import t60_from_q
 

@@ -30,7 +30,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .model import RNNWeights, spectral_radius
+from .weights import RNNWeights, spectral_radius
 from .notes import NoteError, canonical, note_to_midi
 from .resonator import SettingError
 

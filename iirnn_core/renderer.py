@@ -17,7 +17,7 @@ import numpy as np
 
 from . import voice_kernels as vk
 from .atomics import table_row
-from .model import RNNWeights, analytic_weights, check_drive
+from .weights import RNNWeights, analytic_weights, check_drive
 from .notes import canonical, note_to_midi, midi_to_hz
 from .resonator import SettingError, check_amplitude, check_q, check_rate, resonator
 

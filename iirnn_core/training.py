@@ -31,7 +31,7 @@ from typing import Callable, Iterator
 import numpy as np
 
 from . import training_kernels as tk
-from .model import RNNWeights, snr_db
+from .weights import RNNWeights, snr_db
 from .modelfile import KeyModel, TrainedModel
 from .notes import NoteError, canonical, note_to_hz, parse_notes
 from .resonator import (SettingError, check_amplitude, check_q, check_rate, impulse, impulse_response,
