@@ -10,12 +10,14 @@ from __future__ import annotations
 
 import math
 import os
+import time
 
 from PySide6.QtCore import QEvent, QSettings, Qt, QTimer
 from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import (QFileDialog, QHBoxLayout, QLabel, QMainWindow, QMessageBox, QPushButton, QSplitter,
                                QVBoxLayout, QWidget)
 
+from iirnn_core.worker import TrainingJob, TrainingWorker
 from iirnn_core.notes import midi_to_hz, midi_to_note, note_to_midi
 from iirnn_core.renderer import SynthSettings
 
@@ -38,6 +40,12 @@ STATUS_MS = 500
 
 POLYPHONY = 32
 """Voices per bank of the live engine."""
+
+TRAINER_POLL_MS = 50
+"""How often the window looks whether the training process is ready (then the audio opens)."""
+
+TRAINER_WAIT_SECONDS = 20.0
+"""The audio opens after this long even if the training process is not ready."""
 
 IMPULSE_AMPLITUDE = 0.1
 """Impulse height at full velocity (the seed's 0.1)."""
@@ -79,8 +87,16 @@ class MainWindow(QMainWindow):
     """
 
     def __init__(self, store: QSettings, model_path=None, engine_factory=None, config_factory=None,
-                 job_factory=None, parent: QWidget | None = None):
+                 job_factory=None, trainer=None, parent: QWidget | None = None):
         super().__init__(parent)
+        # The training process starts first and loads torch before any audio plays (no process start
+        # and no torch import may overlap playing); the stream opens once it is ready.
+        self._own_trainer = trainer is None
+        self.trainer = TrainingWorker() if trainer is None else trainer
+        self.trainer.start()
+        if job_factory is None:
+            def job_factory(config):
+                return TrainingJob(config, worker=self.trainer)
         self.setWindowTitle("iirnn-synth")
         self.store = store
         self.settings = load_settings(store)
@@ -117,11 +133,17 @@ class MainWindow(QMainWindow):
         self.engine = factory(self._config_factory(self.settings), self.synth_settings(), self.effective_engine(),
                               self.model, POLYPHONY)
         self.engine.set_master(self.sound.master)
-        self.engine.start()
         self.sound.changed.connect(self.apply_sound)
         self.apply_sound()
-        messages = [m for m in (str(self.engine.status_line or ""), startup_message) if m]
-        self.statusBar().showMessage("  ".join(messages))
+        self.audio_started = False
+        self._startup_message = startup_message
+        self._trainer_wait = QTimer(self)
+        self._trainer_wait.setInterval(TRAINER_POLL_MS)
+        self._trainer_wait.timeout.connect(self._start_audio_when_trainer_ready)
+        self._trainer_deadline = time.monotonic() + TRAINER_WAIT_SECONDS
+        self.statusBar().showMessage("  ".join(m for m in ("Starting the trainer, then the audio...",
+                                                           startup_message) if m))
+        self._start_audio_when_trainer_ready()
 
         self.plot_timer = QTimer(self)
         self.plot_timer.setInterval(PLOT_MS)
@@ -134,6 +156,20 @@ class MainWindow(QMainWindow):
         self.refresh_status()
         self.keys.install()
         self.keyboard.setFocus()
+
+    def _start_audio_when_trainer_ready(self) -> None:
+        """Open the audio once the training process has loaded torch (or it takes too long)."""
+        if self.audio_started or self._closed:
+            return
+        self.trainer.take(0)  # reads its "ready"
+        if not self.trainer.ready and self.trainer.alive and time.monotonic() < self._trainer_deadline:
+            self._trainer_wait.start()
+            return
+        self._trainer_wait.stop()
+        self.engine.start()
+        self.audio_started = True
+        messages = [m for m in (str(self.engine.status_line or ""), self._startup_message) if m]
+        self.statusBar().showMessage("  ".join(messages))
 
     # ---- construction -------------------------------------------------------------------------
     def _build_widgets(self, job_factory) -> None:
@@ -476,9 +512,12 @@ class MainWindow(QMainWindow):
         self.keys.uninstall()
         self.plot_timer.stop()
         self.status_timer.stop()
+        self._trainer_wait.stop()
         self.training.shutdown()
         save_settings(self.store, self.current_settings())
         self.engine.close()
+        if self._own_trainer:
+            self.trainer.close()
         super().closeEvent(event)
 
 

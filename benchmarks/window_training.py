@@ -1,19 +1,23 @@
-"""Does training stall the window or the audio? The real window, playing, with and without a training run.
+"""Does the window drop audio while you play and it trains? The real window, painted, heard from the sink.
 
-Runs the window (offscreen Qt, the real audio engine on the default device, or the null output
-with ``--null``) for two phases of ``--seconds`` each while a timer strikes a key every 150 ms:
-first idle (the peer), then with a C4..C6 training job in its child process. Prints, per phase:
-loss updates the panel received per second (first to last) and when the first came (the child's
-start-up: spawn and imports), the gaps between the window's 30 Hz plot ticks
-(median, 99th percentile, max: a stalled UI shows as a long gap), and the engine's underruns and
-callback load, and the longest time a Python thread of the window's process could not run (a 1 ms
-watchdog: the GIL held by the GUI, or the CPU taken by others; the audio callback waits as long). Usage: ``python benchmarks/window_training.py [--seconds 8] [--null]``.
+The window runs as a user meets it: Qt's xcb platform on a real X server (Xvfb, started here when
+there is no ``DISPLAY``), the real audio engine on PulseAudio (started here when none runs) through
+a null sink of our own (``norewinds=1``) whose monitor ``parec`` records. The engine is A/B at
+Q 0.999; a key is struck every 125 ms for ``--seconds`` (20); at 4 s a C4..C6 training run starts
+from the training panel. With ``--hold-gil`` the window's own GUI thread also holds the GIL for
+300 ms every 2 s. Per run it prints the dropouts heard (runs of silence longer than 5 ms in the
+recording, between the first and the last key), the engine's underruns (timestamps / wall clock:
+two estimates of the same dropouts), loss updates per second, the 30 Hz plot ticks and the longest
+time a Python thread could not run (a 1 ms watchdog). Usage::
+
+    python benchmarks/window_training.py [--seconds 20] [--runs 3] [--hold-gil] [--no-training] [--latency low]
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import subprocess
 import sys
 import tempfile
 import threading
@@ -22,33 +26,78 @@ from pathlib import Path
 
 import numpy as np
 
-os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "tests"))  # the tests' PulseAudio helpers (tests/pulse.py)
+
+RATE = 48000
+KEY_PERIOD_MS = 125
+TRAIN_AT_S = 4.0
+DROPOUT_S = 0.005
+SILENT = 1e-6
+"""A recorded sample below this is silence (a ringing A/B note is far above it for its whole tail)."""
 
 
-def run_phase(app, window, seconds: float, train: bool) -> dict:
-    """Play for ``seconds`` (training if asked); returns the phase's figures."""
-    from PySide6.QtCore import QTimer
+def start_xvfb() -> subprocess.Popen | None:
+    """Start Xvfb and set DISPLAY when there is no display; returns the server (None if one was there)."""
+    if os.environ.get("DISPLAY"):
+        return None
+    read_fd, write_fd = os.pipe()
+    server = subprocess.Popen(["Xvfb", "-displayfd", str(write_fd), "-screen", "0", "1600x1000x24", "-nolisten", "tcp"],
+                              pass_fds=(write_fd,), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    os.close(write_fd)
+    with os.fdopen(read_fd) as pipe:
+        os.environ["DISPLAY"] = ":" + pipe.readline().strip()
+    return server
 
+
+def dropouts(x: np.ndarray, start: int, end: int) -> list[float]:
+    """Lengths (s) of the runs of silence longer than DROPOUT_S in x[start:end] (mono)."""
+    quiet = np.abs(x[start:end]) < SILENT
+    edges = np.flatnonzero(np.diff(np.concatenate(([0], quiet.astype(np.int8), [0]))))
+    lengths = (edges[1::2] - edges[0::2]) / RATE
+    return [float(t) for t in lengths if t > DROPOUT_S]
+
+
+def run(app, args, sink: str, tmp: str, index: int) -> dict:
+    """One run: a fresh window, played and (unless --no-training) training, recorded from the sink."""
+    import pulse
+    from numba import njit
+    from PySide6.QtCore import QSettings, QTimer
+
+    from app.main_window import MainWindow
+    from iirnn_core.atomics import monotonic_seconds
     from iirnn_core.notes import note_to_midi
+
+    @njit(nogil=False)
+    def hold_the_gil(seconds):  # a compiled loop that keeps the GIL for the whole call
+        end = monotonic_seconds() + seconds
+        while monotonic_seconds() < end:
+            pass
+
+    hold_the_gil(0.0)
+    store = QSettings(str(Path(tmp) / f"settings{index}.ini"), QSettings.IniFormat)
+    store.setValue("latency", args.latency)
+    started = time.perf_counter()
+    window = MainWindow(store)
+    window.show()
+    while not window.audio_started:
+        app.processEvents()
+        time.sleep(0.01)
+    audio_after = time.perf_counter() - started
+    window.sound.set_values("ab", 0.999, 1.0, 100, 0.8, 8000)
+    window.apply_sound()
 
     ticks: list[float] = []
     updates: list[float] = []
+    stalls: list[float] = []
     window.plot_timer.timeout.connect(lambda: ticks.append(time.perf_counter()))
     window.training.progress_received.connect(lambda _n: updates.append(time.perf_counter()))
-    keys = [note_to_midi(n) for n in ("C4", "E4", "G4", "C5", "E5", "G5")]
-    state = {"i": 0}
-
-    def strike():
-        midi = keys[state["i"] % len(keys)]
-        window.note_off(keys[(state["i"] - 1) % len(keys)])
-        window.note_on(midi, 100)
-        state["i"] += 1
-
-    stalls: list[float] = []
+    keys = [note_to_midi(n) for n in ("C4", "E4", "G4", "C5", "E5", "G5", "C6")]
+    state = {"i": 0, "first": None, "last": None}
     watching = threading.Event()
 
-    def watchdog():  # a Python thread of the window's process that wants to run every millisecond
+    def watchdog():
         last = time.perf_counter()
         while not watching.is_set():
             time.sleep(0.001)
@@ -56,90 +105,110 @@ def run_phase(app, window, seconds: float, train: bool) -> dict:
             stalls.append(now - last)
             last = now
 
-    threading.Thread(target=watchdog, daemon=True).start()
-    striker = QTimer()
-    striker.timeout.connect(strike)
-    striker.start(150)
-    if train:
-        window.training.set_values("C4..C6", "best", "random", seconds + 30.0)
+    def strike():
+        window.note_off(keys[(state["i"] - 1) % len(keys)])
+        window.note_on(keys[state["i"] % len(keys)], 100)
+        now = time.perf_counter()
+        state["first"] = state["first"] or now
+        state["last"] = now
+        state["i"] += 1
+
+    def train():
+        window.training.set_values("C4..C6", "best", "random", args.seconds + 30.0)
         assert window.training.start(), window.training.status_label.text()
-    start = time.perf_counter()
+
     end: dict = {}
 
     def finish():
         end["stats"], end["status"] = window.engine.stats(), window.engine.status_line
-        app.exit()  # (quit() would also close the window)
+        app.exit()
 
-    QTimer.singleShot(int(seconds * 1000), finish)
-    app.exec()  # the window's own event loop, as in the app (no polling loop of our own)
-    first_update = updates[0] - start if updates else float("nan")
-    # updates per second once the child runs (its start-up, spawn + imports, is reported apart)
-    rate = (len(updates) - 1) / (updates[-1] - updates[0]) if len(updates) > 1 else 0.0
+    with pulse.record_monitor(sink, RATE) as take:
+        t0 = time.perf_counter()
+        threading.Thread(target=watchdog, daemon=True).start()
+        striker = QTimer()
+        striker.timeout.connect(strike)
+        striker.start(KEY_PERIOD_MS)
+        if not args.no_training:
+            QTimer.singleShot(int(TRAIN_AT_S * 1000), train)
+        holder = QTimer()
+        if args.hold_gil:
+            holder.timeout.connect(lambda: hold_the_gil(0.3))
+            holder.start(2000)
+        QTimer.singleShot(int(args.seconds * 1000), finish)
+        app.exec()
+        striker.stop()
+        holder.stop()
+        watching.set()
     window.training.shutdown()
-    striker.stop()
-    after = end["stats"]
-    watching.set()
-    window.plot_timer.timeout.disconnect()
-    window.plot_timer.timeout.connect(window.refresh_plots)
-    gaps = np.diff(ticks) * 1000.0 if len(ticks) > 1 else np.array([np.nan])
+    window.close()
+    x = take[0].mean(axis=1)
+    # The recording started t0 - (its own start) before the first key: find the first key by its sound.
+    first = int(np.argmax(np.abs(x) > 0.01))
+    span = int((state["last"] - state["first"]) * RATE)
+    gaps = dropouts(x, first, first + span)
+    stats = end["stats"]
+    tick_gaps = np.diff(ticks) * 1000.0 if len(ticks) > 1 else np.array([np.nan])
     return {
-        "updates_per_s": rate,
-        "first_update_s": first_update,
-        "tick_median_ms": float(np.median(gaps)),
-        "tick_p99_ms": float(np.percentile(gaps, 99)),
-        "tick_max_ms": float(np.max(gaps)),
+        "audio_after_s": audio_after,
+        "keys": state["i"],
+        "heard_s": span / RATE,
+        "dropouts": len(gaps),
+        "silence_s": sum(gaps),
+        "underruns": f"{stats.underruns_timestamps} / {stats.underruns_wallclock}",
+        "updates_per_s": (len(updates) - 1) / (updates[-1] - updates[0]) if len(updates) > 1 else 0.0,
+        "first_update_s": (updates[0] - t0 - TRAIN_AT_S) if updates else float("nan"),
+        "tick_p99_ms": float(np.percentile(tick_gaps, 99)),
+        "tick_max_ms": float(np.max(tick_gaps)),
         "python_stall_max_ms": 1000.0 * max(stalls) if stalls else float("nan"),
-        "underruns": after.underruns_timestamps + after.underruns_wallclock,
-        "load_mean": after.callback_load_mean,
-        "load_max": after.callback_load_max,
-        "device": after.device_name,
+        "load_max": stats.callback_load_max,
+        "priority": stats.priority,
         "status": end["status"],
     }
 
 
 def main() -> int:
-    """Run both phases and print the figures."""
+    """Run the window ``--runs`` times and print one row per run."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--seconds", type=float, default=8.0)
-    parser.add_argument("--null", action="store_true", help="use the null output instead of the default device")
+    parser.add_argument("--seconds", type=float, default=20.0)
+    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--hold-gil", action="store_true", help="the GUI thread holds the GIL 300 ms every 2 s")
+    parser.add_argument("--no-training", action="store_true", help="play only (the peer)")
+    parser.add_argument("--latency", default="5 ms", help="the window's latency choice (default '5 ms')")
     args = parser.parse_args()
-    from PySide6.QtCore import QSettings
-    from PySide6.QtWidgets import QApplication
+    os.environ["QT_QPA_PLATFORM"] = "xcb"
+    xvfb = start_xvfb()
+    import pulse
 
-    from app.binding_check import keep_none_alive
-    from app.main_window import MainWindow, audio_config
+    server = pulse.start_server()
+    try:
+        with pulse.own_sink(f"iirnn_bench_{os.getpid()}") as sink, tempfile.TemporaryDirectory() as tmp:
+            from PySide6.QtWidgets import QApplication
 
-    app = QApplication([sys.argv[0]])
-    keep_none_alive()
-    config_factory = audio_config
-    if args.null:
-        from dataclasses import replace
+            from app.binding_check import keep_none_alive
+            from iirnn_core.devices import refresh_devices
 
-        def config_factory(s):
-            return replace(audio_config(s), device="benchmark: no such device")
-
-    results = []
-    with tempfile.TemporaryDirectory() as tmp:
-        for train in (False, True):  # a fresh window (and audio engine, and its accounting) per phase
-            store = QSettings(str(Path(tmp) / "settings.ini"), QSettings.IniFormat)
-            window = MainWindow(store, config_factory=config_factory)
-            window.show()
-            results.append(run_phase(app, window, args.seconds, train))
-            window.close()
-    idle, training = results
-    for phase in results:
-        print(phase["status"])
-    print(f"window + audio on {idle['device']}, {args.seconds:g} s per phase, a key every 150 ms, "
-          f"{os.cpu_count()} CPUs")
-    print(f"{'':24}{'idle (peer)':>14}{'training':>14}")
-    for key, label, fmt in (("updates_per_s", "loss updates/s", "{:.1f}"), ("first_update_s", "first update after s", "{:.2f}"),
-                            ("tick_median_ms", "plot tick median ms", "{:.1f}"),
-                            ("tick_p99_ms", "plot tick p99 ms", "{:.1f}"), ("tick_max_ms", "plot tick max ms", "{:.1f}"),
-                            ("python_stall_max_ms", "longest Python stall ms", "{:.1f}"),
-                            ("underruns", "audio underruns", "{:d}"), ("load_mean", "callback load mean", "{:.3f}"),
-                            ("load_max", "callback load max", "{:.3f}")):
-        print(f"{label:24}{fmt.format(idle[key]):>14}{fmt.format(training[key]):>14}")
-    print(f"plot tick max, training / idle: {training['tick_max_ms'] / idle['tick_max_ms']:.2f}")
+            refresh_devices()
+            app = QApplication([sys.argv[0]])
+            keep_none_alive()
+            rows = [run(app, args, sink, tmp, i) for i in range(args.runs)]
+    finally:
+        pulse.stop_server(server)
+        if xvfb is not None:
+            xvfb.terminate()
+    print(rows[0]["status"])
+    what = "no training" if args.no_training else f"C4..C6 training from {TRAIN_AT_S:g} s"
+    print(f"real window (xcb on {os.environ['DISPLAY']}), A/B at Q 0.999, a key every {KEY_PERIOD_MS} ms for "
+          f"{args.seconds:g} s, {what}{', GIL held 300 ms every 2 s' if args.hold_gil else ''}; "
+          f"{os.cpu_count()} CPUs; audio thread {rows[0]['priority']}")
+    header = ("run", "dropouts>5ms", "silence s", "underruns ts/wall", "loss upd/s", "1st upd s", "tick p99",
+              "tick max", "py stall ms", "load max", "audio at s")
+    print("  ".join(f"{h:>12}" for h in header))
+    for i, r in enumerate(rows):
+        cells = (i + 1, r["dropouts"], f"{r['silence_s']:.3f}", r["underruns"], f"{r['updates_per_s']:.1f}",
+                 f"{r['first_update_s']:.2f}", f"{r['tick_p99_ms']:.1f}", f"{r['tick_max_ms']:.1f}",
+                 f"{r['python_stall_max_ms']:.1f}", f"{r['load_max']:.3f}", f"{r['audio_after_s']:.2f}")
+        print("  ".join(f"{c!s:>12}" for c in cells))
     return 0
 
 

@@ -1,20 +1,26 @@
-"""Training in a child process, with progress streamed over a queue (the audio process never trains).
+"""Training in a persistent child process, with progress streamed over a queue (the audio process never trains).
 
-:class:`TrainingJob` starts :func:`iirnn_core.training.Training` in a process of the ``spawn``
-context (the parent may hold Qt, PortAudio and numba threads: never fork). Only plain data
-crosses the queue: the config as a dict (a warm model as its file dict), progress as dicts,
+:class:`TrainingWorker` is one process of the ``spawn`` context (the parent may hold Qt, PortAudio
+and numba threads: never fork), started once before the audio plays, at low CPU and I/O priority,
+with torch and the training kernels loaded up front; it then trains :class:`TrainingJob` s one
+after another, so no process starts and nothing imports torch while the music plays. Only plain
+data crosses the queues: the config as a dict (a warm model as its file dict), progress as dicts,
 the result as the model file dict, an error as one line of text. Messages are
-``("progress", dict)``, ``("result", dict | None)`` and ``("error", str)``.
+``(kind, job_id, body)`` with kind ``"progress"``, ``"result"`` or ``"error"``.
 """
 
 from __future__ import annotations
 
+import logging
 import multiprocessing
 import os
 import queue
+import threading
 import time
 
 from .errors import one_line
+
+log = logging.getLogger(__name__)
 
 PROGRESS_INTERVAL = 0.05
 """Seconds between progress messages from the child (at most 20 per second; the last always)."""
@@ -33,8 +39,8 @@ def lower_own_priority(niceness: int) -> None:
     try:
         current = os.getpriority(os.PRIO_PROCESS, 0)
         os.setpriority(os.PRIO_PROCESS, 0, max(current, niceness))
-    except OSError:  # the platform refuses: training still works
-        pass
+    except OSError as exc:  # the platform refuses: training still works
+        log.info("could not lower the training process's priority: %s", exc)
 
 
 def config_to_dict(config) -> dict:
@@ -55,93 +61,245 @@ def config_from_dict(data: dict):
     return TrainConfig(**data, warm_model=None if warm is None else model_from_dict(warm, "the warm model"))
 
 
-def run_child(payload: dict, messages, stop_event, interval: float = PROGRESS_INTERVAL,
-              niceness: int | None = TRAINING_NICENESS) -> None:
-    """Body of the child process: lower its priority, train, send throttled progress, then the result (or an error)."""
-    lower_own_priority(niceness)
+def lower_io_priority() -> None:
+    """Put this process in the idle I/O class (``ioprio_set``, Linux; quietly skipped elsewhere), so its
+    imports and page-cache traffic never delay the sound server's or the audio process's reads."""
+    import ctypes
+    import platform
+
+    numbers = {"x86_64": 251, "aarch64": 30}  # SYS_ioprio_set
+    number = numbers.get(platform.machine())
+    if number is None:
+        return
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        if libc.syscall(number, 1, 0, 3 << 13) != 0:  # IOPRIO_WHO_PROCESS, this process, IOPRIO_CLASS_IDLE
+            log.info("idle I/O priority refused (errno %d)", ctypes.get_errno())
+    except (OSError, AttributeError) as exc:
+        log.info("idle I/O priority not available: %s", exc)
+
+
+def _run_job(payload: dict, send, should_stop, interval: float) -> None:
+    """Train one job: throttled ``send("progress", dict)``, then ``send("result", dict | None)``, or
+    ``send("error", line)``."""
     try:
         from .training import Training, build_model, run_metadata
 
         config = config_from_dict(payload)
         training = Training(config)
         last_sent, pending = 0.0, None
-        for progress in training.run(stop_event.is_set):
+        for progress in training.run(should_stop):
             pending = progress.to_dict()
             now = time.monotonic()
             if progress.done or now - last_sent >= interval:
-                messages.put(("progress", pending))
+                send("progress", pending)
                 last_sent, pending = now, None
         if pending is not None:
-            messages.put(("progress", pending))
+            send("progress", pending)
         if training.steps_done == 0:
-            messages.put(("result", None))
+            send("result", None)
             return
         model = build_model(config, training.weights(), training.steps_done, training.elapsed,
-                            run_metadata(cancelled=bool(stop_event.is_set())))
-        messages.put(("result", model.to_dict()))
+                            run_metadata(cancelled=bool(should_stop())))
+        send("result", model.to_dict())
     except BaseException as exc:  # the parent gets one line, never a traceback
-        messages.put(("error", one_line(exc)))
+        send("error", one_line(exc))
+
+
+def worker_main(jobs, messages, cancel_id, interval: float = PROGRESS_INTERVAL,
+                niceness: int | None = TRAINING_NICENESS) -> None:
+    """Body of the persistent training process: lower its CPU and I/O priority, load torch and the
+    training kernels once, say ``ready``, then train each ``(job_id, payload)`` from ``jobs`` in turn
+    (None ends it). Messages are ``(kind, job_id, body)``; a job stops early once ``cancel_id`` holds its id."""
+    lower_own_priority(niceness)
+    lower_io_priority()
+    from . import training  # noqa: F401 - torch, numba kernels: loaded now, never while a job waits
+    import torch  # noqa: F401
+
+    messages.put(("ready", 0, None))
+    while True:
+        item = jobs.get()
+        if item is None:
+            return
+        job_id, payload = item
+
+        def send(kind, body, job_id=job_id):
+            messages.put((kind, job_id, body))
+
+        _run_job(payload, send, lambda job_id=job_id: cancel_id.value == job_id, interval)
+
+
+class TrainingWorker:
+    """One persistent training process that trains jobs one after another.
+
+    Start it once, before any audio stream opens (spawning it and its torch import cost CPU and
+    page cache that a playing machine cannot spare), then give it jobs with :class:`TrainingJob`.
+    If it dies it is started again by the next :meth:`ensure_running` (and that job ends with one
+    line saying so). ``restarts`` counts those.
+    """
+
+    def __init__(self, interval: float = PROGRESS_INTERVAL, niceness: int | None = TRAINING_NICENESS):
+        self.interval = interval
+        self.niceness = niceness
+        self.restarts = 0
+        self._ctx = multiprocessing.get_context("spawn")
+        self._lock = threading.Lock()
+        self._process = None
+        self._jobs = self._messages = self._cancel = None
+        self._next_id = 1
+        self._inbox: dict[int, list] = {}
+        self.ready = False
+
+    def start(self) -> None:
+        """Start the process (if it does not run); returns at once."""
+        with self._lock:
+            if self._process is not None and self._process.is_alive():
+                return
+            self._jobs = self._ctx.Queue()
+            self._messages = self._ctx.Queue()
+            self._cancel = self._ctx.Value("q", 0, lock=False)
+            self.ready = False
+            self._process = self._ctx.Process(target=worker_main, name="iirnn-training", daemon=True,
+                                              args=(self._jobs, self._messages, self._cancel, self.interval,
+                                                    self.niceness))
+            self._process.start()
+
+    @property
+    def pid(self) -> int | None:
+        """Process id (None before start)."""
+        return None if self._process is None else self._process.pid
+
+    @property
+    def alive(self) -> bool:
+        """True while the process runs."""
+        return self._process is not None and self._process.is_alive()
+
+    @property
+    def exitcode(self):
+        """The process's exit code once it has ended."""
+        return None if self._process is None else self._process.exitcode
+
+    def ensure_running(self) -> bool:
+        """Start the process again if it died; True if it had to."""
+        if self._process is None or self._process.is_alive():
+            return False
+        log.warning("the training process ended (exit code %s); starting it again", self._process.exitcode)
+        self.restarts += 1
+        self._inbox.clear()
+        self.start()
+        return True
+
+    def submit(self, payload: dict) -> int:
+        """Queue one job (plain-data config); returns its id."""
+        self.start()
+        with self._lock:
+            job_id = self._next_id
+            self._next_id += 1
+            self._inbox[job_id] = []
+            self._jobs.put((job_id, payload))
+            return job_id
+
+    def cancel(self, job_id: int) -> None:
+        """Ask job ``job_id`` to stop after its current step (returns at once)."""
+        if self._cancel is not None:
+            self._cancel.value = job_id
+
+    def take(self, job_id: int) -> list:
+        """The messages ``(kind, body)`` of ``job_id`` that arrived since the last call (never blocks)."""
+        with self._lock:
+            while self._messages is not None:
+                try:
+                    kind, jid, body = self._messages.get_nowait()
+                except queue.Empty:
+                    break
+                except (EOFError, OSError):  # the process died while writing
+                    break
+                if kind == "ready":
+                    self.ready = True
+                elif jid in self._inbox:
+                    self._inbox[jid].append((kind, body))
+            out = self._inbox.get(job_id, [])
+            if job_id in self._inbox:
+                self._inbox[job_id] = []
+            return out
+
+    def forget(self, job_id: int) -> None:
+        """Drop what is kept for a finished job."""
+        with self._lock:
+            self._inbox.pop(job_id, None)
+
+    def close(self, timeout: float = 2.0) -> None:
+        """End the process (it finishes nothing: call after cancelling)."""
+        process, self._process = self._process, None
+        if process is None:
+            return
+        if process.is_alive():
+            try:
+                self._jobs.put(None)
+            except (OSError, ValueError) as exc:
+                log.info("could not ask the training process to end: %s", exc)
+            process.join(timeout)
+            if process.is_alive():
+                process.kill()
+                process.join(timeout)
+
+    def kill(self) -> None:
+        """End the process at once."""
+        if self._process is not None and self._process.is_alive():
+            self._process.kill()
+            self._process.join(5.0)
 
 
 class TrainingJob:
-    """One training run in a child process.
+    """One training run on a :class:`TrainingWorker` (a private one when ``worker`` is None).
 
-    ``start()`` launches it (the child runs at ``niceness``, None: as inherited); ``poll()`` drains progress without blocking; ``cancel()`` asks the
-    child to stop after its current step (it then delivers the best model so far, or None if no
-    step was taken); ``result`` is the :class:`modelfile.TrainedModel` once finished; ``error`` a
-    line of text if the child failed or died. ``payload`` is the plain-data config sent to it.
+    ``start()`` submits it; ``poll()`` drains progress without blocking; ``cancel()`` asks it to
+    stop after its current step (it then delivers the best model so far, or None if no step was
+    taken); ``result`` is the :class:`modelfile.TrainedModel` once finished; ``error`` a line of
+    text if it failed or its process died. ``payload`` is the plain-data config sent to it.
     """
 
-    def __init__(self, config, interval: float = PROGRESS_INTERVAL, niceness: int | None = TRAINING_NICENESS):
+    def __init__(self, config, interval: float = PROGRESS_INTERVAL, niceness: int | None = TRAINING_NICENESS,
+                 worker: TrainingWorker | None = None):
         self.config = config
         self.payload = config_to_dict(config)
-        self.interval = interval
-        self.niceness = niceness
         self.result = None
         self.error: str | None = None
-        self._ctx = multiprocessing.get_context("spawn")
-        self._process = None
-        self._messages = None
-        self._stop = None
+        self._own = worker is None
+        self._worker = TrainingWorker(interval, niceness) if worker is None else worker
+        self._id: int | None = None
         self._finished = False
         self._buffer: list = []
 
     def start(self) -> None:
-        """Launch the child process (once)."""
-        if self._process is not None:
+        """Submit the job (once)."""
+        if self._id is not None:
             raise RuntimeError("a TrainingJob can be started only once")
-        self._messages = self._ctx.Queue()
-        self._stop = self._ctx.Event()
-        self._process = self._ctx.Process(target=run_child, name="iirnn-training", daemon=True,
-                                          args=(self.payload, self._messages, self._stop, self.interval, self.niceness))
-        self._process.start()
+        self._worker.ensure_running()
+        self._id = self._worker.submit(self.payload)
 
     @property
     def pid(self) -> int | None:
-        """Process id of the child (None before start)."""
-        return None if self._process is None else self._process.pid
+        """Process id of the worker that trains it (None before start)."""
+        return None if self._id is None else self._worker.pid
 
     @property
     def is_running(self) -> bool:
         """True from ``start()`` until the result or an error has arrived (call ``poll`` to update)."""
-        return self._process is not None and not self._finished
+        return self._id is not None and not self._finished
 
     def cancel(self) -> None:
-        """Ask the child to stop after its current step; returns at once."""
-        if self._stop is not None:
-            self._stop.set()
+        """Ask the job to stop after its current step; returns at once."""
+        if self._id is not None and not self._finished:
+            self._worker.cancel(self._id)
 
-    def _drain(self) -> None:
+    def _take(self) -> None:
         """Move every waiting message into the buffer / result / error."""
         from .modelfile import ModelFileError, model_from_dict
         from .training import Progress
 
-        while not self._finished:
-            try:
-                kind, body = self._messages.get_nowait()
-            except queue.Empty:
-                break
-            except (EOFError, OSError):  # the child died while writing
+        for kind, body in self._worker.take(self._id):
+            if self._finished:
                 break
             if kind == "progress":
                 self._buffer.append(Progress.from_dict(body))
@@ -157,34 +315,44 @@ class TrainingJob:
 
     def _finish(self) -> None:
         self._finished = True
-        self._process.join(timeout=5.0)
+        self._worker.forget(self._id)
+        if self._own:
+            self._worker.close()
 
     def poll(self) -> list:
         """Progress events that arrived since the last call (never blocks); updates result/error."""
-        if self._process is None:
+        if self._id is None:
             return []
-        self._drain()
-        if not self._finished and not self._process.is_alive():
-            self._drain()  # messages the child sent just before it ended
+        self._take()
+        if not self._finished and not self._worker.alive:
+            self._take()  # messages sent just before it ended
             if not self._finished:
-                self.error = f"the training process ended unexpectedly (exit code {self._process.exitcode})"
-                self._finished = True
+                code = self._worker.exitcode
+                self.error = f"the training process ended unexpectedly (exit code {code})"
+                if not self._own:
+                    self._worker.ensure_running()
+                    self.error += "; it was started again"
+                self._finish()
         out, self._buffer = self._buffer, []
         return out
 
     def join(self, timeout: float | None = None) -> bool:
         """Wait until the job has finished (progress is kept for the next ``poll``); True if it has."""
         deadline = None if timeout is None else time.monotonic() + timeout
-        while self._process is not None and not self._finished:
+        while self._id is not None and not self._finished:
             events = self.poll()  # (poll replaces self._buffer, so take its result first)
             self._buffer.extend(events)
             if self._finished or (deadline is not None and time.monotonic() >= deadline):
                 break
             time.sleep(0.01)
-        return self._process is not None and self._finished
+        return self._id is not None and self._finished
 
     def terminate(self) -> None:
-        """Kill the child at once (for shutdown when it does not stop in time); the job ends with an error."""
-        if self._process is not None and self._process.is_alive():
-            self._process.kill()
-            self._process.join(timeout=5.0)
+        """End the job at once (shutdown): a private worker is killed; a shared one is asked to cancel."""
+        if self._id is None or self._finished:
+            return
+        self._worker.cancel(self._id)
+        if self._own:
+            self._worker.kill()
+        self._finished = True
+        self.error = self.error or "the training was ended"

@@ -57,6 +57,7 @@ def start_server() -> subprocess.Popen | None:
         log = tempfile.TemporaryFile()
         proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=log, stderr=log, start_new_session=True)
         if _wait_for_server(proc, 10.0):
+            make_realtime(proc.pid)  # as rtkit would on a desktop; a server already running is left alone
             return proc
         stop_server(proc)
         log.seek(0)
@@ -64,6 +65,22 @@ def start_server() -> subprocess.Popen | None:
         for key in env:
             os.environ.pop(key, None)
     raise RuntimeError(f"could not start pulseaudio: {errors}")
+
+
+SERVER_RT_PRIORITY = 5
+"""SCHED_FIFO priority of a server we start: what rtkit grants PulseAudio on a desktop (its
+``realtime-priority`` default). Without it, a 2-core machine busy training starves the server."""
+
+
+def make_realtime(pid: int, priority: int = SERVER_RT_PRIORITY) -> bool:
+    """Give every thread of process ``pid`` SCHED_FIFO ``priority`` (threads it starts later inherit it);
+    False where that is not allowed (not root, no RLIMIT_RTPRIO)."""
+    try:
+        for tid in os.listdir(f"/proc/{pid}/task"):
+            os.sched_setscheduler(int(tid), os.SCHED_FIFO, os.sched_param(priority))
+        return True
+    except (OSError, AttributeError):
+        return False
 
 
 def stop_server(proc: subprocess.Popen | None) -> None:

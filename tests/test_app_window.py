@@ -80,18 +80,31 @@ def model_path(tmp_path):
     return path
 
 
+@pytest.fixture(scope="session")
+def trainer():
+    """One training process for every window of the session (as one window keeps one)."""
+    from iirnn_core.worker import TrainingWorker
+
+    worker = TrainingWorker()
+    worker.start()
+    yield worker
+    worker.close()
+
+
 @pytest.fixture
-def make_window(qtbot, tmp_path, model_path):
+def make_window(qtbot, tmp_path, model_path, trainer):
     """Build windows sharing one temporary settings file; each is closed at the end of the test."""
     windows = []
 
     def make(model=model_path, config_factory=null_config, **kwargs):
         store = QSettings(str(tmp_path / "settings.ini"), QSettings.IniFormat)
+        kwargs.setdefault("trainer", trainer)
         window = MainWindow(store, model_path=model, engine_factory=recording_factory,
                             config_factory=config_factory, **kwargs)
         qtbot.addWidget(window)
         window.show()
         qtbot.waitExposed(window)
+        qtbot.waitUntil(lambda: window.audio_started, timeout=60000)
         windows.append(window)
         return window
 

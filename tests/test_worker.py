@@ -112,3 +112,39 @@ def test_the_child_lowers_its_own_priority_below_the_audio():
     finally:
         job.cancel()
         job.join(WAIT)
+
+
+def test_one_persistent_worker_trains_job_after_job_cancels_and_survives_a_crash():
+    from iirnn_core.worker import TrainingWorker
+
+    worker = TrainingWorker()
+    worker.start()
+    try:
+        pid = worker.pid
+        first = TrainingJob(TrainConfig(notes=["A4"], seconds=0.2), worker=worker)
+        first.start()
+        assert first.join(WAIT) and first.error is None and first.result is not None
+        assert worker.ready  # torch and the kernels were loaded before the first job
+        # A second job runs in the same process: no process starts between jobs.
+        long_job = TrainingJob(TrainConfig(notes=["C4..C6"], optimizer="adam", seconds=0.1), worker=worker)
+        long_job.start()
+        wait_for_progress(long_job)
+        assert long_job.pid == pid
+        long_job.cancel()
+        assert long_job.join(WAIT) and long_job.error is None
+        assert long_job.result.metadata["cancelled"] is True
+        # The process dies mid-job: the job ends with one line and the worker is started again.
+        crashing = TrainingJob(TrainConfig(notes=["C4..C6"], optimizer="adam", seconds=0.1), worker=worker)
+        crashing.start()
+        wait_for_progress(crashing)
+        os.kill(pid, signal.SIGKILL)
+        assert crashing.join(WAIT)
+        assert crashing.error.startswith("the training process ended unexpectedly") and "\n" not in crashing.error
+        assert "started again" in crashing.error and worker.restarts == 1
+        after = TrainingJob(TrainConfig(notes=["A4"], seconds=0.2), worker=worker)
+        after.start()
+        assert after.join(WAIT) and after.error is None and after.result is not None
+        assert worker.pid != pid and worker.alive
+    finally:
+        worker.close()
+    assert not worker.alive
