@@ -5,7 +5,7 @@ Each row plays 16 RNN voices cycling (one new key every ``--gap`` s through C4..
 128-frame blocks, while the trainer trains the 25 keys C4..C6:
 
 - ``idle``:    no training (the floor);
-- ``process``: training in a child process (:class:`iirnn_core.worker.TrainingJob`) at nice 10, as
+- ``process``: training in a persistent child process (:class:`iirnn_core.worker.TrainingWorker`) at nice 10, as
                the window runs it, the design;
 - ``thread``:  the same training in a thread of the audio process (the contrast: the GIL).
 
@@ -14,8 +14,8 @@ row: underruns counted from callback timestamps and from the wall clock (with th
 the host's ``output_underflow`` flags, mean/max callback load, key-to-sound latency (median,
 90th percentile, spread) and training steps done. Run::
 
-    python3 benchmarks/bench_live_audio.py                       # 60 s per row, latency 'low'
-    python3 benchmarks/bench_live_audio.py --latency 0.005 --rows process
+    python3 benchmarks/bench_live_audio.py                       # 60 s per row, 5 ms host buffer
+    python3 benchmarks/bench_live_audio.py --latency low --rows process
 """
 
 from __future__ import annotations
@@ -27,6 +27,7 @@ import os
 import sys
 import threading
 import time
+from pathlib import Path
 
 import numpy as np
 
@@ -34,7 +35,7 @@ from iirnn_core.audio import AudioConfig, AudioEngine
 from iirnn_core.notes import note_range, note_to_midi
 from iirnn_core.renderer import SynthSettings
 from iirnn_core.training import TrainConfig, Training
-from iirnn_core.worker import TrainingJob
+from iirnn_core.worker import TrainingJob, TrainingWorker
 
 KEYS = "C4..C6"
 
@@ -63,15 +64,22 @@ class Load:
 
 
 class ProcessLoad(Load):
-    """Training in child processes (:class:`TrainingJob`), one after another until stopped."""
+    """Training in one persistent child process (:class:`TrainingWorker`, started and ready before the
+    stream opens, as the window does), job after job until stopped: no process starts while it plays."""
 
     def start(self) -> None:
+        self._worker = TrainingWorker(niceness=self.nice)
+        self._worker.start()
+        deadline = time.monotonic() + 60
+        while not self._worker.ready and time.monotonic() < deadline:
+            self._worker.take(0)
+            time.sleep(0.02)
         self._finished_steps = 0
         self._next()
         super().start()
 
     def _next(self) -> None:
-        self._job = TrainingJob(self.config, niceness=self.nice)  # the child sets its own niceness
+        self._job = TrainingJob(self.config, worker=self._worker)
         self._job.start()
         self.runs += 1
 
@@ -87,8 +95,8 @@ class ProcessLoad(Load):
 
     def stop(self) -> None:
         self._job.cancel()
-        if not self._job.join(timeout=10):
-            self._job.terminate()
+        self._job.join(timeout=10)
+        self._worker.close()
 
 
 class ThreadLoad(Load):
@@ -164,12 +172,31 @@ def play_row(kind: str, args) -> dict:
                 training_steps=steps, training_runs=load.runs, training_errors=list(load.errors))
 
 
+def with_sound_server(args, body):
+    """Run ``body()``; without ``--device``, on a null sink of our own (``norewinds=1``) of a PulseAudio
+    server (started here, real-time as on a desktop, when none runs), as the tests and the window benchmark do."""
+    if args.device is not None:
+        return body()
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
+    import pulse
+
+    from iirnn_core.devices import refresh_devices
+
+    server = pulse.start_server()
+    try:
+        with pulse.own_sink(f"iirnn_bench_{os.getpid()}"):
+            refresh_devices()
+            return body()
+    finally:
+        pulse.stop_server(server)
+
+
 def main(argv=None) -> int:
     """Run the rows and print the table (or JSON)."""
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--seconds", type=float, default=60.0, help="seconds per row (default 60)")
     p.add_argument("--rows", default="idle,process,thread", help="comma-separated rows: idle, process, thread")
-    p.add_argument("--latency", default="low", help="'low', 'high' or seconds (default low)")
+    p.add_argument("--latency", default="0.005", help="'low', 'high' or seconds (default 0.005, the engine's)")
     p.add_argument("--blocksize", type=int, default=128)
     p.add_argument("--gap", type=float, default=0.05, help="seconds between keys (default 0.05)")
     p.add_argument("--optimizer", default="best", help="trainer optimizer (default best)")
@@ -180,7 +207,8 @@ def main(argv=None) -> int:
     args = p.parse_args(argv)
     if args.training_nice < 0:
         args.training_nice = None
-    rows = [play_row(kind.strip(), args) for kind in args.rows.split(",") if kind.strip()]
+    rows = with_sound_server(args, lambda: [play_row(kind.strip(), args) for kind in args.rows.split(",")
+                                             if kind.strip()])
     if args.json:
         print(json.dumps(rows))
         return 0
