@@ -17,7 +17,6 @@ import math
 from fractions import Fraction
 
 import numpy as np
-import scipy.signal
 from numba import njit
 
 from .resonator import SettingError
@@ -41,6 +40,15 @@ def rate_ratio(rate_in: float, rate_out: float) -> tuple[int, int]:
     return ratio.numerator, ratio.denominator
 
 
+def kaiser_lowpass(taps: int, cutoff: float, beta: float) -> np.ndarray:
+    """Kaiser-windowed sinc low-pass of ``taps`` taps, ``cutoff`` relative to Nyquist, unity gain at DC
+    (what ``scipy.signal.firwin(taps, cutoff, window=("kaiser", beta))`` gives; numpy only, so the live
+    engine's process need not load scipy)."""
+    n = np.arange(taps) - (taps - 1) / 2.0
+    h = cutoff * np.sinc(cutoff * n) * np.kaiser(taps, beta)
+    return h / h.sum()
+
+
 def design_table(up: int, down: int, taps_per_phase: int = TAPS_PER_PHASE, beta: float = KAISER_BETA) -> np.ndarray:
     """Polyphase table (L, K) float64: ``table[p, k] = L * h[p + k*L]`` of a Kaiser low-pass.
 
@@ -48,7 +56,7 @@ def design_table(up: int, down: int, taps_per_phase: int = TAPS_PER_PHASE, beta:
     """
     if up == down == 1:
         return np.ones((1, 1))
-    h = scipy.signal.firwin(up * taps_per_phase, 1.0 / max(up, down), window=("kaiser", beta))
+    h = kaiser_lowpass(up * taps_per_phase, 1.0 / max(up, down), beta)
     return np.ascontiguousarray(up * h.reshape(taps_per_phase, up).T)
 
 

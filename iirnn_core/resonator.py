@@ -12,7 +12,6 @@ import numbers
 from dataclasses import dataclass
 
 import numpy as np
-import scipy.signal
 
 
 class SettingError(ValueError):
@@ -111,6 +110,8 @@ def impulse(length: int, amplitude: float = 0.1) -> np.ndarray:
 
 def reference_filter(res: Resonator, x: np.ndarray) -> np.ndarray:
     """The seed's filter over a whole signal with ``scipy.signal.lfilter``; shape as ``x``, float64."""
+    import scipy.signal  # here, not at import: the window's process never needs scipy (memory)
+
     return scipy.signal.lfilter([1.0], [1.0, -res.k1, -res.k2], np.asarray(x, dtype=np.float64))
 
 

@@ -83,3 +83,13 @@ def test_ratio_checks():
         rate_ratio(8000.5, 48000)
     with pytest.raises(SettingError):
         rate_ratio(7919, 48017)
+
+
+def test_kaiser_lowpass_is_scipys_firwin():
+    import scipy.signal
+
+    from iirnn_core.resample import kaiser_lowpass
+
+    for taps, cutoff in ((96, 1 / 6), (441 * 16, 1 / 441), (33, 0.5)):
+        np.testing.assert_allclose(kaiser_lowpass(taps, cutoff, 7.0),
+                                   scipy.signal.firwin(taps, cutoff, window=("kaiser", 7.0)), rtol=1e-10, atol=1e-15)
