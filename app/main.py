@@ -37,6 +37,10 @@ def main(argv: list[str] | None = None) -> int:
     """Run the window until it closes; returns the exit code."""
     argv = sys.argv[1:] if argv is None else argv
     args = parse_args(argv)
+    import logging
+
+    # The library's log (device trouble, a restarted trainer) for a developer on stderr; a person reads the status bar.
+    logging.basicConfig(level=logging.WARNING, format="iirnn-synth: %(name)s: %(message)s")
     from PySide6.QtCore import QSettings
     from PySide6.QtWidgets import QApplication
 

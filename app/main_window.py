@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 import os
+import threading
 import time
 
 from PySide6.QtCore import QEvent, QSettings, Qt, QTimer
@@ -137,6 +138,10 @@ class MainWindow(QMainWindow):
         self.apply_sound()
         self.audio_started = False
         self._startup_message = startup_message
+        self._reopening: threading.Thread | None = None
+        self._reopen_timer = QTimer(self)
+        self._reopen_timer.setInterval(TRAINER_POLL_MS)
+        self._reopen_timer.timeout.connect(self._reopen_done)
         self._trainer_wait = QTimer(self)
         self._trainer_wait.setInterval(TRAINER_POLL_MS)
         self._trainer_wait.timeout.connect(self._start_audio_when_trainer_ready)
@@ -446,22 +451,46 @@ class MainWindow(QMainWindow):
             self.apply_audio(*dialog.values())
 
     def apply_audio(self, device: str, samplerate: int, blocksize: int, latency: str) -> None:
-        """Reopen the output with these settings; the engine reports trouble in its status line."""
+        """Reopen the output with these settings, off the GUI thread (a device can take seconds to start);
+        the engine reports trouble in its status line, shown when the reopen has ended."""
         from iirnn_core.resonator import SettingError
 
+        if self._reopening is not None and self._reopening.is_alive():
+            self.statusBar().showMessage("Audio is still reopening; try again in a moment.")
+            return
         self.release_all_keys()
         previous = (self.settings.device, self.settings.samplerate, self.settings.blocksize, self.settings.latency)
         self.settings.device, self.settings.samplerate = device, samplerate
         self.settings.blocksize, self.settings.latency = blocksize, latency
         try:
-            self.engine.reopen(self._config_factory(self.settings))
+            config = self._config_factory(self.settings)
         except SettingError as exc:  # an impossible configuration: the output in use stays
             (self.settings.device, self.settings.samplerate, self.settings.blocksize,
              self.settings.latency) = previous
             self.statusBar().showMessage(f"Audio settings not applied: {one_line(exc)}")
             return
+        self.statusBar().showMessage("Reopening audio...")
+        self._reopening = threading.Thread(target=self.engine.reopen, args=(config,), name="iirnn-reopen",
+                                           daemon=True)
+        self._reopening.start()
+        self._reopen_timer.start()
+
+    def _reopen_done(self) -> None:
+        """Show how a reopen ended, once it has."""
+        if self._reopening is None or self._reopening.is_alive():
+            return
+        self._reopen_timer.stop()
+        self._reopening = None
         self.statusBar().showMessage(str(self.engine.status_line or ""))
         self.refresh_status()
+
+    def wait_for_audio(self, timeout: float = 30.0) -> bool:
+        """Wait until a reopen has ended (tests, shutdown); True if none is under way."""
+        thread = self._reopening
+        if thread is not None:
+            thread.join(timeout)
+            self._reopen_done()
+        return self._reopening is None
 
     def reconnect_audio(self) -> None:
         """Audio > Reconnect: reopen the configured output (the engine falls back to the null output
@@ -513,6 +542,7 @@ class MainWindow(QMainWindow):
         self.plot_timer.stop()
         self.status_timer.stop()
         self._trainer_wait.stop()
+        self.wait_for_audio()
         self.training.shutdown()
         save_settings(self.store, self.current_settings())
         self.engine.close()
@@ -529,14 +559,24 @@ def key_labels(shift: int) -> dict[int, str]:
 
 
 def stats_text(stats) -> str:
-    """The status bar's figures: callback load (mean, max), underruns, key-to-sound latency, output."""
-    underruns = int(stats.underruns_timestamps) + int(stats.underruns_wallclock)
+    """The status bar's figures: callback load (mean, max), dropouts, key-to-sound latency, output, priority,
+    and any muted blocks, callback errors or dropped key events.
+
+    Dropouts: the larger of the two estimates (callback timestamps, wall clock), which count the same
+    dropouts two ways; adding them would count each twice."""
+    underruns = max(int(stats.underruns_timestamps), int(stats.underruns_wallclock))
     device = "no audio device" if stats.null_output else str(stats.device_name)
     # key-to-sound latency of the notes played; before the first note, the stream's output latency
     latency = stats.latency_ms_median
     if not math.isfinite(latency):
         latency = getattr(stats, "output_latency_ms", math.nan)
     latency_text = f"{latency:.1f} ms" if math.isfinite(latency) else "-"
-    return (f"load {100 * stats.callback_load_mean:.0f}% (max {100 * stats.callback_load_max:.0f}%) | "
-            f"underruns {underruns} | latency {latency_text} | "
+    text = (f"load {100 * stats.callback_load_mean:.0f}% (max {100 * stats.callback_load_max:.0f}%) | "
+            f"dropouts {underruns} | latency {latency_text} | "
             f"{device} {stats.samplerate} Hz/{stats.blocksize}")
+    if not stats.null_output:
+        text += f" | audio thread {getattr(stats, 'priority', 'normal')}"
+    troubles = [(getattr(stats, "muted_blocks", 0), "blocks muted (NaN)"),
+                (getattr(stats, "callback_errors", 0), "callback errors"),
+                (getattr(stats, "events_dropped", 0), "key events dropped")]
+    return text + "".join(f" | {n} {what}" for n, what in troubles if n)

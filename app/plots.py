@@ -56,7 +56,7 @@ class ScopeView(QWidget):
     def refresh(self, engine) -> int:
         """Copy the engine's newest samples into the curve; returns how many were valid."""
         count = int(engine.read_scope(self.buffer))
-        rate = float(getattr(engine, "samplerate", 0) or self.rate)
+        rate = float(engine.config.samplerate)
         if rate != self.rate:
             self.rate = rate
             self._time = np.arange(SCOPE_SAMPLES) / rate

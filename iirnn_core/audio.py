@@ -422,7 +422,8 @@ class AudioEngine:
             stalled = time.perf_counter() - self._processor.last_callback > max(STALL_SECONDS, 20 * self._cfg.period)
             try:
                 inactive = not output.active
-            except Exception:  # noqa: BLE001
+            except Exception as exc:  # noqa: BLE001 - a vanished device may fail to answer
+                log.info("the output does not answer: %s", exc)
                 inactive = True
             if stalled or inactive:
                 with self._lock:

@@ -46,6 +46,9 @@ def _usage_errors() -> tuple[type[BaseException], ...]:
 
 def main(argv: list[str] | None = None) -> int:
     """Run ``iirnn`` with ``argv`` (default: ``sys.argv[1:]``); returns the exit code."""
+    import logging
+
+    logging.basicConfig(level=logging.ERROR, format="iirnn: %(name)s: %(message)s")  # warnings are the reports' job
     try:
         args = build_parser().parse_args(argv)
         return int(args.run(args) or 0)

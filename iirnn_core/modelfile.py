@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import importlib.resources
 import json
+import logging
 import math
 import os
 import tempfile
@@ -33,6 +34,8 @@ import numpy as np
 from .weights import RNNWeights, spectral_radius
 from .notes import NoteError, canonical, note_to_midi
 from .resonator import SettingError
+
+log = logging.getLogger(__name__)
 
 FORMAT_NAME = "iirnn-model"
 FORMAT_VERSION = 1
@@ -154,8 +157,8 @@ def save_model(model: TrainedModel, path: str | os.PathLike) -> None:
     except BaseException:
         try:
             os.unlink(tmp)
-        except OSError:
-            pass
+        except OSError as exc:
+            log.warning("could not remove the temporary file %s: %s", tmp, exc)
         raise
 
 
@@ -174,8 +177,8 @@ def _umask() -> int:
             for line in f:
                 if line.startswith("Umask:"):
                     return int(line.split()[1], 8)
-    except (OSError, ValueError):
-        pass
+    except (OSError, ValueError) as exc:
+        log.debug("umask unknown (%s); assuming 022", exc)
     return 0o022
 
 

@@ -135,7 +135,7 @@ def test_opens_with_model_and_shows_engine_status(make_window):
     assert window.sound.engine_box.model().item(window.sound.engine_box.findData("rnn-trained")).isEnabled()
     assert window.statusBar().currentMessage().startswith(str(window.engine.status_line or ""))
     window.refresh_status()
-    assert "underruns" in window.stats_label.text() and "latency" in window.stats_label.text()
+    assert "dropouts" in window.stats_label.text() and "latency" in window.stats_label.text()
 
 
 def test_missing_or_bad_startup_model_disables_trained_engine(make_window, tmp_path):
@@ -174,9 +174,12 @@ def test_audio_settings_reopen_the_engine(make_window, monkeypatch):
     monkeypatch.setattr(AudioDialog, "exec", lambda self: AudioDialog.Accepted)
     monkeypatch.setattr(AudioDialog, "values", lambda self: ("", 44100, 256, "high"))
     window.audio_settings_dialog()
+    assert window.statusBar().currentMessage() == "Reopening audio..."  # the GUI does not wait for the device
+    assert window.wait_for_audio()
     assert (window.settings.samplerate, window.settings.blocksize, window.settings.latency) == (44100, 256, "high")
     assert len(window.engine.names("reopen")) == 1
     window.reconnect_audio()
+    assert window.wait_for_audio()
     assert len(window.engine.names("reopen")) == 2
     window.apply_audio("", 44100, 5, "high")  # an impossible block size: one line, the output stays
     assert "not applied" in window.statusBar().currentMessage()
@@ -428,3 +431,31 @@ def test_stop_ends_training_early_and_keeps_the_best_so_far(make_window, qtbot):
     assert "stopped" in window.training.status_label.text()
     qtbot.waitUntil(lambda: window.training.job is None, timeout=5000)
     assert window.training.start_button.isEnabled() and not window.training.stop_button.isEnabled()
+
+
+def test_status_counts_each_dropout_once_and_shows_troubles():
+    from dataclasses import replace
+
+    from app.main_window import stats_text
+    from iirnn_core.audio import EngineStats
+
+    stats = EngineStats(underruns_timestamps=3, underruns_wallclock=2, muted_blocks=0, callback_load_mean=0.01,
+                        callback_load_max=0.05, latency_ms_median=9.2, null_output=False, device_name="pulse",
+                        samplerate=48000, blocksize=128, priority="SCHED_FIFO 60")
+    text = stats_text(stats)
+    assert "dropouts 3 |" in text and "SCHED_FIFO 60" in text and "muted" not in text
+    text = stats_text(replace(stats, muted_blocks=2, callback_errors=1, events_dropped=4))
+    assert "2 blocks muted" in text and "1 callback errors" in text and "4 key events dropped" in text
+
+
+def test_scope_time_axis_follows_the_device_rate(make_window):
+    window = make_window(config_factory=lambda s: replace_config(null_config(s), samplerate=44100))
+    window.refresh_plots()
+    assert window.engine.config.samplerate == 44100
+    assert abs(window.scope.rate - 44100) < 1e-9
+
+
+def replace_config(config, **changes):
+    from dataclasses import replace
+
+    return replace(config, **changes)
