@@ -42,6 +42,12 @@ STATUS_MS = 500
 POLYPHONY = 32
 """Voices per bank of the live engine."""
 
+COMPARISON_CACHE = 64
+"""Comparisons of the last key kept for reuse (one per key and settings)."""
+
+SOUND_DEBOUNCE_MS = 30
+"""A control change reaches the engine once the controls have rested this long."""
+
 TRAINER_POLL_MS = 50
 """How often the window looks whether the training process is ready (then the audio opens)."""
 
@@ -105,6 +111,7 @@ class MainWindow(QMainWindow):
         self.model_source = ""
         self.last_note: int | None = None
         self._comparison_pending = False
+        self._comparisons: dict = {}  # (key, settings, engine) -> (model, Comparison), oldest first
         self._closed = False
         self.keys = KeyInput(self, self.settings.octave)
         self.player = self.keys.player
@@ -133,8 +140,12 @@ class MainWindow(QMainWindow):
         self._config_factory = config_factory or audio_config
         self.engine = factory(self._config_factory(self.settings), self.synth_settings(), self.effective_engine(),
                               self.model, POLYPHONY)
-        self.engine.set_master(self.sound.master)
-        self.sound.changed.connect(self.apply_sound)
+        # Controls move in bursts (a slider drag): one engine change when they rest, not one per step.
+        self._sound_timer = QTimer(self)
+        self._sound_timer.setSingleShot(True)
+        self._sound_timer.setInterval(SOUND_DEBOUNCE_MS)
+        self._sound_timer.timeout.connect(self.apply_sound)
+        self.sound.changed.connect(self._sound_timer.start)
         self.apply_sound()
         self.audio_started = False
         self._startup_message = startup_message
@@ -291,29 +302,22 @@ class MainWindow(QMainWindow):
             return "rnn-analytic"
         return engine
 
-    def apply_sound(self, model_changed: bool = False) -> None:
-        """Send the controls (and, if ``model_changed``, the model) to the engine.
-
-        Every intermediate state must be playable, so the engine first goes to a target that needs
-        no trained model (the target itself, or 'iir'), then takes settings and model, then the
-        trained target. Engine changes affect new notes only and none arrive in between, so the
-        detour is inaudible. A refused change is one status line.
-        """
+    def apply_sound(self) -> None:
+        """Send the controls and the model to the engine as one change (one patch table, whatever moved);
+        a refused change is one status line."""
         from iirnn_core.resonator import SettingError
 
-        settings, engine = self.synth_settings(), self.effective_engine()
-        trained = engine == "rnn-trained" or (engine == "ab" and settings.ab_twin == "rnn-trained")
+        self._sound_timer.stop()
         try:
-            self.engine.set_engine("iir" if trained else engine)
-            self.engine.set_settings(settings)
-            if model_changed:
-                self.engine.set_model(self.model)
-            if trained:
-                self.engine.set_engine(engine)
-            self.engine.set_master(self.sound.master)
+            self.engine.configure(self.effective_engine(), self.synth_settings(), self.model, self.sound.master)
         except SettingError as exc:
             self.statusBar().showMessage(f"Not applied: {one_line(exc)}")
         self._comparison_pending = self.last_note is not None
+
+    def flush_sound(self) -> None:
+        """Apply a control change still waiting out its debounce now."""
+        if self._sound_timer.isActive():
+            self.apply_sound()
 
     def note_on(self, midi: int, velocity: int) -> bool:
         """Start ``midi`` at ``velocity`` (1..127); False (and one status line) when it cannot sound:
@@ -387,7 +391,7 @@ class MainWindow(QMainWindow):
     def use_trained_model(self, model) -> None:
         """Swap a freshly trained model into the engine (while notes play)."""
         self._set_model(model, "trained just now, not saved")
-        self.apply_sound(model_changed=True)
+        self.apply_sound()
 
     def open_model_file(self, path: str) -> bool:
         """Load ``path`` and use it; a bad file shows a one-sentence dialog and the model in use stays."""
@@ -399,7 +403,7 @@ class MainWindow(QMainWindow):
             QMessageBox.warning(self, "Model not loaded", f"{one_line(exc)}")
             return False
         self._set_model(model, os.path.basename(path))
-        self.apply_sound(model_changed=True)
+        self.apply_sound()
         self.statusBar().showMessage(f"Loaded {path}.")
         return True
 
@@ -509,8 +513,14 @@ class MainWindow(QMainWindow):
 
     def _show_comparison(self, midi: int) -> None:
         """Compare the twins for key ``midi`` at the current settings and draw it."""
+        key = (midi, self.synth_settings(), self.sound.engine)
         try:
-            comparison = compare(midi_to_note(midi), self.synth_settings(), self.sound.engine, self.model)
+            model, comparison = self._comparisons.get(key, (None, None))
+            if comparison is None or model is not self.model:  # once per key, settings and model (a few ms)
+                comparison = compare(midi_to_note(midi), key[1], key[2], self.model)
+                if len(self._comparisons) >= COMPARISON_CACHE:
+                    self._comparisons.pop(next(iter(self._comparisons)))
+                self._comparisons[key] = (self.model, comparison)
         except ValueError as exc:  # a key above Nyquist after a rate change
             self.twins.caption.setText(one_line(exc))
         else:

@@ -33,6 +33,7 @@ def main(argv: list[str] | None = None) -> int:
         window.show()
         window.sound.set_engine("ab")
         window.sound.ab_twin_box.setCurrentIndex(window.sound.ab_twin_box.findData("rnn-trained"))
+        window.flush_sound()
         window.training.set_values("C4..C6", "best", "random", max(seconds + 5.0, 10.0))
         window.training.start()
 

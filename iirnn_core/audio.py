@@ -44,6 +44,8 @@ log = logging.getLogger(__name__)
 
 START_TIMEOUT = 5.0
 """Seconds a freshly opened stream may take to run steadily (PulseAudio's first open takes 1-2 s)."""
+_KEEP = object()
+"""``configure(model=_KEEP)``: the model stays as it is (None is a real choice: no model)."""
 STALL_SECONDS = 5.0
 """A running device whose callback stays away this long is taken as lost. (PulseAudio through ALSA
 takes about 2 s to recover from an underrun: that is a dropout, counted, not a lost device.)"""
@@ -229,23 +231,39 @@ class AudioEngine:
         """True if key ``midi`` sounds with the current engine, settings and model."""
         return 0 <= midi < 128 and self._patches[midi] is not None
 
+    def configure(self, engine: str | None = None, settings: SynthSettings | None = None, model=_KEEP,
+                  master: float | None = None) -> None:
+        """Change any of engine, settings, model and master volume at once: one patch table, one publish,
+        for new notes. SettingError if the combination is impossible (nothing changes)."""
+        engine = self._engine if engine is None else engine
+        settings = self._settings if settings is None else settings
+        model = self._model if model is _KEEP else model
+        if master is not None:
+            master = float(master)
+            if not math.isfinite(master):
+                raise SettingError(f"master volume must be a number 0..1, got {master}")
+        with self._lock:
+            previous = self._master
+            if master is not None:
+                self._master = min(1.0, max(0.0, master))
+            try:
+                self._patches = self._apply(engine, settings, model)
+            except Exception:
+                self._master = previous
+                raise
+            self._engine, self._settings, self._model = engine, settings, model
+
     def set_engine(self, name: str) -> None:
         """'iir' | 'rnn-analytic' | 'rnn-trained' | 'ab' for new notes; SettingError if impossible (nothing changes)."""
-        with self._lock:
-            self._patches = self._apply(name, self._settings, self._model)
-            self._engine = name
+        self.configure(engine=name)
 
     def set_settings(self, settings: SynthSettings) -> None:
         """New Q, drive, model rate, amplitude, ... for new notes; SettingError if impossible (nothing changes)."""
-        with self._lock:
-            self._patches = self._apply(self._engine, settings, self._model)
-            self._settings = settings
+        self.configure(settings=settings)
 
     def set_model(self, model) -> None:
         """Swap in a trained model (an immutable TrainedModel) for new notes."""
-        with self._lock:
-            self._patches = self._apply(self._engine, self._settings, model)
-            self._model = model
+        self.configure(model=model)
 
     def set_master(self, volume: float) -> None:
         """Master volume 0..1 (linear gain), ramped in the callback over about 20 ms."""

@@ -23,7 +23,8 @@ from iirnn_core.resonator import resonator
 NO_DEVICE = "iirnn-tests: no such device"
 """An output name no host has: the real engine falls back to its paced null output."""
 
-RECORDED = ("note_on", "note_off", "panic", "set_engine", "set_model", "set_settings", "set_master", "reopen")
+RECORDED = ("note_on", "note_off", "panic", "configure", "set_engine", "set_model", "set_settings", "set_master",
+            "reopen")
 
 
 class RecordingEngine:
@@ -153,6 +154,7 @@ def test_missing_or_bad_startup_model_disables_trained_engine(make_window, tmp_p
 def test_saved_trained_engine_without_a_model_falls_back(make_window, tmp_path):
     window = make_window()
     window.sound.set_engine("rnn-trained")
+    window.flush_sound()
     window.close()
     again = make_window(model=tmp_path / "gone.json")
     assert again.sound.engine == "rnn-analytic" and again.engine.engine == "rnn-analytic"
@@ -190,6 +192,7 @@ def test_audio_settings_reopen_the_engine(make_window, monkeypatch):
 def test_computer_keys_play_q_z_e_and_light_the_piano(make_window):
     window = make_window()
     window.sound.velocity_slider.setValue(90)
+    window.flush_sound()
     key(window, "q")
     assert window.keyboard.lit_notes() == [72]
     key(window, "z")
@@ -281,14 +284,17 @@ def test_engine_switch_reaches_the_engine(make_window):
     window = make_window()
     for name in ("rnn-analytic", "ab", "rnn-trained", "iir"):
         window.sound.set_engine(name)
+        window.flush_sound()
         assert window.engine.engine == name  # the real engine's choice for new notes
     window.sound.set_engine("ab")
-    assert window.engine.names("set_settings")[-1][0].channels == 2
+    window.flush_sound()
+    assert window.engine.names("configure")[-1][1].channels == 2
 
 
 def test_last_key_plot_shows_iir_rnn_difference_and_snr(make_window):
     window = make_window()
     window.sound.set_engine("rnn-trained")
+    window.flush_sound()
     tap(window, "n")  # A4
     window.refresh_plots()
     comparison = window.twins.comparison
@@ -308,12 +314,15 @@ def test_scope_reads_the_engine(make_window, qtbot):
 def test_model_tied_to_rate_and_q_offers_training(make_window):
     window = make_window()
     window.sound.set_engine("rnn-trained")
+    window.flush_sound()
     assert not window.sound.mismatch_label.isVisible()
     window.sound.q_slider.setValue(window.sound.q_slider.value() + 1)
+    window.flush_sound()
     assert window.sound.mismatch_label.isVisible() and window.sound.train_button.isVisible()
     assert "Q 0.995" in window.sound.mismatch()
     assert window.engine.engine == "rnn-analytic"  # plays the analytic twin meanwhile
     window.sound.q_slider.setValue(window.sound.q_slider.value() - 1)
+    window.flush_sound()
     assert not window.sound.mismatch_label.isVisible()
     assert window.engine.engine == "rnn-trained"
 
@@ -321,6 +330,7 @@ def test_model_tied_to_rate_and_q_offers_training(make_window):
 def test_bad_model_file_is_one_sentence_and_model_stays(make_window, tmp_path, monkeypatch):
     window = make_window()
     before = window.model
+    changes_before = len(window.engine.names("configure"))
     shown = []
     monkeypatch.setattr(QMessageBox, "warning", lambda parent, title, text, *a: shown.append(text))
     for content in (b"\x00\x01garbage", b'{"format": "iirnn-model", "version": 99}', b""):
@@ -332,12 +342,13 @@ def test_bad_model_file_is_one_sentence_and_model_stays(make_window, tmp_path, m
     assert len(shown) == 4
     for text in shown:
         assert "\n" not in text and "Traceback" not in text and 10 < len(text) < 300
-    assert window.engine.names("set_model") == []
+    assert len(window.engine.names("configure")) == changes_before  # the engine was not touched
 
 
 def test_open_and_save_model(make_window, tmp_path):
     window = make_window()
     window.sound.set_engine("rnn-trained")
+    window.flush_sound()
     other = tmp_path / "a4.json"
     save_model(analytic_model("A4..C5", q=0.999), other)
     assert window.open_model_file(str(other))  # trained at another Q than the controls'
@@ -345,6 +356,7 @@ def test_open_and_save_model(make_window, tmp_path):
     assert window.engine.model is window.model and window.engine.engine == "rnn-analytic"
     assert window.sound.mismatch()
     window.sound.q_slider.setValue(window.sound._q_choices.index(0.999))
+    window.flush_sound()
     assert window.engine.engine == "rnn-trained" and window.engine.settings.q == 0.999
     assert window.engine.playable(69) and not window.engine.playable(60)  # only the model's keys sound
     key(window, "z")  # C4: not in the model, one status line instead of a note
@@ -359,7 +371,9 @@ def test_open_and_save_model(make_window, tmp_path):
 def test_settings_persist_between_runs(make_window):
     window = make_window()
     window.sound.set_engine("ab")
+    window.flush_sound()
     window.sound.velocity_slider.setValue(42)
+    window.flush_sound()
     tap(window, Qt.Key_Left)
     window.close()
     again = make_window()
@@ -369,6 +383,7 @@ def test_settings_persist_between_runs(make_window):
 def test_short_training_run_delivers_loss_points_and_swaps_the_model(make_window, qtbot):
     window = make_window()
     window.sound.set_engine("rnn-trained")
+    window.flush_sound()
     window.training.set_values("A4 C5", "adam", "random", 2.0)
     received = []
     window.training.progress_received.connect(received.append)
@@ -379,7 +394,7 @@ def test_short_training_run_delivers_loss_points_and_swaps_the_model(make_window
         tap(window, "n")  # playing while it trains
     model = blocker.args[0]
     assert window.model is model and set(model.notes) == {"A4", "C5"}
-    assert window.engine.names("set_model")[-1] == (model,)
+    assert window.engine.names("configure")[-1][2] is model
     assert sum(received) >= 2, received  # a loss curve, not a single point
     assert window.training.points_received == sum(received)
     assert all(len(series) == len(window.training.steps) for series in window.training.losses)
@@ -459,3 +474,13 @@ def replace_config(config, **changes):
     from dataclasses import replace
 
     return replace(config, **changes)
+
+
+def test_a_slider_drag_reaches_the_engine_once_when_it_rests(make_window, qtbot):
+    window = make_window()
+    before = len(window.engine.names("configure"))
+    for step in range(10):  # a drag: ten steps within the debounce
+        window.sound.q_slider.setValue(window.sound.q_slider.value() + 1)
+    assert len(window.engine.names("configure")) == before
+    qtbot.waitUntil(lambda: len(window.engine.names("configure")) == before + 1, timeout=2000)
+    assert window.engine.settings.q == window.sound.q
