@@ -86,7 +86,7 @@ def test_bench_json_has_every_row():
     rows = json.loads(proc.stdout)
     assert {tuple(sorted(r)) for r in rows} == {("block", "engine", "load", "rate", "voices")}
     engines = {(r["engine"], r["voices"]) for r in rows}
-    for engine in ("iir", "rnn-analytic", "seed-nn.RNN"):
+    for engine in ("iir", "rnn-analytic", "live-iir", "live-rnn-analytic", "seed-nn.RNN"):
         for voices in (1, 8, 32, 64):
             assert (engine, voices) in engines
     assert all(r["rate"] == 48000 and r["block"] == 128 and r["load"] > 0 for r in rows)

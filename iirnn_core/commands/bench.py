@@ -1,9 +1,11 @@
 """``iirnn bench``: render load (CPU seconds per second of audio) through the live renderer.
 
-Each row renders ``voices`` sounding voices of one engine at ``rate`` in ``block``-frame blocks
-and divides the CPU time spent in ``render_block`` by the audio duration produced; a load of
-0.05 is 5 % of one core. The reference row ``seed-nn.RNN`` runs the twins the seed's way:
-one ``nn.RNN`` call per block (voices batched), carrying the hidden state between calls.
+Rows ``iir`` / ``rnn-analytic`` render ``voices`` sounding voices of one engine at ``rate`` (voices
+at the device rate) in ``block``-frame blocks and divide the CPU time spent in ``render_block`` by
+the audio duration produced; a load of 0.05 is 5 % of one core. Rows ``live-*`` run the live
+callback's whole compiled block (``process_block``: voices at the seed's 8 kHz, the resampler to
+``rate``, the output stage) as PortAudio calls it. The reference row ``seed-nn.RNN`` runs the
+twins the seed's way: one ``nn.RNN`` call per block (voices batched), carrying the hidden state.
 """
 
 from __future__ import annotations
@@ -46,6 +48,34 @@ def renderer_load(engine: str, voices: int, rate: int, block: int, seconds: floa
     return spent / (blocks * block / rate)
 
 
+def live_block_load(engine: str, voices: int, rate: int, block: int, seconds: float, model_rate: int = 8000) -> float:
+    """CPU seconds per audio second of the live callback's compiled block (``process_block``: key events,
+    voices at ``model_rate``, resampler to ``rate``, output stage, scope, accounting) with ``voices``
+    voices of ``engine`` sounding (A/B: ``voices`` keys of two voices each)."""
+    from ..audio import AudioConfig, AudioEngine
+
+    settings = SynthSettings(rate=model_rate, q=BENCH_Q, drive=0.3, channels=2)
+    eng = AudioEngine(AudioConfig(samplerate=rate, blocksize=block), settings, engine, polyphony=voices)
+    proc = eng.processor
+    for i in range(voices):
+        eng.note_on(24 + i, 1.0, when=0.0)  # C1 upwards: every key below the model rate's Nyquist
+    out = np.zeros((block, 2), dtype=np.float32)
+    now = 1.0
+    for _ in range(4):  # warm-up: the keys land, compiled code is loaded
+        proc.process(out, block, now, 0.0, 0.0, False)
+        now += block / rate
+    blocks = max(1, int(seconds * rate / block))
+    start = time.thread_time()
+    for _ in range(blocks):
+        proc.process(out, block, now, 0.0, 0.0, False)
+        now += block / rate
+    spent = time.thread_time() - start
+    sounding = proc.active_voices()
+    if sounding != voices * (2 if engine == "ab" else 1):
+        raise RuntimeError(f"only {sounding} voices sounded")
+    return spent / (blocks * block / rate)
+
+
 def seed_load(voices: int, rate: int, block: int, seconds: float) -> float:
     """CPU seconds per audio second running ``voices`` twins as one ``nn.RNN`` call per block."""
     settings = SynthSettings(rate=rate, q=BENCH_Q, drive=0.3)
@@ -76,6 +106,10 @@ def run_bench(rate: int = 48000, block: int = 128, voice_counts=(1, 8, 32, 64), 
         for voices in voice_counts:
             rows.append(dict(engine=engine, voices=voices, rate=rate, block=block,
                              load=renderer_load(engine, voices, rate, block, seconds)))
+    for engine in ("iir", "rnn-analytic"):
+        for voices in voice_counts:
+            rows.append(dict(engine=f"live-{engine}", voices=voices, rate=rate, block=block,
+                             load=live_block_load(engine, voices, rate, block, seconds)))
     for voices in voice_counts:
         rows.append(dict(engine="seed-nn.RNN", voices=voices, rate=rate, block=block,
                          load=seed_load(voices, rate, block, seconds / 4)))
@@ -107,8 +141,8 @@ def run(args: argparse.Namespace) -> int:
         return 0
     seed = {r["voices"]: r["load"] for r in rows if r["engine"] == "seed-nn.RNN"}
     print(f"render load (CPU s per audio s) at {args.rate} Hz, {args.block}-frame blocks")
-    print(f"{'engine':<14}{'voices':>7}{'load':>10}{'vs seed':>10}")
+    print(f"{'engine':<18}{'voices':>7}{'load':>10}{'vs seed':>10}")
     for r in rows:
         ratio = seed[r["voices"]] / r["load"] if r["load"] > 0 else float("inf")
-        print(f"{r['engine']:<14}{r['voices']:>7}{r['load']:>10.4f}{ratio:>9.1f}x")
+        print(f"{r['engine']:<18}{r['voices']:>7}{r['load']:>10.4f}{ratio:>9.1f}x")
     return 0
