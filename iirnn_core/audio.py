@@ -13,9 +13,10 @@ the audio thread, and publishes it into the processor's idle half: new notes use
 notes keep their weights, nothing clicks. A new model rate or hidden size gets a new pipeline
 while the old one rings out.
 
-This module is the supervisor: it opens the device (by name, with rollback), falls back to a
-paced :class:`~iirnn_core.null_output.NullOutput` when there is none or the device dies, raises
-the callback thread's priority (:mod:`iirnn_core.priority`) and reports :meth:`AudioEngine.stats`.
+The engine builds patch tables and reports :meth:`AudioEngine.stats`; an
+:class:`~iirnn_core.output_supervisor.OutputSupervisor` opens the device (by name, with rollback),
+falls back to a paced null output when there is none or the device dies, and raises the callback
+thread's priority; :mod:`iirnn_core.devices` finds devices and opens the compiled stream.
 """
 
 from __future__ import annotations
@@ -30,25 +31,18 @@ from dataclasses import dataclass
 import numpy as np
 
 from .block_processor import NOTE_OFF, NOTE_ON, PANIC, SCOPE_SIZE, BlockProcessor  # noqa: F401 - re-exported
-from .devices import (close_stream, find_output_device, list_output_devices, open_compiled_stream,  # noqa: F401
-                      refresh_devices)
+from .devices import find_output_device, list_output_devices, refresh_devices  # noqa: F401 - re-exported
 from .errors import one_line
 from .notes import NoteError, midi_to_note
-from .null_output import NullOutput
+from .output_supervisor import OutputSupervisor
 from .pipeline import Pipeline
-from .priority import raise_callback_priority, raise_stream_threads, thread_ids
 from .renderer import ENGINES, SynthSettings, patches_for
 from .resonator import SettingError
 
 log = logging.getLogger(__name__)
 
-START_TIMEOUT = 5.0
-"""Seconds a freshly opened stream may take to run steadily (PulseAudio's first open takes 1-2 s)."""
 _KEEP = object()
 """``configure(model=_KEEP)``: the model stays as it is (None is a real choice: no model)."""
-STALL_SECONDS = 5.0
-"""A running device whose callback stays away this long is taken as lost. (PulseAudio through ALSA
-takes about 2 s to recover from an underrun: that is a dropout, counted, not a lost device.)"""
 
 
 @dataclass(frozen=True)
@@ -148,18 +142,11 @@ class AudioEngine:
         self._polyphony = polyphony
         self._master = 1.0
         self._lock = threading.RLock()  # serialises the setters and device changes; the callback never takes it
-        self._output = None
-        self._null = True
-        self._device_name = ""
         self._callback_errors = 0
-        self._priority = "normal"
-        self._steady = False
-        self._supervisor: threading.Thread | None = None
-        self._closing = threading.Event()
         self._clock = time.perf_counter  # the engine's time base (s); tests may substitute a fake clock
         self._processor = BlockProcessor(cfg.samplerate, cfg.blocksize, 2, cfg.period)
         self._patches = self._apply(engine, settings, model)
-        self.status_line = "Audio is not started."
+        self._out = OutputSupervisor(self._lock, self._new_processor, self.callback)
 
     # ---- patches -----------------------------------------------------------------------------
 
@@ -315,153 +302,30 @@ class AudioEngine:
             outdata.fill(0)
             self._callback_errors += 1
 
-    # ---- outputs ------------------------------------------------------------------------------
+    # ---- outputs (the supervisor opens, watches and replaces them) ---------------------------------
 
     def start(self) -> None:
         """Open the configured device once (falls back to a paced null output, never raises for device trouble)."""
         warm_up()
-        with self._lock:
-            if self._output is None:
-                self._closing.clear()
-                self._open(self._cfg, previous=None)
-            if self._supervisor is None:
-                self._supervisor = threading.Thread(target=self._supervise, name="iirnn-audio-supervisor",
-                                                    daemon=True)
-                self._supervisor.start()
+        self._out.start(self._cfg)
 
     def reopen(self, cfg: AudioConfig) -> bool:
         """Change device, rate or block size. On failure the previous output is restored (or, failing that,
         the null output); returns True if ``cfg`` is now in use. Never raises for device trouble."""
         if not isinstance(cfg, AudioConfig):
             raise TypeError("cfg must be an AudioConfig")
-        with self._lock:
-            previous = self._cfg
-            self._stop_output()
-            return self._open(cfg, previous=previous)
+        return self._out.reopen(cfg, self._cfg)
 
-    def _configure(self, cfg: AudioConfig, channels: int, output_latency: float) -> None:
-        """A fresh block processor for ``cfg`` with the current patches (no callback runs now)."""
+    def _new_processor(self, cfg: AudioConfig, channels: int, output_latency: float) -> BlockProcessor:
+        """A fresh block processor for ``cfg`` with the current patches (called with no callback running)."""
         self._processor = BlockProcessor(cfg.samplerate, cfg.blocksize, channels, output_latency)
         self._patches = self._apply(self._engine, self._settings, self._model)
         self._cfg = cfg
-
-    def _open(self, cfg: AudioConfig, previous: AudioConfig | None) -> bool:
-        """Open ``cfg`` on a device; on failure roll back to ``previous`` or run the null output."""
-        try:
-            self._open_device(cfg)
-            return True
-        except Exception as exc:  # noqa: BLE001 - device trouble becomes one status line
-            reason = one_line(exc)
-            log.info("could not open %s: %s", cfg, reason)
-        if previous is not None and previous != cfg:
-            try:
-                self._open_device(previous)
-                self.status_line = (f"Could not open {cfg.device or 'the default device'}: {reason}; "
-                                    f"still playing on {self._device_name}.")
-                return False
-            except Exception as exc:  # noqa: BLE001
-                log.info("could not reopen %s: %s", previous, one_line(exc))
-        self._start_null(cfg, f"No audio device: {reason}; playing silently on a null output.")
-        return False
-
-    def _open_device(self, cfg: AudioConfig) -> None:
-        refresh_devices()
-        info = find_output_device(cfg.device)
-        channels = min(2, int(info["max_output_channels"]))
-        self._configure(cfg, channels, cfg.period)
-        proc = self._processor
-        before = thread_ids()
-        stream = open_compiled_stream(info, cfg.samplerate, cfg.blocksize, channels, cfg.latency,
-                                      proc.callback_address, proc.user_data)
-        try:
-            self._steady = False
-            proc.cb_f[3] = float(stream.latency)  # G_OUTLAT: used when the host gives no DAC times
-            proc.running = True
-            stream.start()
-            self._wait_steady(cfg)
-            self._priority = raise_callback_priority(proc.callback_thread)
-            raise_stream_threads(thread_ids() - before - {proc.callback_thread})
-        except Exception:
-            proc.running = False
-            close_stream(stream)
-            raise
-        self._output = stream
-        self._null = False
-        self._device_name = info["name"]
-        proc.acc.request_reset()
-        self._steady = True
-        self.status_line = (f"Playing on {info['name']} at {cfg.samplerate} Hz, {cfg.blocksize}-frame blocks, "
-                            f"{1000 * stream.latency:.1f} ms output latency; audio thread {self._priority}.")
-
-    def _wait_steady(self, cfg: AudioConfig) -> None:
-        """Wait until callbacks arrive at the block rate (PulseAudio pauses 1-2 s after a first open)."""
-        deadline = time.perf_counter() + START_TIMEOUT
-        window = max(0.05, 8 * cfg.period)
-        need = max(2, int(0.5 * window / cfg.period))
-        good = 0
-        while time.perf_counter() < deadline:
-            before = self._processor.callbacks
-            time.sleep(window)
-            good = good + 1 if self._processor.callbacks - before >= need else 0
-            if good >= 2:
-                return
-        raise RuntimeError(f"the stream did not run within {START_TIMEOUT:g} s")
-
-    def _start_null(self, cfg: AudioConfig, message: str) -> None:
-        period = cfg.blocksize / cfg.samplerate
-        self._configure(cfg, 2, period)
-        output = NullOutput(self.callback, cfg.samplerate, cfg.blocksize, 2)
-        self._output = output
-        self._priority = "normal"
-        self._null = True
-        self._device_name = "null output"
-        self._processor.running = True
-        self._processor.acc.request_reset()
-        output.start()
-        self._steady = True
-        self.status_line = message
-
-    def _stop_output(self) -> None:
-        output, self._output = self._output, None
-        self._steady = False
-        if output is not None:
-            if isinstance(output, NullOutput):
-                output.stop()
-            else:
-                close_stream(output)
-        self._processor.running = False
-
-    def _supervise(self) -> None:
-        """Every 0.2 s: if the device stopped, move to the null output."""
-        while not self._closing.wait(0.2):
-            output = self._output
-            if output is None or self._null or not self._steady:
-                continue
-            stalled = time.perf_counter() - self._processor.last_callback > max(STALL_SECONDS, 20 * self._cfg.period)
-            try:
-                inactive = not output.active
-            except Exception as exc:  # noqa: BLE001 - a vanished device may fail to answer
-                log.info("the output does not answer: %s", exc)
-                inactive = True
-            if stalled or inactive:
-                with self._lock:
-                    if self._output is output:
-                        name = self._device_name
-                        self._stop_output()
-                        what = f"went silent for {STALL_SECONDS:g} s" if stalled else "stopped (unplugged?)"
-                        log.warning("audio device %s %s", name, what)
-                        self._start_null(self._cfg, f"Audio device {name} {what}; "
-                                                    "playing silently on a null output.")
+        return self._processor
 
     def close(self) -> None:
-        """Stop the output and the supervisor; the engine can be started again."""
-        self._closing.set()
-        supervisor, self._supervisor = self._supervisor, None
-        if supervisor is not None:
-            supervisor.join(timeout=2.0)
-        with self._lock:
-            self._stop_output()
-            self.status_line = "Audio is closed."
+        """Stop the output and its watch; the engine can be started again."""
+        self._out.close()
 
     def __enter__(self) -> "AudioEngine":
         self.start()
@@ -470,12 +334,22 @@ class AudioEngine:
     def __exit__(self, *exc) -> None:
         self.close()
 
+    @property
+    def status_line(self) -> str:
+        """One sentence on the output: where it plays, or why it plays silently."""
+        return self._out.status_line
+
+    @property
+    def supervisor(self) -> OutputSupervisor:
+        """What opens, watches and replaces the output."""
+        return self._out
+
     # ---- what the window and the CLI read -------------------------------------------------------
 
     @property
     def is_null_output(self) -> bool:
         """True while playing on the null output."""
-        return self._null
+        return self._out.is_null
 
     def stats(self) -> EngineStats:
         """Accounting of the current output since it started."""
@@ -489,8 +363,8 @@ class AudioEngine:
             callback_load_mean=acc.load_mean,
             callback_load_max=acc.load_max,
             latency_ms_median=float(np.median(latencies)) if latencies.size else math.nan,
-            null_output=self._null,
-            device_name=self._device_name,
+            null_output=self._out.is_null,
+            device_name=self._out.device_name,
             samplerate=int(self._cfg.samplerate),
             blocksize=int(self._cfg.blocksize),
             latency_ms_max=float(latencies.max()) if latencies.size else math.nan,
@@ -499,11 +373,11 @@ class AudioEngine:
             callbacks=acc.callbacks,
             underflow_flags=acc.underflow_flags,
             frames_lost_wallclock=float(acc.frames_lost),
-            output_latency_ms=1000.0 * float(proc.cb_f[3]),
+            output_latency_ms=1000.0 * proc.output_latency,
             active_voices=proc.active_voices(),
             voices_stolen=proc.voices_stolen(),
             callback_errors=self._callback_errors,
-            priority=self._priority,
+            priority=self._out.priority,
             events_dropped=proc.events_dropped,
         )
 

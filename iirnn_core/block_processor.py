@@ -416,6 +416,15 @@ class BlockProcessor:
     # ---- what readers see -------------------------------------------------------------------
 
     @property
+    def output_latency(self) -> float:
+        """Seconds from a block's start to its sound, used when the host gives no DAC times."""
+        return float(self.cb_f[G_OUTLAT])
+
+    @output_latency.setter
+    def output_latency(self, seconds: float) -> None:
+        self.cb_f[G_OUTLAT] = float(seconds)
+
+    @property
     def callbacks(self) -> int:
         """Blocks processed."""
         return int(self.cb_i[C_CALLBACKS])

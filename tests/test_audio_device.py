@@ -118,7 +118,7 @@ def test_reopen_rolls_back_and_recovers_from_a_lost_device(pulse_server):
         assert not eng.is_null_output and eng.stats().samplerate == 44100
         assert eng.reopen(AudioConfig(device="no such device")) is False  # rolled back
         assert not eng.is_null_output and eng.status_line.startswith("Could not open no such device")
-        eng._output.abort()  # the device stops under the engine (as when unplugged)
+        eng.supervisor.output.abort()  # the device stops under the engine (as when unplugged)
         deadline = time.monotonic() + 3
         while not eng.is_null_output and time.monotonic() < deadline:
             time.sleep(0.05)
