@@ -38,7 +38,8 @@ _alsa_handler = None  # kept alive for as long as alsa-lib may call it
 
 def quiet_alsa() -> None:
     """Stop alsa-lib printing "underrun occurred" and the like on stderr (the engine counts underruns
-    itself and reports them in one place). Best effort; does nothing where there is no alsa-lib."""
+    itself and reports them in one place) with a compiled no-op handler. Best effort; does nothing where
+    there is no alsa-lib."""
     global _alsa_handler
     if _alsa_handler is not None:
         return
@@ -49,11 +50,18 @@ def quiet_alsa() -> None:
         name = ctypes.util.find_library("asound")
         if name is None:
             return
+        from numba import cfunc, types
+
         lib = ctypes.CDLL(name)
-        handler_type = ctypes.CFUNCTYPE(None, ctypes.c_char_p, ctypes.c_int, ctypes.c_char_p, ctypes.c_int,
-                                        ctypes.c_char_p)
-        _alsa_handler = handler_type(lambda *args: None)
-        lib.snd_lib_error_set_handler(_alsa_handler)
+
+        # Compiled, not a Python callback: alsa-lib calls it on the audio thread, which must never wait
+        # for the GIL. (Its C type is variadic; the extra arguments are ignored, as a C no-op would.)
+        @cfunc(types.void(types.voidptr, types.intc, types.voidptr, types.intc, types.voidptr), cache=True)
+        def ignore_alsa_message(file, line, function, err, fmt):
+            pass
+
+        lib.snd_lib_error_set_handler(ctypes.c_void_p(ignore_alsa_message.address))
+        _alsa_handler = ignore_alsa_message
     except (OSError, AttributeError) as exc:
         log.debug("alsa-lib's messages stay on: %s", exc)
 
