@@ -121,7 +121,9 @@ def soft_limit(out, knee):
             if not math.isfinite(out[n, c]):
                 bad = 1
     if bad:
-        out[:, :] = 0.0
+        for n in range(out.shape[0]):
+            for c in range(out.shape[1]):
+                out[n, c] = 0.0
         return 1
     span = 1.0 - knee
     for n in range(out.shape[0]):
@@ -146,15 +148,21 @@ def retire_voices(peaks, count, retire_level, w_hh, w_ih, w_out, h, gains, x, in
         p = peaks[v]
         if p < retire_level or p == np.inf:
             last = count - 1
-            if v != last:
-                w_hh[:, :, v] = w_hh[:, :, last]
-                w_ih[:, v] = w_ih[:, last]
-                w_out[:, v] = w_out[:, last]
-                h[:, v] = h[:, last]
-                gains[:, v] = gains[:, last]
-                x[:, v] = x[:, last]
-                ints[:, v] = ints[:, last]
-                floats[:, v] = floats[:, last]
+            if v != last:  # element by element: an array-to-array slice copy may allocate a temporary
+                for i in range(h.shape[0]):
+                    for j in range(h.shape[0]):
+                        w_hh[i, j, v] = w_hh[i, j, last]
+                    w_ih[i, v] = w_ih[i, last]
+                    w_out[i, v] = w_out[i, last]
+                    h[i, v] = h[i, last]
+                for c in range(gains.shape[0]):
+                    gains[c, v] = gains[c, last]
+                for n in range(x.shape[0]):
+                    x[n, v] = x[n, last]
+                for r in range(ints.shape[0]):
+                    ints[r, v] = ints[r, last]
+                for r in range(floats.shape[0]):
+                    floats[r, v] = floats[r, last]
                 peaks[v] = peaks[last]
             count = last
         else:
