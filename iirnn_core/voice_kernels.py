@@ -34,20 +34,22 @@ CTL_SIZE = 7
 PARAM_RETIRE, PARAM_KNEE = 0, 1
 
 
+@njit(inline="always")
+def bank_arrays(tab, bank):
+    """The arrays of ``bank``: (w_hh, w_ih, w_out, h, scratch, gains, x, y, ints, floats, peaks), as listed above."""
+    base = bank * BANK_ROWS
+    return (f64_array3(tab, base), f64_array2(tab, base + 1), f64_array2(tab, base + 2), f64_array2(tab, base + 3),
+            f64_array2(tab, base + 4), f64_array2(tab, base + 5), f64_array2(tab, base + 6),
+            f64_array2(tab, base + 7), i64_array2(tab, base + 8), f64_array2(tab, base + 9),
+            f64_array1(tab, base + 10))
+
+
 @njit(**_JIT)
 def start_voice(tab, bank, hidden, w_hh, w_ih, w_out, gains, amplitude, offset, note):
     """Start one voice in ``bank`` with weights ``w_hh`` (>= hidden, >= hidden), ``w_ih``, ``w_out`` (>= hidden,)
     (only the first ``hidden`` states are used), ``gains`` (C,), an impulse of ``amplitude`` at frame
     ``offset`` of the next block; the quietest voice is stolen when every slot sounds. Returns the slot."""
-    base = bank * BANK_ROWS
-    W = f64_array3(tab, base)
-    IH = f64_array2(tab, base + 1)
-    OUT = f64_array2(tab, base + 2)
-    H = f64_array2(tab, base + 3)
-    G = f64_array2(tab, base + 5)
-    X = f64_array2(tab, base + 6)
-    INTS = i64_array2(tab, base + 8)
-    FL = f64_array2(tab, base + 9)
+    W, IH, OUT, H, _, G, X, _, INTS, FL, _ = bank_arrays(tab, bank)
     ctl = i64_array1(tab, ROW_CTL)
     count = ctl[bank]
     if count < H.shape[1]:
@@ -79,7 +81,7 @@ def release_note(tab, note):
     """Mark every voice of ``note`` released in both banks (they ring on and are stolen first)."""
     ctl = i64_array1(tab, ROW_CTL)
     for bank in range(2):
-        ints = i64_array2(tab, bank * BANK_ROWS + 8)
+        ints = bank_arrays(tab, bank)[8]
         for v in range(ctl[bank]):
             if ints[0, v] == note:
                 ints[1, v] = 1
@@ -106,18 +108,7 @@ def _render_bank(tab, bank, out, retire_level):
     count = ctl[bank]
     if count == 0:
         return
-    base = bank * BANK_ROWS
-    W = f64_array3(tab, base)
-    IH = f64_array2(tab, base + 1)
-    OUT = f64_array2(tab, base + 2)
-    H = f64_array2(tab, base + 3)
-    SCR = f64_array2(tab, base + 4)
-    G = f64_array2(tab, base + 5)
-    X = f64_array2(tab, base + 6)
-    Y = f64_array2(tab, base + 7)
-    INTS = i64_array2(tab, base + 8)
-    FL = f64_array2(tab, base + 9)
-    PK = f64_array1(tab, base + 10)
+    W, IH, OUT, H, SCR, G, X, Y, INTS, FL, PK = bank_arrays(tab, bank)
     n = out.shape[0]
     x = X[:n]
     y = Y[:n]
