@@ -12,6 +12,7 @@ import math
 import os
 import threading
 import time
+from dataclasses import replace
 
 from PySide6.QtCore import QEvent, QSettings, Qt, QTimer
 from PySide6.QtGui import QAction, QKeySequence
@@ -29,7 +30,7 @@ from .key_input import KeyInput
 from .keymap import BOTTOM_ROW, TOP_ROW, midi_for
 from .plots import ScopeView, TwinView
 from .settings import AppSettings, latency_for_stream, load_settings, save_settings
-from .sound_panel import SoundPanel
+from .sound_panel import SoundPanel, model_mismatch
 from .texts import one_line
 from .training_panel import TrainingPanel
 
@@ -111,6 +112,7 @@ class MainWindow(QMainWindow):
         self.model_source = ""
         self.last_note: int | None = None
         self._comparison_pending = False
+        self.snapshot_playing = None  # the training snapshot the engine plays during a run
         self._comparisons: dict = {}  # (key, settings, engine) -> (model, Comparison), oldest first
         self._closed = False
         self.keys = KeyInput(self, self.settings.octave)
@@ -209,6 +211,8 @@ class MainWindow(QMainWindow):
         self.twins = TwinView()
         self.training = TrainingPanel(self.training_context, job_factory)
         self.training.model_trained.connect(self.use_trained_model)
+        self.training.model_snapshot.connect(self.play_snapshot)
+        self.training.run_ended.connect(self.end_snapshots)
         self.training.message.connect(lambda text: self.statusBar().showMessage(text))
 
         left = QSplitter(Qt.Vertical)
@@ -387,6 +391,38 @@ class MainWindow(QMainWindow):
         self.model_source = source
         self.sound.set_trained_available(model is not None)
         self.sound.show_model(model, source)
+
+    def play_snapshot(self, snapshot) -> None:
+        """During a run: the trained engine (and a trained A/B twin) play each trained key's best net so far.
+
+        Played when the trained engine is selected and the run is for the rate and Q the controls are
+        at. The snapshot's keys replace those of the model in use when that was trained at the same
+        rate and Q (its other keys sound as before). Published like every engine change: sounding
+        notes keep their weights, new notes take the new nets. The model in use, and its file, stay
+        as they are until the run ends."""
+        from iirnn_core.resonator import SettingError
+
+        wanted, settings = self.sound.engine, self.synth_settings()
+        trained = wanted == "rnn-trained" or (wanted == "ab" and settings.ab_twin == "rnn-trained")
+        if not trained or model_mismatch(snapshot, self.sound.rate, self.sound.q):
+            return
+        model = self.model
+        if model is not None and not model_mismatch(model, snapshot.rate, snapshot.q):
+            snapshot = replace(snapshot, keys={**model.keys, **snapshot.keys},
+                               hidden=max(model.hidden, snapshot.hidden))
+        try:
+            self.engine.configure(wanted, settings, snapshot)
+        except SettingError as exc:
+            self.statusBar().showMessage(f"Snapshot not played: {one_line(exc)}")
+            return
+        self.snapshot_playing = snapshot
+
+    def end_snapshots(self) -> None:
+        """A run ended: the engine goes back to the model in use (a trained result follows through
+        :meth:`use_trained_model`)."""
+        if self.snapshot_playing is not None:
+            self.snapshot_playing = None
+            self.apply_sound()
 
     def use_trained_model(self, model) -> None:
         """Swap a freshly trained model into the engine (while notes play)."""

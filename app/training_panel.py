@@ -75,11 +75,14 @@ class TrainingPanel(QGroupBox):
 
     ``job_factory(config)`` makes the job (default: :class:`iirnn_core.worker.TrainingJob`);
     ``context()`` gives the (rate, q, warm model) the window is playing with.
-    Signals: ``model_trained(model)``, ``message(str)`` (one line for the status bar),
+    Signals: ``model_trained(model)``, ``model_snapshot(model)`` (every key's best net so far, a few
+    times a second during a run), ``run_ended()`` (before ``model_trained``), ``message(str)`` (one line for the status bar),
     ``progress_received(int)`` (number of Progress events in a poll).
     """
 
     model_trained = Signal(object)
+    model_snapshot = Signal(object)
+    run_ended = Signal()
     message = Signal(str)
     progress_received = Signal(int)
 
@@ -95,6 +98,7 @@ class TrainingPanel(QGroupBox):
         self.losses: list[list[float]] = []
         self.curves = []
         self.points_received = 0
+        self.snapshots_received = 0
         self._polls_with_news = 0
         self._last = None
 
@@ -238,6 +242,10 @@ class TrainingPanel(QGroupBox):
             self.timer.stop()
             return 0
         finished = self.poller.done.is_set()  # read before draining: nothing can arrive after it
+        snapshots, snapshot = job.snapshots, job.snapshot  # (count first: the poller may add one meanwhile)
+        if snapshots > self.snapshots_received and snapshot is not None and not finished:
+            self.snapshots_received = snapshots
+            self.model_snapshot.emit(snapshot)
         inbox = self.poller.inbox
         events = [inbox.popleft() for _ in range(len(inbox))]
         for progress in events:
@@ -273,6 +281,7 @@ class TrainingPanel(QGroupBox):
         self.steps = []
         self.losses = [[] for _ in notes]
         self.points_received = 0
+        self.snapshots_received = 0
         self._polls_with_news = 0
         self._last = None
         self._view = (0.0, 0.0, 0.0)
@@ -305,6 +314,7 @@ class TrainingPanel(QGroupBox):
 
     def _finish(self, job) -> None:
         self.timer.stop()
+        self.run_ended.emit()
         self.start_button.setEnabled(True)
         self.stop_button.setEnabled(False)
         if self._last is not None:

@@ -542,16 +542,26 @@ def measure_snr(model: TrainedModel, note: str) -> float:
 def build_model(config: TrainConfig, weights: list[RNNWeights], steps: int, train_seconds: float,
                 metadata: dict | None = None) -> TrainedModel:
     """A :class:`TrainedModel` of ``weights`` (per ``config.notes``) with every key's SNR measured by rendering."""
-    keys = {note: KeyModel(note, note_to_hz(note), w, float("nan")) for note, w in zip(config.notes, weights)}
-    model = TrainedModel(rate=float(config.rate), q=float(config.q), seconds=float(config.seconds),
-                         amplitude=float(config.amplitude), hidden=config.hidden, drive=1.0,
-                         optimizer=config.optimizer, init=config.init, steps=int(steps),
-                         train_seconds=float(train_seconds), seed=int(config.seed), keys=keys,
-                         metadata=dict(metadata or {}))
-    for note, key in keys.items():
-        snr = measure_snr(model, note)
-        keys[note] = KeyModel(note, key.freq, key.weights, float(min(max(snr, -300.0), 300.0)))
+    model = model_of(config, weights, [float("nan")] * len(weights), steps, train_seconds, metadata)
+    for note, key in model.keys.items():
+        model.keys[note] = KeyModel(note, key.freq, key.weights, file_snr(measure_snr(model, note)))
     return model
+
+
+def file_snr(db: float) -> float:
+    """An SNR (dB) as a model file holds it: clamped to +-300 dB, NaN (not measured) as -300."""
+    return float(min(max(db, -300.0), 300.0)) if db == db else -300.0
+
+
+def model_of(config: TrainConfig, weights: list[RNNWeights], snr_dbs, steps: int, train_seconds: float,
+             metadata: dict | None = None) -> TrainedModel:
+    """A :class:`TrainedModel` of ``weights`` (per ``config.notes``) with the given SNRs (dB) as they are."""
+    keys = {note: KeyModel(note, note_to_hz(note), w, db) for note, w, db in zip(config.notes, weights, snr_dbs)}
+    return TrainedModel(rate=float(config.rate), q=float(config.q), seconds=float(config.seconds),
+                        amplitude=float(config.amplitude), hidden=config.hidden, drive=1.0,
+                        optimizer=config.optimizer, init=config.init, steps=int(steps),
+                        train_seconds=float(train_seconds), seed=int(config.seed), keys=keys,
+                        metadata=dict(metadata or {}))
 
 
 def train_model(config: TrainConfig, on_progress: Callable[[Progress], None] | None = None,

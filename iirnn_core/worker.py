@@ -6,7 +6,8 @@ with torch and the training kernels loaded up front; it then trains :class:`Trai
 after another, so no process starts and nothing imports torch while the music plays. Only plain
 data crosses the queues: the config as a dict (a warm model as its file dict), progress as dicts,
 the result as the model file dict, an error as one line of text. Messages are
-``(kind, job_id, body)`` with kind ``"progress"``, ``"result"`` or ``"error"``.
+``(kind, job_id, body)`` with kind ``"progress"``, ``"snapshot"`` (every key's best net so far, a few
+times a second, as a model file dict), ``"result"`` or ``"error"``.
 """
 
 from __future__ import annotations
@@ -61,6 +62,19 @@ def config_from_dict(data: dict):
     return TrainConfig(**data, warm_model=None if warm is None else model_from_dict(warm, "the warm model"))
 
 
+SNAPSHOT_INTERVAL = 0.25
+"""Seconds between snapshots of every key's best net so far (what the trained engine plays during a run)."""
+
+
+def snapshot_model(config, training, progress):
+    """Every key's best net so far as a :class:`~iirnn_core.modelfile.TrainedModel`, with the training SNR of
+    ``progress`` (no rendering: it is sent a few times a second)."""
+    from .training import file_snr, model_of
+
+    return model_of(config, training.weights(), [file_snr(db) for db in progress.snr_db], progress.step,
+                    progress.elapsed, {"snapshot": True})
+
+
 def lower_io_priority() -> None:
     """Put this process in the idle I/O class (``ioprio_set``, Linux; quietly skipped elsewhere), so its
     imports and page-cache traffic never delay the sound server's or the audio process's reads."""
@@ -87,13 +101,16 @@ def _run_job(payload: dict, send, should_stop, interval: float) -> None:
 
         config = config_from_dict(payload)
         training = Training(config)
-        last_sent, pending = 0.0, None
+        last_sent, last_snapshot, pending = 0.0, time.monotonic(), None
         for progress in training.run(should_stop):
             pending = progress.to_dict()
             now = time.monotonic()
             if progress.done or now - last_sent >= interval:
                 send("progress", pending)
                 last_sent, pending = now, None
+            if not progress.done and now - last_snapshot >= SNAPSHOT_INTERVAL:
+                send("snapshot", snapshot_model(config, training, progress).to_dict())
+                last_snapshot = now
         if pending is not None:
             send("progress", pending)
         if training.steps_done == 0:
@@ -270,6 +287,8 @@ class TrainingJob:
         self._id: int | None = None
         self._finished = False
         self._buffer: list = []
+        self.snapshot = None  # the newest TrainedModel of every key's best net so far (during the run)
+        self.snapshots = 0
 
     def start(self) -> None:
         """Submit the job (once)."""
@@ -303,6 +322,12 @@ class TrainingJob:
                 break
             if kind == "progress":
                 self._buffer.append(Progress.from_dict(body))
+            elif kind == "snapshot":
+                try:
+                    self.snapshot = model_from_dict(body, "a training snapshot")
+                    self.snapshots += 1
+                except ModelFileError as exc:  # a diverged net: the previous snapshot stays
+                    log.info("training snapshot skipped: %s", exc)
             elif kind == "result":
                 try:
                     self.result = None if body is None else model_from_dict(body, "the trained model")

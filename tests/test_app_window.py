@@ -8,6 +8,7 @@ Settings live in a temporary INI file, never the user's.
 import math
 import os
 
+import numpy as np
 import pytest
 from PySide6.QtCore import QEvent, QPoint, QSettings, Qt
 from PySide6.QtGui import QKeyEvent
@@ -484,3 +485,26 @@ def test_a_slider_drag_reaches_the_engine_once_when_it_rests(make_window, qtbot)
     assert len(window.engine.names("configure")) == before
     qtbot.waitUntil(lambda: len(window.engine.names("configure")) == before + 1, timeout=2000)
     assert window.engine.settings.q == window.sound.q
+
+
+def test_the_trained_engine_plays_the_network_while_it_learns(make_window, qtbot):
+    """During a run the trained engine takes each key's best net so far, several times, before the run ends;
+    the model in use changes only at the end."""
+    window = make_window()  # the analytic C4..C6 model at 8 kHz, Q 0.995: the run's rate and Q
+    window.sound.set_engine("rnn-trained")
+    window.flush_sound()
+    before = window.model
+    window.training.set_values("A4", "adam", "random", 60.0)  # the seed's loop: long enough to watch
+    played = []
+    window.training.model_snapshot.connect(lambda m: played.append(window.engine.model))
+    assert window.training.start()
+    qtbot.waitUntil(lambda: len(played) >= 3, timeout=60000)
+    assert window.training.is_running and window.model is before  # the run goes on; the file's model stays
+    assert all(m.metadata.get("snapshot") for m in played)
+    nets = [m.keys["A4"].weights.w_hh for m in played]
+    assert sum(not np.array_equal(a, b) for a, b in zip(nets, nets[1:])) >= 2  # A4's patch changed twice
+    assert played[-1].keys["C5"] is before.keys["C5"]  # keys not in the run keep their nets
+    assert window.engine.playable(69) and window.engine.engine == "rnn-trained"
+    with qtbot.waitSignal(window.training.model_trained, timeout=60000) as blocker:
+        window.training.stop()
+    assert window.engine.model is blocker.args[0] is window.model and window.snapshot_playing is None
