@@ -7,12 +7,12 @@ what the renderer computes.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
 from iirnn_core.weights import snr_db
-from iirnn_core.renderer import SynthSettings, render_notes
+from iirnn_core.renderer import SynthSettings, patches_for, render_notes
 from iirnn_core.resonator import t60_from_q
 
 MIN_SECONDS, MAX_SECONDS = 0.6, 2.0
@@ -32,7 +32,10 @@ def twin_engine(engine: str, ab_twin: str = "rnn-analytic") -> str:
 class ImpulseComparison:
     """One key's twins: ``time`` (N,) s, ``iir``/``rnn``/``difference`` (N,), ``snr`` dB,
     ``freqs`` (M,) Hz with ``iir_db``/``rnn_db`` (M,) log-magnitude spectra in dB,
-    the ``note`` and the ``twin`` engine used (and ``note_text``: why a fallback was used, or "")."""
+    the ``note`` and the ``twin`` engine used (and ``note_text``: why a fallback was used, or ""),
+    the IIR's two poles ``iir_poles`` (Q e^{+-jw}) and the twin's ``rnn_poles``: the eigenvalues of its
+    ``W_hh``, the poles of the network linearised around zero (tanh(u) ~ u for small u), where
+    ``h[n] = W_hh h[n-1] + w_ih x[n]`` is a linear recursion whose transfer function has them as poles."""
 
     note: str
     twin: str
@@ -45,6 +48,8 @@ class ImpulseComparison:
     iir_db: np.ndarray
     rnn_db: np.ndarray
     note_text: str = ""
+    iir_poles: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=complex))
+    rnn_poles: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=complex))
 
 
 def log_spectrum(signal: np.ndarray, rate: float) -> tuple[np.ndarray, np.ndarray]:
@@ -77,5 +82,7 @@ def compare(note: str, settings: SynthSettings, engine: str, model=None) -> Impu
         rnn = render_notes(twin, [note], raw, seconds)[:, 0]
     freqs, iir_db = log_spectrum(iir, settings.rate)
     _, rnn_db = log_spectrum(rnn, settings.rate)
+    iir_w, rnn_w = (patches_for(e, note, raw, model if e == "rnn-trained" else None)[0].weights for e in ("iir", twin))
     return ImpulseComparison(note, twin, np.arange(len(iir)) / settings.rate, iir, rnn, rnn - iir,
-                             snr_db(iir, rnn), freqs, iir_db, rnn_db, note_text)
+                             snr_db(iir, rnn), freqs, iir_db, rnn_db, note_text,
+                             np.linalg.eigvals(iir_w.w_hh), np.linalg.eigvals(rnn_w.w_hh))

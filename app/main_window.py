@@ -416,6 +416,7 @@ class MainWindow(QMainWindow):
             self.statusBar().showMessage(f"Snapshot not played: {one_line(exc)}")
             return
         self.snapshot_playing = snapshot
+        self._comparison_pending = self.last_note is not None  # the last key's plots follow the learning
 
     def end_snapshots(self) -> None:
         """A run ended: the engine goes back to the model in use (a trained result follows through
@@ -550,13 +551,14 @@ class MainWindow(QMainWindow):
     def _show_comparison(self, midi: int) -> None:
         """Compare the twins for key ``midi`` at the current settings and draw it."""
         key = (midi, self.synth_settings(), self.sound.engine)
+        playing = self.snapshot_playing or self.model  # during a run: the nets being learned
         try:
             model, comparison = self._comparisons.get(key, (None, None))
-            if comparison is None or model is not self.model:  # once per key, settings and model (a few ms)
-                comparison = compare(midi_to_note(midi), key[1], key[2], self.model)
+            if comparison is None or model is not playing:  # once per key, settings and model (a few ms)
+                comparison = compare(midi_to_note(midi), key[1], key[2], playing)
                 if len(self._comparisons) >= COMPARISON_CACHE:
                     self._comparisons.pop(next(iter(self._comparisons)))
-                self._comparisons[key] = (self.model, comparison)
+                self._comparisons[key] = (playing, comparison)
         except ValueError as exc:  # a key above Nyquist after a rate change
             self.twins.caption.setText(one_line(exc))
         else:

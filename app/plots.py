@@ -7,7 +7,7 @@ uses peak downsampling and clip-to-view, so a long response costs the same to dr
 from __future__ import annotations
 
 import numpy as np
-from PySide6.QtWidgets import QLabel, QVBoxLayout, QWidget  # PySide6 before pyqtgraph (picks the binding)
+from PySide6.QtWidgets import QHBoxLayout, QLabel, QVBoxLayout, QWidget  # PySide6 before pyqtgraph (picks the binding)
 import pyqtgraph as pg
 
 from .comparison import ImpulseComparison
@@ -83,12 +83,27 @@ class TwinView(QWidget):
         self.spectrum_plot.getPlotItem().getAxis("bottom").setLabel("frequency", units="Hz")
         self.iir_spectrum = self.spectrum_plot.plot(pen=IIR_PEN, name="IIR")
         self.rnn_spectrum = self.spectrum_plot.plot(pen=RNN_PEN, name="RNN")
+        self.pole_plot = _plot("Poles (z-plane)", "real", "imaginary")
+        self.pole_plot.setAspectLocked(True)
+        self.pole_plot.setToolTip("IIR: its two poles Q e^(+-jw). RNN: the eigenvalues of W_hh, the poles of the "
+                                  "network linearised around zero (tanh(u) ~ u), h[n] = W_hh h[n-1] + w_ih x[n].")
+        circle = np.exp(1j * np.linspace(0.0, 2.0 * np.pi, 361))
+        self.pole_plot.plot(circle.real, circle.imag, pen=DIFF_PEN)
+        pole_legend = self.pole_plot.addLegend(offset=(-10, 10))
+        self.iir_poles = self.pole_plot.plot(pen=None, symbol="x", symbolSize=12, symbolPen=IIR_PEN,
+                                             name="IIR poles")
+        self.rnn_poles = self.pole_plot.plot(pen=None, symbol="o", symbolSize=8, symbolPen=RNN_PEN, symbolBrush=None,
+                                             name="RNN: eig(W_hh)")
+        pole_legend.setLabelTextSize("8pt")
         self.comparison: ImpulseComparison | None = None
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(self.caption)
         layout.addWidget(self.response_plot, 3)
-        layout.addWidget(self.spectrum_plot, 2)
+        bottom = QHBoxLayout()
+        bottom.addWidget(self.spectrum_plot, 3)
+        bottom.addWidget(self.pole_plot, 2)
+        layout.addLayout(bottom, 2)
 
     def show_comparison(self, comparison: ImpulseComparison) -> None:
         """Draw ``comparison`` (replacing the previous key's)."""
@@ -99,6 +114,8 @@ class TwinView(QWidget):
         self.diff_curve.setData(c.time, c.difference)
         self.iir_spectrum.setData(c.freqs, c.iir_db)
         self.rnn_spectrum.setData(c.freqs, c.rnn_db)
+        self.iir_poles.setData(c.iir_poles.real, c.iir_poles.imag)
+        self.rnn_poles.setData(c.rnn_poles.real, c.rnn_poles.imag)
         self.response_plot.setXRange(0.0, visible_span(c.time, c.iir))
         top = float(max(np.max(c.iir_db), np.max(c.rnn_db)))
         self.spectrum_plot.setYRange(top - 100.0, top + 5.0)

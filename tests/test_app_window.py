@@ -505,6 +505,27 @@ def test_the_trained_engine_plays_the_network_while_it_learns(make_window, qtbot
     assert sum(not np.array_equal(a, b) for a, b in zip(nets, nets[1:])) >= 2  # A4's patch changed twice
     assert played[-1].keys["C5"] is before.keys["C5"]  # keys not in the run keep their nets
     assert window.engine.playable(69) and window.engine.engine == "rnn-trained"
+    tap(window, "n")  # A4: its plots follow the nets being learned
+    window.refresh_plots()
+    during = window.twins.comparison
+    assert during.twin == "rnn-trained" and len(during.rnn_poles) == 3 and len(during.iir_poles) == 2
     with qtbot.waitSignal(window.training.model_trained, timeout=60000) as blocker:
         window.training.stop()
     assert window.engine.model is blocker.args[0] is window.model and window.snapshot_playing is None
+    window.refresh_plots()
+    poles = window.twins.rnn_poles.getData()
+    assert np.allclose(poles[0] + 1j * poles[1], window.twins.comparison.rnn_poles)  # what the plot shows
+
+
+def test_the_pole_plot_shows_the_twins_poles_and_a_trained_net_sits_on_the_iirs():
+    from app.comparison import compare
+    from iirnn_core.modelfile import DEFAULT_MODEL_PATH, load_model
+    from iirnn_core.renderer import SynthSettings
+
+    c = compare("A4", SynthSettings(), "rnn-trained", load_model(DEFAULT_MODEL_PATH))  # 63 dB nets
+    w = 2 * np.pi * 440.0 / 8000.0
+    np.testing.assert_allclose(sorted(c.iir_poles, key=np.imag), 0.995 * np.exp([-1j * w, 1j * w]), atol=1e-12)
+    for pole in c.iir_poles:  # the learned net has a pole on each of the filter's
+        assert np.min(np.abs(c.rnn_poles - pole)) < 2e-3
+    analytic = compare("A4", SynthSettings(), "rnn-analytic")
+    assert np.min(np.abs(analytic.rnn_poles[:, None] - analytic.iir_poles[None, :]), axis=0).max() < 1e-9
