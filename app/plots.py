@@ -7,13 +7,14 @@ uses peak downsampling and clip-to-view, so a long response costs the same to dr
 from __future__ import annotations
 
 import numpy as np
+from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QVBoxLayout, QWidget  # PySide6 before pyqtgraph (picks the binding)
 import pyqtgraph as pg
 
 from .comparison import ImpulseComparison
 from .texts import format_db
 
-IIR_PEN = pg.mkPen((60, 140, 255), width=1)
+IIR_PEN = pg.mkPen((60, 140, 255), width=1, style=Qt.DashLine)  # dashed, drawn on top: the RNN shows through
 RNN_PEN = pg.mkPen((255, 150, 40), width=1)
 DIFF_PEN = pg.mkPen((220, 60, 60), width=1)
 SCOPE_PEN = pg.mkPen((80, 220, 120), width=1)
@@ -74,10 +75,13 @@ class TwinView(QWidget):
         self.caption.setWordWrap(True)
         self.response_plot = _plot("Impulse responses", "time", "amplitude")
         self.response_plot.getPlotItem().getAxis("bottom").setLabel("time", units="s")
-        legend = self.response_plot.addLegend(offset=(-10, 10))
+        self.legend = self.response_plot.addLegend(offset=(-10, 10))
         self.iir_curve = self.response_plot.plot(pen=IIR_PEN, name="IIR")
+        self.iir_curve.setZValue(2)
         self.rnn_curve = self.response_plot.plot(pen=RNN_PEN, name="RNN")
         self.diff_curve = self.response_plot.plot(pen=DIFF_PEN, name="RNN - IIR")
+        self.diff_scale = 0
+        legend = self.legend
         legend.setLabelTextSize("8pt")
         self.spectrum_plot = _plot("Spectra", "frequency", "magnitude (dB)")
         self.spectrum_plot.getPlotItem().getAxis("bottom").setLabel("frequency", units="Hz")
@@ -111,7 +115,12 @@ class TwinView(QWidget):
         c = comparison
         self.iir_curve.setData(c.time, c.iir)
         self.rnn_curve.setData(c.time, c.rnn)
-        self.diff_curve.setData(c.time, c.difference)
+        self.diff_scale = difference_scale(c.difference, c.iir)
+        self.diff_curve.setData(c.time, c.difference * 10.0 ** self.diff_scale)
+        label = "RNN - IIR" + (f" (x1e{self.diff_scale})" if self.diff_scale else "")
+        for sample, text in self.legend.items:
+            if sample.item is self.diff_curve:
+                text.setText(label)
         self.iir_spectrum.setData(c.freqs, c.iir_db)
         self.rnn_spectrum.setData(c.freqs, c.rnn_db)
         self.iir_poles.setData(c.iir_poles.real, c.iir_poles.imag)
@@ -124,6 +133,15 @@ class TwinView(QWidget):
         if c.note_text:
             text += f" ({c.note_text})"
         self.caption.setText(text)
+
+
+def difference_scale(difference: np.ndarray, reference: np.ndarray, visible: float = 0.01) -> int:
+    """k such that ``difference * 10**k`` can be seen beside ``reference``: 0 when its peak is at least
+    ``visible`` of the reference's, else the power of ten that brings it to about a quarter of it (at most 12)."""
+    peak, ref = float(np.max(np.abs(difference), initial=0.0)), float(np.max(np.abs(reference), initial=0.0))
+    if peak <= 0.0 or ref <= 0.0 or peak >= visible * ref:
+        return 0
+    return int(min(12, np.floor(np.log10(0.25 * ref / peak))))
 
 
 def visible_span(time: np.ndarray, signal: np.ndarray, floor_db: float = -60.0) -> float:

@@ -303,7 +303,8 @@ def test_last_key_plot_shows_iir_rnn_difference_and_snr(make_window):
     assert abs(comparison.snr - 38.2) < 0.5  # drive 0.1 analytic weights, as in the seed's figures
     assert "A4" in window.twins.caption.text() and "dB" in window.twins.caption.text()
     x, y = window.twins.diff_curve.xData, window.twins.diff_curve.yData  # the data, not the clipped view
-    assert len(x) == len(comparison.time) and math.isclose(float(max(abs(y))), float(max(abs(comparison.difference))))
+    scale = 10.0 ** window.twins.diff_scale  # a difference too small to see is drawn magnified, and labelled so
+    assert len(x) == len(comparison.time) and math.isclose(float(max(abs(y))), scale * float(max(abs(comparison.difference))))
 
 
 def test_scope_reads_the_engine(make_window, qtbot):
@@ -529,3 +530,22 @@ def test_the_pole_plot_shows_the_twins_poles_and_a_trained_net_sits_on_the_iirs(
         assert np.min(np.abs(c.rnn_poles - pole)) < 2e-3
     analytic = compare("A4", SynthSettings(), "rnn-analytic")
     assert np.min(np.abs(analytic.rnn_poles[:, None] - analytic.iir_poles[None, :]), axis=0).max() < 1e-9
+
+
+def test_a_tiny_difference_gets_its_own_scale():
+    from app.plots import difference_scale
+
+    ref = np.sin(np.arange(100) / 5.0)
+    assert difference_scale(0.5 * ref, ref) == 0  # visible as it is
+    assert difference_scale(3e-7 * ref, ref) == 5  # 3e-7 * 1e5 = 0.03 ... 0.3 of the reference
+    assert 0.025 <= 3e-7 * 10 ** difference_scale(3e-7 * ref, ref) <= 0.25
+    assert difference_scale(np.zeros(100), ref) == 0
+
+
+def test_the_twin_plot_labels_a_scaled_difference(make_window):
+    window = make_window()
+    tap(window, "n")  # A4 on the analytic twin at drive 0.1: the twins agree to a small fraction
+    window.refresh_plots()
+    labels = [text.text for sample, text in window.twins.legend.items]
+    scale = window.twins.diff_scale
+    assert scale > 0 and f"RNN - IIR (x1e{scale})" in labels
