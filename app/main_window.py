@@ -213,6 +213,7 @@ class MainWindow(QMainWindow):
         self.training.model_trained.connect(self.use_trained_model)
         self.training.model_snapshot.connect(self.play_snapshot)
         self.training.run_ended.connect(self.end_snapshots)
+        self.training.key_picked.connect(self.pick_key)
         self.training.message.connect(lambda text: self.statusBar().showMessage(text))
 
         left = QSplitter(Qt.Vertical)
@@ -337,7 +338,14 @@ class MainWindow(QMainWindow):
         self.engine.note_on(midi, velocity / 127.0)
         self.last_note = midi
         self._comparison_pending = True
+        self.training.select_key(midi_to_note(midi))
         return True
+
+    def pick_key(self, note: str) -> None:
+        """A key picked in the training table: its curve is drawn bold and the plots show it."""
+        self.last_note = note_to_midi(note)
+        self._comparison_pending = True
+        self.training.select_key(note)
 
     def note_off(self, midi: int) -> None:
         """End ``midi`` (its tail rings on)."""

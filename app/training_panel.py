@@ -65,9 +65,9 @@ class JobPoller(threading.Thread):
             self.done.set()
 
 
-def curve_pen(index: int, count: int):
+def curve_pen(index: int, count: int, width: int = 1):
     """A pen of a distinct hue for key ``index`` of ``count`` (low keys blue, high keys red)."""
-    return pg.mkPen(pg.intColor(index, hues=max(count, 1), maxValue=230), width=1)
+    return pg.mkPen(pg.intColor(index, hues=max(count, 1), maxValue=230), width=width)
 
 
 class TrainingPanel(QGroupBox):
@@ -76,13 +76,15 @@ class TrainingPanel(QGroupBox):
     ``job_factory(config)`` makes the job (default: :class:`iirnn_core.worker.TrainingJob`);
     ``context()`` gives the (rate, q, warm model) the window is playing with.
     Signals: ``model_trained(model)``, ``model_snapshot(model)`` (every key's best net so far, a few
-    times a second during a run), ``run_ended()`` (before ``model_trained``), ``message(str)`` (one line for the status bar),
+    times a second during a run), ``run_ended()`` (before ``model_trained``),
+    ``key_picked(note)`` (a row of the SNR table clicked), ``message(str)`` (one line for the status bar),
     ``progress_received(int)`` (number of Progress events in a poll).
     """
 
     model_trained = Signal(object)
     model_snapshot = Signal(object)
     run_ended = Signal()
+    key_picked = Signal(str)
     message = Signal(str)
     progress_received = Signal(int)
 
@@ -148,6 +150,8 @@ class TrainingPanel(QGroupBox):
         self.table.setEditTriggers(QTableWidget.NoEditTriggers)
         self.table.setFocusPolicy(Qt.NoFocus)
         self.table.setMinimumHeight(120)
+        self.table.cellClicked.connect(lambda row, _column: self.key_picked.emit(self.notes[row]))
+        self.selected: str | None = None  # the key whose curve is drawn bold (the last played or picked)
 
         self.timer = QTimer(self)
         self.timer.setInterval(POLL_MS)
@@ -287,11 +291,25 @@ class TrainingPanel(QGroupBox):
         self._view = (0.0, 0.0, 0.0)
         self.loss_plot.clear()
         self.curves = [self.loss_plot.plot(pen=curve_pen(i, len(notes)), name=n) for i, n in enumerate(notes)]
+        for curve, note in zip(self.curves, notes):
+            curve.curve.setToolTip(note)  # hovering a curve names its key
+        self.select_key(self.selected)
         self.table.setRowCount(len(notes))
         for row, note in enumerate(notes):
             self.table.setItem(row, 0, QTableWidgetItem(note))
             self.table.setItem(row, 1, QTableWidgetItem(""))
             self.table.setItem(row, 2, QTableWidgetItem(""))
+
+    def select_key(self, note: str | None) -> None:
+        """Draw ``note``'s loss curve bold and on top and name it in the plot's title (None: no key)."""
+        self.selected = note
+        for i, (curve, key) in enumerate(zip(self.curves, self.notes)):
+            chosen = key == note
+            curve.setPen(curve_pen(i, len(self.notes), width=3 if chosen else 1))
+            curve.setZValue(10 if chosen else 0)
+        shown = note if note in self.notes else None
+        self.loss_plot.getPlotItem().setTitle(f"Loss per key (bold: {shown})" if shown else "Loss per key",
+                                              size="9pt")
 
     def _add(self, progress) -> None:
         losses = per_key(progress.loss, self.notes)

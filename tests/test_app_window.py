@@ -549,3 +549,21 @@ def test_the_twin_plot_labels_a_scaled_difference(make_window):
     labels = [text.text for sample, text in window.twins.legend.items]
     scale = window.twins.diff_scale
     assert scale > 0 and f"RNN - IIR (x1e{scale})" in labels
+
+
+def test_the_loss_plot_names_its_keys_and_marks_the_one_played_or_picked(make_window, qtbot):
+    window = make_window()
+    window.training.set_values("A4 C5", "adam", "random", 30.0)
+    assert window.training.start()
+    panel = window.training
+    assert [c.curve.toolTip() for c in panel.curves] == ["A4", "C5"]
+    tap(window, "n")  # A4 played
+    assert panel.selected == "A4" and panel.curves[0].opts["pen"].width() == 3
+    assert panel.curves[1].opts["pen"].width() == 1 and "bold: A4" in panel.loss_plot.getPlotItem().titleLabel.text
+    panel.table.cellClicked.emit(1, 0)  # C5 picked in the table
+    assert panel.selected == "C5" and panel.curves[1].opts["pen"].width() == 3
+    assert window.last_note == note_to_midi("C5")
+    window.refresh_plots()
+    assert window.twins.comparison.note == "C5"
+    with qtbot.waitSignal(panel.model_trained, timeout=60000):
+        panel.stop()
