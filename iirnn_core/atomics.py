@@ -85,7 +85,8 @@ def f32_frames(ptr, frames, channels):
 
 @njit(inline="always")
 def f64_time_info(address):
-    """PortAudio's ``PaStreamCallbackTimeInfo`` at ``address``: (inputBufferAdcTime, currentTime, outputBufferDacTime)."""
+    """PortAudio's ``PaStreamCallbackTimeInfo`` at ``address``: seconds (inputBufferAdcTime, currentTime,
+    outputBufferDacTime)."""
     return carray(_f64_ptr(address), (3,))
 
 

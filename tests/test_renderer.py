@@ -2,7 +2,6 @@
 
 import numpy as np
 import pytest
-import scipy.signal
 
 from iirnn_core.model import RNNWeights, analytic_weights, run_torch_rnn, snr_db
 from iirnn_core.notes import note_to_hz, note_to_midi

@@ -26,7 +26,8 @@ def add_parser(sub) -> None:
     p.add_argument("--seconds", type=float, default=0.6, help="duration in seconds (default 0.6)")
     p.add_argument("--amplitude", type=float, default=0.1, help="impulse height (default 0.1)")
     p.add_argument("--drive", type=float, default=1.0, help="RNN drive d: input x d, output / d (default 1)")
-    p.add_argument("--model", metavar="FILE", help="trained model file (for --engine rnn-trained; default: the shipped model)")
+    p.add_argument("--model", metavar="FILE",
+                   help="trained model file (for --engine rnn-trained; default: the shipped model)")
     p.add_argument("--raw", action="store_true",
                    help="plain sum of the voices (no loudness compensation, no limiter), as the seed")
     p.set_defaults(run=run)
