@@ -328,7 +328,7 @@ class TrainingPanel(QGroupBox):
         if snrs:
             finite = [s for s in snrs if np.isfinite(s)]
             worst = f", worst key {min(finite):.1f} dB" if finite else ""
-            self.status_label.setText(f"Step {progress.step}, {progress.elapsed:.1f} s{worst}.")
+            self.status_label.setText(f"Step {progress.step:.4g}, {progress.elapsed:.1f} s{worst}.")
 
     def _finish(self, job) -> None:
         self.timer.stop()

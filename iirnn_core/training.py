@@ -114,11 +114,12 @@ class TrainConfig:
 
 @dataclass(frozen=True)
 class Progress:
-    """One training step: ``step`` (1-based), ``elapsed`` (wall s since start), ``notes``, and per key
+    """One training step: ``step`` (1-based; fractional within a long step, as adam's epoch over many keys
+    reports each key), ``elapsed`` (wall s since start), ``notes``, and per key
     the summed squared error ``loss`` of its current best net over the whole target and the matching
     training ``snr_db`` (dB); ``done`` on the last event."""
 
-    step: int
+    step: float
     elapsed: float
     notes: tuple
     loss: tuple
@@ -133,7 +134,8 @@ class Progress:
     @classmethod
     def from_dict(cls, d: dict) -> "Progress":
         """Inverse of :meth:`to_dict`."""
-        return cls(int(d["step"]), float(d["elapsed"]), tuple(d["notes"]), tuple(d["loss"]),
+        step = float(d["step"])
+        return cls(int(step) if step.is_integer() else step, float(d["elapsed"]), tuple(d["notes"]), tuple(d["loss"]),
                    tuple(d["snr_db"]), bool(d["done"]))
 
 
@@ -225,6 +227,12 @@ class Optimizer:
         (adam: one epoch per key) check ``should_stop`` between keys."""
         raise NotImplementedError
 
+    def step_parts(self, should_stop: Callable[[], bool] = lambda: False) -> Iterator[float]:
+        """One step, yielding the fraction of it done whenever part of it is (at least once, 1.0 at the end);
+        an optimizer whose step is long reports its parts, so progress moves within a step."""
+        self.step(should_stop)
+        yield 1.0
+
     def full_losses(self) -> np.ndarray:
         """Summed squared error of every key's best net over the whole target (K,)."""
         losses = np.zeros(len(self.best))
@@ -272,6 +280,12 @@ class AdamOptimizer(Optimizer):
 
     def step(self, should_stop: Callable[[], bool] = lambda: False) -> None:
         """One epoch per key: forward, summed MSE, backward, Adam step (the seed's loop body)."""
+        for _ in self.step_parts(should_stop):
+            pass
+
+    def step_parts(self, should_stop: Callable[[], bool] = lambda: False) -> Iterator[float]:
+        """The epoch key by key: yields the fraction of the keys done after each key's Adam step."""
+        count = len(self.nets)
         for k, (net, opt) in enumerate(zip(self.nets, self.opts)):
             if k and should_stop():
                 return
@@ -285,6 +299,7 @@ class AdamOptimizer(Optimizer):
             opt.zero_grad()
             loss.backward()
             opt.step()
+            yield (k + 1) / count
 
 
 class RandDirOptimizer(Optimizer):
@@ -507,7 +522,12 @@ class Training:
         start = time.perf_counter()
         notes = tuple(cfg.notes)
         while self.steps_done < total and not should_stop():
-            self.optimizer.step(should_stop)
+            for part in self.optimizer.step_parts(should_stop):
+                if part < 1.0:  # within a long step (adam's epoch over many keys): the curve moves too
+                    self.elapsed = time.perf_counter() - start
+                    losses = self.optimizer.full_losses()
+                    yield Progress(self.steps_done + part, self.elapsed, notes, tuple(float(l) for l in losses),
+                                   self.problem.snr(losses), False)
             self.steps_done += 1
             self.elapsed = time.perf_counter() - start
             over = cfg.budget is not None and self.elapsed >= cfg.budget

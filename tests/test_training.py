@@ -283,3 +283,13 @@ def test_the_shipped_model_is_what_iirnn_train_gives():
     np.testing.assert_array_equal(w.w_hh, shipped.keys["C4"].weights.w_hh)
     np.testing.assert_array_equal(w.w_ih, shipped.keys["C4"].weights.w_ih)
     np.testing.assert_array_equal(w.w_out, shipped.keys["C4"].weights.w_out)
+
+
+def test_the_seeds_adam_reports_every_key_step_not_only_each_epoch():
+    from iirnn_core.training import Progress, Training
+
+    config = TrainConfig(notes=["A4", "C5", "E5"], optimizer="adam", steps=2, seconds=0.05)
+    events = list(Training(config).run())
+    assert [e.step for e in events] == pytest.approx([1 / 3, 2 / 3, 1, 1 + 1 / 3, 1 + 2 / 3, 2])
+    assert [e.done for e in events] == [False] * 5 + [True]
+    assert all(Progress.from_dict(e.to_dict()) == e for e in events)  # fractions cross the queue
