@@ -14,18 +14,10 @@ import numpy as np
 from iirnn_core.weights import snr_db
 from iirnn_core.renderer import SynthSettings, patches_for, render_notes
 from iirnn_core.resonator import t60_from_q
+from iirnn_core.what_plays import what_plays
 
 MIN_SECONDS, MAX_SECONDS = 0.6, 2.0
 """The responses span one T60, at least the seed's 0.6 s and at most 2 s."""
-
-
-def twin_engine(engine: str, ab_twin: str = "rnn-analytic") -> str:
-    """The RNN engine compared with the IIR for ``engine`` ('iir' shows the analytic twin)."""
-    if engine in ("rnn-analytic", "rnn-trained"):
-        return engine
-    if engine == "ab":
-        return ab_twin
-    return "rnn-analytic"
 
 
 @dataclass(frozen=True)
@@ -68,12 +60,10 @@ def compare(note: str, settings: SynthSettings, engine: str, model=None) -> Impu
     raw = SynthSettings(rate=settings.rate, q=settings.q, drive=settings.drive, amplitude=settings.amplitude,
                         hidden=settings.hidden, channels=1, raw=True)
     seconds = min(max(MIN_SECONDS, t60_from_q(settings.q, settings.rate)), MAX_SECONDS)
-    twin = twin_engine(engine, settings.ab_twin)
-    note_text = ""
+    playing = what_plays(engine, settings, model)
+    twin, model = playing.twin, playing.model
+    note_text = f"showing the analytic twin: {playing.reason}" if playing.reason else ""
     iir = render_notes("iir", [note], raw, seconds)[:, 0]
-    if twin == "rnn-trained" and model is None:
-        note_text = "no trained model loaded: showing the analytic twin"
-        twin = "rnn-analytic"
     try:
         rnn = render_notes(twin, [note], raw, seconds, model if twin == "rnn-trained" else None)[:, 0]
     except (ValueError, KeyError) as exc:  # SettingError (a ValueError) or a key the model lacks

@@ -19,6 +19,7 @@ from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import (QFileDialog, QHBoxLayout, QLabel, QMainWindow, QMessageBox, QPushButton, QSplitter,
                                QVBoxLayout, QWidget)
 
+from iirnn_core.what_plays import Playing, model_fits, uses_trained_model, what_plays
 from iirnn_core.worker import TrainingJob, TrainingWorker
 from iirnn_core.notes import midi_to_hz, midi_to_note, note_to_midi
 from iirnn_core.renderer import SynthSettings
@@ -30,7 +31,7 @@ from .key_input import KeyInput
 from .keymap import BOTTOM_ROW, TOP_ROW, midi_for
 from .plots import ScopeView, TwinView
 from .settings import AppSettings, latency_for_stream, load_settings, save_settings
-from .sound_panel import SoundPanel, model_mismatch
+from .sound_panel import SoundPanel
 from .texts import one_line
 from .training_panel import TrainingPanel
 
@@ -292,20 +293,24 @@ class MainWindow(QMainWindow):
         return ""
 
     # ---- sound --------------------------------------------------------------------------------
-    def synth_settings(self) -> SynthSettings:
-        """The SynthSettings for the controls (stereo, so A/B puts the IIR left and the RNN right)."""
-        fits = self.model is not None and not self.sound.mismatch()
-        ab_twin = self.sound.ab_twin if (self.sound.ab_twin != "rnn-trained" or fits) else "rnn-analytic"
+    def selected_settings(self) -> SynthSettings:
+        """The SynthSettings the controls select (stereo, so A/B puts the IIR left and the RNN right)."""
         return SynthSettings(rate=float(self.sound.rate), q=self.sound.q, drive=self.sound.drive,
-                             amplitude=IMPULSE_AMPLITUDE, channels=2, ab_twin=ab_twin)
+                             amplitude=IMPULSE_AMPLITUDE, channels=2, ab_twin=self.sound.ab_twin)
+
+    def playing(self, model=None) -> Playing:
+        """What sounds for the controls with ``model`` (default: the model in use), by the core's one rule
+        (:func:`iirnn_core.what_plays.what_plays`): a trained twin without a fitting model plays the
+        analytic twin (the sound panel says why)."""
+        return what_plays(self.sound.engine, self.selected_settings(), self.model if model is None else model)
+
+    def synth_settings(self) -> SynthSettings:
+        """The settings that sound (the A/B twin resolved by :meth:`playing`)."""
+        return self.playing().settings
 
     def effective_engine(self) -> str:
-        """The engine the audio plays: the selection, except 'rnn-trained' without a fitting model
-        plays the analytic twin (the sound panel says why)."""
-        engine = self.sound.engine
-        if engine == "rnn-trained" and (self.model is None or self.sound.mismatch()):
-            return "rnn-analytic"
-        return engine
+        """The engine that sounds (:meth:`playing`)."""
+        return self.playing().engine
 
     def apply_sound(self) -> None:
         """Send the controls and the model to the engine as one change (one patch table, whatever moved);
@@ -410,16 +415,17 @@ class MainWindow(QMainWindow):
         as they are until the run ends."""
         from iirnn_core.resonator import SettingError
 
-        wanted, settings = self.sound.engine, self.synth_settings()
-        trained = wanted == "rnn-trained" or (wanted == "ab" and settings.ab_twin == "rnn-trained")
-        if not trained or model_mismatch(snapshot, self.sound.rate, self.sound.q):
+        if not uses_trained_model(self.sound.engine, self.selected_settings()):
             return
         model = self.model
-        if model is not None and not model_mismatch(model, snapshot.rate, snapshot.q):
+        if model is not None and not model_fits(model, snapshot.rate, snapshot.q):
             snapshot = replace(snapshot, keys={**model.keys, **snapshot.keys},
                                hidden=max(model.hidden, snapshot.hidden))
+        playing = self.playing(snapshot)
+        if playing.reason:  # the run is for other settings than the controls'
+            return
         try:
-            self.engine.configure(wanted, settings, snapshot)
+            self.engine.configure(playing.engine, playing.settings, snapshot)
         except SettingError as exc:
             self.statusBar().showMessage(f"Snapshot not played: {one_line(exc)}")
             return

@@ -14,6 +14,7 @@ from PySide6.QtWidgets import (QComboBox, QFormLayout, QGroupBox, QHBoxLayout, Q
                                QVBoxLayout, QWidget)
 
 from iirnn_core.resonator import t60_from_q
+from iirnn_core.what_plays import model_fits
 
 from .settings import MODEL_RATES
 
@@ -34,15 +35,9 @@ DRIVE_MIN, DRIVE_MAX, DRIVE_STEPS = 0.01, 3.0, 100
 
 
 def model_mismatch(model, rate: float, q: float) -> str:
-    """Why ``model`` cannot play at ``rate`` (Hz) and ``q``, or "" when it fits (or is None)."""
-    if model is None:
-        return ""
-    parts = []
-    if abs(float(model.rate) - float(rate)) > 1e-6:
-        parts.append(f"{model.rate:g} Hz")
-    if abs(float(model.q) - float(q)) > 1e-9:
-        parts.append(f"Q {model.q:g}")
-    if not parts:
+    """Why ``model`` cannot play at ``rate`` (Hz) and ``q`` (the core's rule, :func:`iirnn_core.what_plays.model_fits`),
+    as the panel says it, or "" when it fits (or is None)."""
+    if model is None or not model_fits(model, rate, q):
         return ""
     return (f"The trained model was trained at {float(model.rate):g} Hz, Q {float(model.q):g}; "
             f"the controls are at {float(rate):g} Hz, Q {float(q):g}. The trained engine plays the analytic twin.")

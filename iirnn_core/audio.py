@@ -38,6 +38,7 @@ from .output_supervisor import OutputSupervisor
 from .pipeline import Pipeline
 from .renderer import ENGINES, SynthSettings, patches_for
 from .resonator import SettingError
+from .what_plays import uses_trained_model
 
 log = logging.getLogger(__name__)
 
@@ -156,7 +157,7 @@ class AudioEngine:
             raise SettingError(f"unknown engine {engine!r} (choose from {', '.join(ENGINES)})")
         if not isinstance(settings, SynthSettings):
             raise TypeError("settings must be a SynthSettings")
-        trained = engine == "rnn-trained" or (engine == "ab" and settings.ab_twin == "rnn-trained")
+        trained = uses_trained_model(engine, settings)
         if trained and model is None:
             raise SettingError("the rnn-trained engine needs a trained model (load or train one first)")
         proc = self._processor

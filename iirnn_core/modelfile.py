@@ -100,9 +100,11 @@ class TrainedModel:
 
     def weights_for(self, note: str, rate: float, q: float) -> RNNWeights:
         """The weights of ``note`` for a synth at ``rate`` and ``q``; SettingError (one line) if unusable."""
-        if not (math.isclose(rate, self.rate, rel_tol=1e-9) and math.isclose(q, self.q, rel_tol=0, abs_tol=1e-9)):
-            raise SettingError(f"the model was trained at {self.rate:g} Hz, Q {self.q:g}; "
-                               f"the synth runs at {rate:g} Hz, Q {q:g}")
+        from .what_plays import model_fits
+
+        reason = model_fits(self, rate, q)
+        if reason:
+            raise SettingError(reason)
         name = canonical(note)
         key = self.keys.get(name)
         if key is None:

@@ -10,6 +10,7 @@ import scipy.io.wavfile
 
 from ..notes import parse_notes
 from ..renderer import ENGINES, SynthSettings, render_notes
+from ..what_plays import uses_trained_model
 
 ENGINE_CHOICES = tuple(e for e in ENGINES if e != "ab")
 
@@ -49,7 +50,7 @@ def load_model_arg(path: str | None):
 def model_for_engine(engine: str, path: str | None, settings: SynthSettings):
     """The trained model ``engine`` plays (None when it plays none): the file ``path``, or the shipped
     model when ``path`` is None."""
-    if engine != "rnn-trained" and not (engine == "ab" and settings.ab_twin == "rnn-trained"):
+    if not uses_trained_model(engine, settings):
         return load_model_arg(path)
     if path is None:
         from ..errors import Failure
