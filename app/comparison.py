@@ -7,6 +7,7 @@ what the renderer computes.
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -57,8 +58,7 @@ def compare(note: str, settings: SynthSettings, engine: str, model=None) -> Impu
     If the twin is 'rnn-trained' but the model is missing or does not fit the settings, the
     analytic twin is shown instead and ``note_text`` says why.
     """
-    raw = SynthSettings(rate=settings.rate, q=settings.q, drive=settings.drive, amplitude=settings.amplitude,
-                        hidden=settings.hidden, channels=1, raw=True)
+    raw = dataclasses.replace(settings, channels=1, raw=True)
     seconds = min(max(MIN_SECONDS, t60_from_q(settings.q, settings.rate)), MAX_SECONDS)
     playing = what_plays(engine, settings, model)
     twin, model = playing.twin, playing.model

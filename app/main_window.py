@@ -296,7 +296,8 @@ class MainWindow(QMainWindow):
     def selected_settings(self) -> SynthSettings:
         """The SynthSettings the controls select (stereo, so A/B puts the IIR left and the RNN right)."""
         return SynthSettings(rate=float(self.sound.rate), q=self.sound.q, drive=self.sound.drive,
-                             amplitude=IMPULSE_AMPLITUDE, channels=2, ab_twin=self.sound.ab_twin)
+                             amplitude=IMPULSE_AMPLITUDE, channels=2, ab_twin=self.sound.ab_twin,
+                             untrained=self.sound.untrained)
 
     def playing(self, model=None) -> Playing:
         """What sounds for the controls with ``model`` (default: the model in use), by the core's one rule

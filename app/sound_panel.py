@@ -73,6 +73,11 @@ class SoundPanel(QGroupBox):
         self.ab_twin_box.addItem("analytic", "rnn-analytic")
         self.ab_twin_box.addItem("trained", "rnn-trained")
         self.ab_twin_box.setToolTip("The RNN heard on the right channel in A/B")
+        self.untrained_box = QComboBox()
+        self.untrained_box.setFocusPolicy(Qt.NoFocus)
+        self.untrained_box.addItem("analytic twin", "analytic")
+        self.untrained_box.addItem("silent", "silent")
+        self.untrained_box.setToolTip("What the trained RNN plays for a key its model lacks (not trained yet)")
 
         self.q_slider = _slider(0, len(self._q_choices) - 1)
         self.q_label = QLabel()
@@ -99,6 +104,7 @@ class SoundPanel(QGroupBox):
         form = QFormLayout()
         form.addRow("Engine", self.engine_box)
         form.addRow("A/B twin", self.ab_twin_box)
+        form.addRow("Untrained keys", self.untrained_box)
         form.addRow("Model rate", self.rate_box)
         for title, slider, label in (("Q", self.q_slider, self.q_label), ("Drive", self.drive_slider, self.drive_label),
                                      ("Velocity", self.velocity_slider, self.velocity_label),
@@ -118,7 +124,7 @@ class SoundPanel(QGroupBox):
         self.train_button.hide()
 
         self.drive_slider.valueChanged.connect(self._on_drive_moved)  # before _on_change reads the drive
-        for box in (self.engine_box, self.ab_twin_box, self.rate_box):
+        for box in (self.engine_box, self.ab_twin_box, self.untrained_box, self.rate_box):
             box.currentIndexChanged.connect(self._on_change)
         for slider in (self.q_slider, self.drive_slider, self.velocity_slider, self.master_slider):
             slider.valueChanged.connect(self._on_change)
@@ -134,6 +140,11 @@ class SoundPanel(QGroupBox):
     def ab_twin(self) -> str:
         """The RNN engine of the A/B right channel."""
         return self.ab_twin_box.currentData()
+
+    @property
+    def untrained(self) -> str:
+        """What the trained twin plays for a key its model lacks: 'analytic' or 'silent'."""
+        return self.untrained_box.currentData()
 
     @property
     def q(self) -> float:

@@ -25,6 +25,9 @@ ENGINES = ("iir", "rnn-analytic", "rnn-trained", "ab")
 """Engine names: the reference filter, the twin with computed or trained weights, and A/B
 (IIR on the left channel, an RNN twin on the right)."""
 
+UNTRAINED = ("silent", "analytic")
+"""What a trained twin plays for a key its model lacks: nothing, or the analytic twin."""
+
 VOICE_PEAK = 0.25
 """Peak level (full scale = 1) of one full-velocity voice after loudness compensation."""
 
@@ -40,7 +43,9 @@ class SynthSettings:
     """What every voice shares: model ``rate`` (samples/s), pole radius ``q``, ``drive`` of the
     analytic twin, impulse ``amplitude`` at full velocity, ``hidden`` size of the analytic twin,
     output ``channels`` (1 or 2), ``raw`` (unity gains, no limiter: the seed's convention) and
-    ``ab_twin``: the RNN engine heard on the right channel in A/B."""
+    ``ab_twin``: the RNN engine heard on the right channel in A/B; ``untrained``: what a trained twin plays
+    for a key its model lacks (a key not trained yet): 'silent' (it cannot sound) or 'analytic' (the
+    analytic twin)."""
 
     rate: float = 8000.0
     q: float = 0.995
@@ -50,6 +55,7 @@ class SynthSettings:
     channels: int = 1
     raw: bool = False
     ab_twin: str = "rnn-analytic"
+    untrained: str = "silent"
 
     def __post_init__(self):
         check_q(self.q)
@@ -60,6 +66,8 @@ class SynthSettings:
             raise SettingError(f"channels must be 1 or 2, got {self.channels}")
         if self.ab_twin not in ("rnn-analytic", "rnn-trained"):
             raise SettingError(f"the A/B twin must be rnn-analytic or rnn-trained, got {self.ab_twin}")
+        if self.untrained not in UNTRAINED:
+            raise SettingError(f"untrained keys must be {' or '.join(UNTRAINED)}, got {self.untrained}")
 
 
 @dataclass(frozen=True)
@@ -113,6 +121,8 @@ def patches_for(engine: str, note: str, settings: SynthSettings, model=None) -> 
             return VoicePatch("rnn", analytic_weights(res, settings.hidden, settings.drive), gains)
         if model is None:
             raise SettingError("the rnn-trained engine needs a model file (--model FILE)")
+        if name not in model.keys and settings.untrained == "analytic":  # not trained yet: the analytic twin
+            return VoicePatch("rnn", analytic_weights(res, settings.hidden, settings.drive), gains)
         return VoicePatch("rnn", model.weights_for(name, settings.rate, settings.q), gains)
 
     if engine == "ab":

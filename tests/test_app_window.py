@@ -361,6 +361,9 @@ def test_open_and_save_model(make_window, tmp_path):
     window.sound.q_slider.setValue(window.sound._q_choices.index(0.999))
     window.flush_sound()
     assert window.engine.engine == "rnn-trained" and window.engine.settings.q == 0.999
+    assert window.engine.playable(60)  # a key the model lacks plays the analytic twin (the default)...
+    window.sound.untrained_box.setCurrentIndex(window.sound.untrained_box.findData("silent"))
+    window.flush_sound()  # ...or nothing, if the player chose that
     assert window.engine.playable(69) and not window.engine.playable(60)  # only the model's keys sound
     key(window, "z")  # C4: not in the model, one status line instead of a note
     assert "cannot sound" in window.statusBar().currentMessage()

@@ -156,3 +156,18 @@ def test_render_pitch_at_48k():
     spectrum = np.abs(np.fft.rfft(y * np.hanning(len(y)), 4 * len(y)))
     assert np.argmax(spectrum) * 48000 / (4 * len(y)) == pytest.approx(note_to_hz("A4"), abs=1.0)
     assert settings.rate == 48000
+
+
+def test_a_key_the_model_lacks_plays_the_analytic_twin_or_nothing():
+    from iirnn_core.modelfile import DEFAULT_MODEL_PATH, load_model
+
+    model = load_model(DEFAULT_MODEL_PATH)  # C4..C6
+    analytic = patches_for("rnn-analytic", "A2", SynthSettings())[0].weights
+    fallback = patches_for("rnn-trained", "A2", SynthSettings(untrained="analytic"), model)[0].weights
+    np.testing.assert_array_equal(fallback.w_hh, analytic.w_hh)
+    assert patches_for("rnn-trained", "A4", SynthSettings(untrained="analytic"), model)[0].weights \
+        is model.keys["A4"].weights  # a trained key keeps its net
+    with pytest.raises(SettingError, match="has no key A2"):
+        patches_for("rnn-trained", "A2", SynthSettings(), model)  # 'silent', the default: it cannot sound
+    with pytest.raises(SettingError):
+        SynthSettings(untrained="loud")
