@@ -58,6 +58,17 @@ def stream_of(pid: int) -> str | None:
     return None
 
 
+def steady_stream_of(pid: int, checks: int = 3, interval: float = 0.7) -> str | None:
+    """The window's stream index once it stays the same over ``checks`` looks ``interval`` s apart (a fresh
+    stream on ALSA's pulse plugin can stall and be replaced in its first seconds), else None."""
+    first = stream_of(pid)
+    for _ in range(checks - 1):
+        time.sleep(interval)
+        if first is None or stream_of(pid) != first:
+            return None
+    return first
+
+
 @pytest.fixture
 def display():
     """A fresh Xvfb display (it picks a free number and tells it through a pipe)."""
@@ -98,11 +109,11 @@ def test_typing_q_z_e_sounds_c5_c4_e5(pulse_server, display, tmp_path):
     try:
         window = _wait_for(lambda: _run("xdotool", "search", "--name", "^iirnn-synth$", env=env).stdout.split(),
                            90, "the window")[0]
-        stream = _wait_for(lambda: stream_of(app.pid), 30, "the window's audio stream")
+        stream = _wait_for(lambda: steady_stream_of(app.pid), 60, "the window's audio stream to run steadily")
         with open(recording, "wb") as out:
             # only the window's own stream is recorded, whatever else plays on the machine
             recorder = subprocess.Popen(["parec", f"--monitor-stream={stream}", "--format=s16le", f"--rate={RATE}",
-                                         "--channels=1", "--raw"], stdout=out)
+                                         "--channels=1", "--raw"], stdout=out, stderr=subprocess.PIPE, text=True)
             try:
                 assert _run("xdotool", "windowfocus", "--sync", window, env=env).returncode == 0
                 _wait_for(lambda: _run("xdotool", "getwindowfocus", env=env).stdout.strip() == window, 10,
@@ -125,6 +136,7 @@ def test_typing_q_z_e_sounds_c5_c4_e5(pulse_server, display, tmp_path):
     assert samples.size > RATE and np.max(np.abs(samples)) > 0.01, "nothing was heard"
     pitches = note_pitches(samples, RATE)
     wanted = [note_to_hz(note) for _, note in KEYS]
-    assert len(pitches) == len(wanted), f"heard {len(pitches)} notes at {pitches} Hz"
+    said = recorder.stderr.read().strip()
+    assert len(pitches) == len(wanted), f"heard {len(pitches)} notes at {pitches} Hz (parec: {said or 'nothing'})"
     for heard, want in zip(pitches, wanted):
         assert abs(heard / want - 1.0) < 0.01, f"heard {pitches} Hz, wanted {wanted} Hz"
