@@ -20,8 +20,10 @@ MODEL_RATES = (8000, 11025, 16000, 22050, 32000, 44100, 48000)
 DEVICE_RATES = (44100, 48000, 88200, 96000)
 BLOCK_SIZES = (64, 128, 256, 512, 1024)
 LATENCIES = ("5 ms", "low", "high")
-"""Output latency choices: "5 ms" of host buffer (safe now that the callback never waits for the GIL),
-or PortAudio's "low" / "high" defaults for the device (10.7 ms / 21 ms through PulseAudio)."""
+"""Output latency choices: "5 ms" of host buffer, or PortAudio's "low" / "high" defaults for the device
+(10.7 ms / 21 ms through PulseAudio). The window starts on "low": with 5 ms, ALSA's pulse plugin
+underran about one run in six of the acceptance test while the window painted (each underrun
+replaces its stream); with "low", none in ten. ``iirnn play`` keeps 5 ms."""
 
 
 def latency_for_stream(choice: str):
@@ -51,7 +53,7 @@ class AppSettings:
     device: str = ""
     samplerate: int = 48000
     blocksize: int = 128
-    latency: str = "5 ms"
+    latency: str = "low"
     train_keys: str = "C4..C6"
     optimizer: str = "best"
     init: str = "random"
