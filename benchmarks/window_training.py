@@ -77,7 +77,8 @@ def run(app, args, sink: str, tmp: str, index: int) -> dict:
 
     hold_the_gil(0.0)
     store = QSettings(str(Path(tmp) / f"settings{index}.ini"), QSettings.IniFormat)
-    store.setValue("latency", args.latency)
+    if args.latency is not None:
+        store.setValue("latency", args.latency)
     started = time.perf_counter()
     window = MainWindow(store)
     window.show()
@@ -174,7 +175,7 @@ def main() -> int:
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--hold-gil", action="store_true", help="the GUI thread holds the GIL 300 ms every 2 s")
     parser.add_argument("--no-training", action="store_true", help="play only (the peer)")
-    parser.add_argument("--latency", default="5 ms", help="the window's latency choice (default '5 ms')")
+    parser.add_argument("--latency", default=None, help="the window's latency choice (default: the window's own)")
     args = parser.parse_args()
     os.environ["QT_QPA_PLATFORM"] = "xcb"
     xvfb = start_xvfb()
