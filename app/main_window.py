@@ -295,9 +295,9 @@ class MainWindow(QMainWindow):
     # ---- sound --------------------------------------------------------------------------------
     def selected_settings(self) -> SynthSettings:
         """The SynthSettings the controls select (stereo, so A/B puts the IIR left and the RNN right)."""
-        return SynthSettings(rate=float(self.sound.rate), q=self.sound.q, drive=self.sound.drive,
-                             amplitude=IMPULSE_AMPLITUDE, channels=2, ab_twin=self.sound.ab_twin,
-                             untrained=self.sound.untrained)
+        c = self.sound.choice()
+        return SynthSettings(rate=float(c.rate), q=c.q, drive=c.drive, amplitude=IMPULSE_AMPLITUDE, channels=2,
+                             ab_twin=c.ab_twin, untrained=c.untrained)
 
     def playing(self, model=None) -> Playing:
         """What sounds for the controls with ``model`` (default: the model in use), by the core's one rule
@@ -586,14 +586,11 @@ class MainWindow(QMainWindow):
     # ---- shutdown -----------------------------------------------------------------------------
     def current_settings(self) -> AppSettings:
         """The settings to save: the controls as they are now."""
-        s = self.settings
-        s.engine, s.q, s.drive = self.sound.engine, self.sound.q, self.sound.drive
-        s.velocity, s.master, s.model_rate = self.sound.velocity, self.sound.master, self.sound.rate
+        s, sound, form = self.settings, self.sound.choice(), self.training.choice()
+        s.engine, s.q, s.drive = sound.engine, sound.q, sound.drive
+        s.velocity, s.master, s.model_rate = sound.velocity, sound.master, sound.rate
         s.octave = self.player.shift
-        s.train_keys = self.training.keys_edit.text()
-        s.optimizer = self.training.optimizer_box.currentText()
-        s.init = self.training.init_box.currentText()
-        s.budget = self.training.budget_spin.value()
+        s.train_keys, s.optimizer, s.init, s.budget = form.keys, form.optimizer, form.init, form.budget
         s.geometry = bytes(self.saveGeometry().data())
         return s
 

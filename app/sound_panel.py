@@ -8,6 +8,7 @@ boxes take no keyboard focus, so the computer keyboard keeps playing notes while
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (QComboBox, QFormLayout, QGroupBox, QHBoxLayout, QLabel, QPushButton, QSlider,
@@ -48,6 +49,22 @@ def _slider(minimum: int, maximum: int) -> QSlider:
     slider.setRange(minimum, maximum)
     slider.setFocusPolicy(Qt.NoFocus)
     return slider
+
+
+@dataclass(frozen=True)
+class SoundChoice:
+    """What the sound panel's controls select, handed to the window as one value: ``engine``, ``ab_twin``,
+    ``untrained`` (what a trained twin plays for a key its model lacks), ``q``, ``drive``, ``velocity``
+    (1..127), ``master`` (0..1) and the model ``rate`` (Hz)."""
+
+    engine: str
+    ab_twin: str
+    untrained: str
+    q: float
+    drive: float
+    velocity: int
+    master: float
+    rate: int
 
 
 class SoundPanel(QGroupBox):
@@ -131,6 +148,11 @@ class SoundPanel(QGroupBox):
         self.set_values("iir", 0.995, 0.1, 100, 0.8, 8000)
 
     # ---- values ---------------------------------------------------------------------------
+    def choice(self) -> SoundChoice:
+        """Every control's value at once."""
+        return SoundChoice(self.engine, self.ab_twin, self.untrained, self.q, self.drive, self.velocity,
+                           self.master, self.rate)
+
     @property
     def engine(self) -> str:
         """Selected engine name (one of iirnn_core.renderer.ENGINES)."""

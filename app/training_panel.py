@@ -15,6 +15,7 @@ import threading
 import time
 from collections import deque
 from collections.abc import Mapping
+from dataclasses import dataclass
 
 import numpy as np
 from PySide6.QtCore import Qt, QTimer, Signal
@@ -68,6 +69,17 @@ class JobPoller(threading.Thread):
 def curve_pen(index: int, count: int, width: int = 1):
     """A pen of a distinct hue for key ``index`` of ``count`` (low keys blue, high keys red)."""
     return pg.mkPen(pg.intColor(index, hues=max(count, 1), maxValue=230), width=width)
+
+
+@dataclass(frozen=True)
+class TrainingChoice:
+    """What the training form selects, handed to the window as one value: ``keys`` (text),
+    ``optimizer``, ``init`` and ``budget`` (s; 0: the trainer's default)."""
+
+    keys: str
+    optimizer: str
+    init: str
+    budget: float
 
 
 class TrainingPanel(QGroupBox):
@@ -180,16 +192,20 @@ class TrainingPanel(QGroupBox):
         self.init_box.setCurrentText(init)
         self.budget_spin.setValue(budget)
 
+    def choice(self) -> TrainingChoice:
+        """The form's values at once."""
+        return TrainingChoice(self.keys_edit.text(), self.optimizer_box.currentText(), self.init_box.currentText(),
+                              self.budget_spin.value())
+
     def make_config(self):
         """The TrainConfig for the form and the window's rate, Q and model; NoteError for bad keys."""
         from iirnn_core.training import TrainConfig
 
-        notes = parse_notes(self.keys_edit.text().replace(",", " ").split())
+        form = self.choice()
+        notes = parse_notes(form.keys.replace(",", " ").split())
         rate, q, model = self._context()
-        init = self.init_box.currentText()
-        budget = self.budget_spin.value() or None
-        return TrainConfig(notes=notes, rate=float(rate), q=float(q), optimizer=self.optimizer_box.currentText(),
-                           init=init, warm_model=model if init == "warm" else None, budget=budget)
+        return TrainConfig(notes=notes, rate=float(rate), q=float(q), optimizer=form.optimizer, init=form.init,
+                           warm_model=model if form.init == "warm" else None, budget=form.budget or None)
 
     @property
     def is_running(self) -> bool:

@@ -571,3 +571,17 @@ def test_the_loss_plot_names_its_keys_and_marks_the_one_played_or_picked(make_wi
     assert window.twins.comparison.note == "C5"
     with qtbot.waitSignal(panel.model_trained, timeout=60000):
         panel.stop()
+
+
+def test_panels_hand_the_window_one_value_each(make_window):
+    from app.sound_panel import SoundChoice
+    from app.training_panel import TrainingChoice
+
+    window = make_window()
+    window.training.set_values("A4 C5", "randdir", "warm", 12.0)
+    sound, form = window.sound.choice(), window.training.choice()
+    assert isinstance(sound, SoundChoice) and sound.engine == window.sound.engine and sound.rate == 8000
+    assert form == TrainingChoice("A4 C5", "randdir", "warm", 12.0)
+    saved = window.current_settings()
+    assert (saved.train_keys, saved.optimizer, saved.init, saved.budget) == ("A4 C5", "randdir", "warm", 12.0)
+    assert window.selected_settings().q == sound.q and window.selected_settings().untrained == sound.untrained
