@@ -320,7 +320,8 @@ class MainWindow(QMainWindow):
 
         self._sound_timer.stop()
         try:
-            self.engine.configure(self.effective_engine(), self.synth_settings(), self.model, self.sound.master)
+            playing = self.playing()
+            self.engine.configure(playing.engine, playing.settings, self.model, self.sound.master)
         except SettingError as exc:
             self.statusBar().showMessage(f"Not applied: {one_line(exc)}")
         self._comparison_pending = self.last_note is not None
