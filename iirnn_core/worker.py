@@ -126,13 +126,16 @@ def _run_job(payload: dict, send, should_stop, interval: float) -> None:
 def worker_main(jobs, messages, cancel_id, interval: float = PROGRESS_INTERVAL,
                 niceness: int | None = TRAINING_NICENESS) -> None:
     """Body of the persistent training process: lower its CPU and I/O priority, load torch and the
-    training kernels once, say ``ready``, then train each ``(job_id, payload)`` from ``jobs`` in turn
+    training kernels once (a two-step run of one key), say ``ready``, then train each ``(job_id, payload)`` from ``jobs`` in turn
     (None ends it). Messages are ``(kind, job_id, body)``; a job stops early once ``cancel_id`` holds its id."""
     lower_own_priority(niceness)
     lower_io_priority()
-    from . import training  # noqa: F401 - torch, numba kernels: loaded now, never while a job waits
-    import torch  # noqa: F401
+    import torch  # noqa: F401 - loaded now, never while a job waits
 
+    from .training import TrainConfig, Training
+
+    for _ in Training(TrainConfig(notes=["A4"], steps=2)).run():  # loads the compiled kernels (about 1 s)
+        pass
     messages.put(("ready", 0, None))
     while True:
         item = jobs.get()
