@@ -14,16 +14,14 @@ since Start and the SNR in dB. Usage::
 from __future__ import annotations
 
 import argparse
-import os
 import sys
-import tempfile
 import time
 from pathlib import Path
 
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from window_training import RATE, start_xvfb  # noqa: E402 - the same real-window set-up
+from window_training import RATE, real_window_session  # noqa: E402 - the same real-window set-up
 
 A4 = 69
 
@@ -60,62 +58,46 @@ def main() -> int:
     parser.add_argument("--window", type=float, default=0.15, help="seconds compared per strike (default 0.15)")
     parser.add_argument("--optimizer", default="best")
     args = parser.parse_args()
-    os.environ["QT_QPA_PLATFORM"] = "xcb"
-    xvfb = start_xvfb()
-    sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
-    import pulse
+    with real_window_session() as (app, sink, tmp):
+        import pulse
+        from PySide6.QtCore import QSettings
 
-    server = pulse.start_server()
-    try:
-        with pulse.own_sink(f"iirnn_hear_{os.getpid()}") as sink, tempfile.TemporaryDirectory() as tmp:
-            from PySide6.QtCore import QSettings
-            from PySide6.QtWidgets import QApplication
+        from app.main_window import MainWindow
 
-            from app.binding_check import keep_none_alive
-            from app.main_window import MainWindow
-            from iirnn_core.devices import refresh_devices
+        window = MainWindow(QSettings(str(Path(tmp) / "s.ini"), QSettings.IniFormat))
+        window.show()
+        while not window.audio_started:
+            app.processEvents()
+            time.sleep(0.01)
 
-            refresh_devices()
-            app = QApplication([sys.argv[0]])
-            keep_none_alive()
-            window = MainWindow(QSettings(str(Path(tmp) / "s.ini"), QSettings.IniFormat))
-            window.show()
-            while not window.audio_started:
+        def pump(seconds):
+            end = time.perf_counter() + seconds
+            while time.perf_counter() < end:
                 app.processEvents()
-                time.sleep(0.01)
+                time.sleep(0.005)
 
-            def pump(seconds):
-                end = time.perf_counter() + seconds
-                while time.perf_counter() < end:
-                    app.processEvents()
-                    time.sleep(0.005)
-
-            strikes = []  # (seconds since Start, or -1 for the IIR reference)
-            with pulse.record_monitor(sink, RATE) as take:
-                window.sound.set_engine("iir")
-                window.flush_sound()
-                pump(0.3)
-                window.note_on(A4, 127)
-                strikes.append(-1.0)
-                pump(0.6)
-                window.sound.set_engine("rnn-trained")
-                window.flush_sound()
-                window.training.set_values("C4..C6", args.optimizer, "random", 60.0)
-                started = time.perf_counter()
-                assert window.training.start(), window.training.status_label.text()
-                while window.training.is_running:
-                    window.note_on(A4, 127)
-                    strikes.append(time.perf_counter() - started)
-                    pump(args.every)
-                pump(0.5)
+        strikes = []  # (seconds since Start, or -1 for the IIR reference)
+        with pulse.record_monitor(sink, RATE) as take:
+            window.sound.set_engine("iir")
+            window.flush_sound()
+            pump(0.3)
+            window.note_on(A4, 127)
+            strikes.append(-1.0)
+            pump(0.6)
+            window.sound.set_engine("rnn-trained")
+            window.flush_sound()
+            window.training.set_values("C4..C6", args.optimizer, "random", 60.0)
+            started = time.perf_counter()
+            assert window.training.start(), window.training.status_label.text()
+            while window.training.is_running:
                 window.note_on(A4, 127)
                 strikes.append(time.perf_counter() - started)
-                pump(0.6)
-            window.close()
-    finally:
-        pulse.stop_server(server)
-        if xvfb is not None:
-            xvfb.terminate()
+                pump(args.every)
+            pump(0.5)
+            window.note_on(A4, 127)
+            strikes.append(time.perf_counter() - started)
+            pump(0.6)
+        window.close()
     x = take[0].mean(axis=1)
     heard = onsets(x, 0.02)
     n = int(args.window * RATE)

@@ -16,6 +16,7 @@ time a Python thread could not run (a 1 ms watchdog). Usage::
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import subprocess
 import sys
@@ -49,6 +50,32 @@ def start_xvfb() -> subprocess.Popen | None:
     with os.fdopen(read_fd) as pipe:
         os.environ["DISPLAY"] = ":" + pipe.readline().strip()
     return server
+
+
+@contextlib.contextmanager
+def real_window_session():
+    """Qt on xcb (Xvfb when there is no display), PulseAudio (started when none runs) with a null sink of our
+    own that this process plays into; yields (QApplication, sink name, a temporary folder)."""
+    os.environ["QT_QPA_PLATFORM"] = "xcb"
+    xvfb = start_xvfb()
+    import pulse
+
+    server = pulse.start_server()
+    try:
+        with pulse.own_sink(f"iirnn_bench_{os.getpid()}") as sink, tempfile.TemporaryDirectory() as tmp:
+            from PySide6.QtWidgets import QApplication
+
+            from app.binding_check import keep_none_alive
+            from iirnn_core.devices import refresh_devices
+
+            refresh_devices()
+            app = QApplication([sys.argv[0]])
+            keep_none_alive()
+            yield app, sink, tmp
+    finally:
+        pulse.stop_server(server)
+        if xvfb is not None:
+            xvfb.terminate()
 
 
 def dropouts(x: np.ndarray, start: int, end: int) -> list[float]:
@@ -177,26 +204,8 @@ def main() -> int:
     parser.add_argument("--no-training", action="store_true", help="play only (the peer)")
     parser.add_argument("--latency", default=None, help="the window's latency choice (default: the window's own)")
     args = parser.parse_args()
-    os.environ["QT_QPA_PLATFORM"] = "xcb"
-    xvfb = start_xvfb()
-    import pulse
-
-    server = pulse.start_server()
-    try:
-        with pulse.own_sink(f"iirnn_bench_{os.getpid()}") as sink, tempfile.TemporaryDirectory() as tmp:
-            from PySide6.QtWidgets import QApplication
-
-            from app.binding_check import keep_none_alive
-            from iirnn_core.devices import refresh_devices
-
-            refresh_devices()
-            app = QApplication([sys.argv[0]])
-            keep_none_alive()
-            rows = [run(app, args, sink, tmp, i) for i in range(args.runs)]
-    finally:
-        pulse.stop_server(server)
-        if xvfb is not None:
-            xvfb.terminate()
+    with real_window_session() as (app, sink, tmp):
+        rows = [run(app, args, sink, tmp, i) for i in range(args.runs)]
     print(rows[0]["status"])
     what = "no training" if args.no_training else f"C4..C6 training from {TRAIN_AT_S:g} s"
     print(f"real window (xcb on {os.environ['DISPLAY']}), A/B at Q 0.999, a key every {KEY_PERIOD_MS} ms for "
