@@ -205,9 +205,3 @@ def current_thread_id(typingctx):
         return builder.sext(builder.call(fn, []), ir.IntType(64))
 
     return sig, codegen
-
-
-@njit(nogil=True, cache=True)
-def now_seconds():
-    """:func:`monotonic_seconds` callable from Python (tests compare it with ``time.perf_counter()``)."""
-    return monotonic_seconds()

@@ -4,10 +4,10 @@ A :class:`Pipeline` owns a :class:`~iirnn_core.renderer.Renderer` running at the
 (the seed's 8 kHz) and a :class:`~iirnn_core.resample.StreamingResampler` to the device rate,
 plus its output buffer. Its arrays are listed in one int64 table (:attr:`Pipeline.table`: the
 renderer's rows, then ``ROW_XBUF`` .. ``ROW_DELAY``), and the compiled functions below work on
-that table, so the audio callback runs a pipeline with no Python object in reach. Per device
-block: :func:`pipe_begin` says how many model frames the block needs, :func:`pipe_input_index`
-finds the model frame that sounds at a wanted device frame, :func:`pipe_render` fills the block.
-Nothing allocates per block.
+that table, so the audio callback runs a pipeline with no Python object in reach (the class only
+builds and keeps the arrays). Per device block: :func:`pipe_begin` says how many model frames the
+block needs, :func:`pipe_input_index` finds the model frame that sounds at a wanted device frame,
+:func:`pipe_render` fills the block. Nothing allocates per block.
 """
 
 from __future__ import annotations
@@ -102,36 +102,3 @@ class Pipeline:
         self.table = np.vstack([self.renderer.table,
                                 np.array([table_row(rs.xbuf), table_row(rs.table), table_row(rs.state),
                                           table_row(self.out), table_row(self._delay)], dtype=np.int64)])
-
-    @property
-    def n_in(self) -> int:
-        """Model frames the block begun last renders."""
-        return int(self.resampler.state[RS_N_IN])
-
-    def begin_block(self, frames: int) -> int:
-        """Start a block of ``frames`` device frames; returns the model frames it renders."""
-        return int(pipe_begin(self.table, int(frames)))
-
-    def trigger(self, patches, amplitude: float, frame: int, note: int) -> float:
-        """Start ``patches`` so the impulse sounds at device ``frame`` of this block (as near as the model
-        rate allows); returns the device frame (fractional, may exceed the block) where it peaks,
-        or -1 if this block renders no model frame (the caller keeps the event for the next block)."""
-        index = int(pipe_input_index(self.table, int(frame)))
-        if index < 0:
-            return -1.0
-        self.renderer.trigger(patches, amplitude, index, note)
-        return float(pipe_landing_frame(self.table, index))
-
-    def render(self, frames: int) -> np.ndarray:
-        """Render the block begun by :meth:`begin_block`; returns the (frames, C) float64 output view."""
-        pipe_render(self.table, int(frames))
-        return self.out[:frames]
-
-    def silence(self) -> None:
-        """Stop every voice and forget the resampler's history (after a fade-out)."""
-        pipe_silence(self.table)
-
-    @property
-    def sounding(self) -> bool:
-        """True while a voice sounds (the resampler's tail is shorter than a block)."""
-        return self.renderer.active_voices > 0
