@@ -1,14 +1,16 @@
-"""``iirnn render``: notes struck at sample 0, rendered offline through the live renderer to a WAV."""
+"""``iirnn render``: notes struck at sample 0, or a MIDI file, rendered offline through the live renderer to a WAV."""
 
 from __future__ import annotations
 
 import argparse
 import os
+import sys
 
 import numpy as np
 import scipy.io.wavfile
 
-from ..notes import parse_notes
+from ..midi_file import read_midi, render_midi
+from ..notes import midi_to_note, parse_notes
 from ..renderer import ENGINES, SynthSettings, render_notes
 from ..what_plays import uses_trained_model
 
@@ -17,14 +19,20 @@ ENGINE_CHOICES = tuple(e for e in ENGINES if e != "ab")
 
 def add_parser(sub) -> None:
     """Register ``render`` on the ``iirnn`` sub-parsers."""
-    p = sub.add_parser("render", help="render notes to a mono float32 WAV",
-                       description="Strike every note at sample 0 and write the result as a mono float32 WAV.")
+    p = sub.add_parser("render", help="render notes or a MIDI file to a mono float32 WAV",
+                       description="Strike every note at sample 0 (--notes), or play a standard MIDI file (--midi), "
+                                   "and write the result as a mono float32 WAV at the model rate.")
     p.add_argument("out", metavar="OUT.wav", help="WAV file to write")
     p.add_argument("--engine", choices=ENGINE_CHOICES, default="iir")
-    p.add_argument("--notes", nargs="+", required=True, metavar="N", help="notes or ranges: A4 C#5 C4..C6")
+    what = p.add_mutually_exclusive_group(required=True)
+    what.add_argument("--notes", nargs="+", metavar="N", help="notes or ranges: A4 C#5 C4..C6")
+    what.add_argument("--midi", metavar="FILE.mid",
+                      help="a standard MIDI file: each note-on is an impulse at its sample (tempo changes honoured), "
+                           "note-offs release, the sustain pedal holds")
     p.add_argument("--rate", type=float, default=8000.0, help="sample rate in Hz (default 8000)")
     p.add_argument("--q", type=float, default=0.995, help="pole radius, 0 < Q < 1 (default 0.995)")
-    p.add_argument("--seconds", type=float, default=0.6, help="duration in seconds (default 0.6)")
+    p.add_argument("--seconds", type=float, default=0.6,
+                   help="duration in seconds; with --midi the tail after the file's last event (default 0.6)")
     p.add_argument("--amplitude", type=float, default=0.1, help="impulse height (default 0.1)")
     p.add_argument("--drive", type=float, default=1.0, help="RNN drive d: input x d, output / d (default 1)")
     p.add_argument("--model", metavar="FILE",
@@ -64,9 +72,17 @@ def model_for_engine(engine: str, path: str | None, settings: SynthSettings):
 
 def run(args: argparse.Namespace) -> int:
     """Render and write the WAV; returns 0."""
-    notes = parse_notes(args.notes)
+    notes = parse_notes(args.notes) if args.midi is None else None
+    events = read_midi(args.midi) if args.midi is not None else None
     settings = SynthSettings(rate=args.rate, q=args.q, drive=args.drive, amplitude=args.amplitude, raw=args.raw)
     model = model_for_engine(args.engine, args.model, settings)
-    audio = render_notes(args.engine, notes, settings, args.seconds, model)
+    if events is None:
+        audio = render_notes(args.engine, notes, settings, args.seconds, model)
+    else:
+        audio, silent = render_midi(events, args.engine, settings, args.seconds, model)
+        if silent:
+            names = " ".join(midi_to_note(n) for n in silent)
+            print(f"iirnn: {len(silent)} keys of {args.midi} cannot sound with {args.engine} at {args.rate:g} Hz "
+                  f"and were left out: {names}", file=sys.stderr)
     scipy.io.wavfile.write(args.out, int(round(args.rate)), audio[:, 0].astype(np.float32))
     return 0
