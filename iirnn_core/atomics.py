@@ -31,24 +31,24 @@ TABLE_WIDTH = 5
 """Columns of an array table row: address, then up to four dimensions."""
 
 
-@intrinsic
-def _f64_ptr(typingctx, addr):
-    sig = types.CPointer(types.float64)(types.int64)
+def _pointer_at(name: str, numba_type, ir_type):
+    """An intrinsic ``name(addr)``: the int64 address ``addr`` as a pointer to ``numba_type`` (``ir_type``)."""
 
-    def codegen(context, builder, sig, args):
-        return builder.inttoptr(args[0], ir.PointerType(ir.DoubleType()))
+    def pointer(typingctx, addr):
+        sig = types.CPointer(numba_type)(types.int64)
 
-    return sig, codegen
+        def codegen(context, builder, sig, args):
+            return builder.inttoptr(args[0], ir.PointerType(ir_type))
+
+        return sig, codegen
+
+    pointer.__name__ = pointer.__qualname__ = name
+    return intrinsic(pointer)
 
 
-@intrinsic
-def _i64_ptr(typingctx, addr):
-    sig = types.CPointer(types.int64)(types.int64)
-
-    def codegen(context, builder, sig, args):
-        return builder.inttoptr(args[0], ir.PointerType(ir.IntType(64)))
-
-    return sig, codegen
+_f64_ptr = _pointer_at("_f64_ptr", types.float64, ir.DoubleType())
+_i64_ptr = _pointer_at("_i64_ptr", types.int64, ir.IntType(64))
+_f32_ptr_at = _pointer_at("_f32_ptr_at", types.float32, ir.FloatType())
 
 
 @intrinsic
@@ -121,6 +121,12 @@ def f64_array4(tab, row):
 
 
 @njit(inline="always")
+def f32_array2(tab, row):
+    """Row ``row`` of an array table as a 2-D float32 array."""
+    return carray(_f32_ptr_at(tab[row, 0]), (tab[row, 1], tab[row, 2]))
+
+
+@njit(inline="always")
 def i64_array1(tab, row):
     """Row ``row`` of an array table as a 1-D int64 array."""
     return carray(_i64_ptr(tab[row, 0]), (tab[row, 1],))
@@ -139,9 +145,10 @@ def i64_array3(tab, row):
 
 
 def table_row(array: np.ndarray) -> list[int]:
-    """The table row of a C-contiguous float64/int64 numpy array: address and shape (padded with 1)."""
-    if not array.flags.c_contiguous or array.dtype not in (np.float64, np.int64) or array.ndim > TABLE_WIDTH - 1:
-        raise ValueError("table arrays must be C-contiguous float64 or int64 with at most 4 dimensions")
+    """The table row of a C-contiguous float64/int64/float32 numpy array: address and shape (padded with 1)."""
+    if (not array.flags.c_contiguous or array.dtype not in (np.float64, np.int64, np.float32)
+            or array.ndim > TABLE_WIDTH - 1):
+        raise ValueError("table arrays must be C-contiguous float64, int64 or float32 with at most 4 dimensions")
     return [array.ctypes.data, *array.shape, *([1] * (TABLE_WIDTH - 1 - array.ndim))]
 
 

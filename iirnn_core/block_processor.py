@@ -22,6 +22,11 @@ Hand-offs, all lock-free for the callback:
   The callback reads that word once per block (acquire) and echoes it into ``SEEN``. A writer
   waits until ``SEEN`` equals the last published word before it touches the idle half again:
   every block that could still read that half has then finished.
+- **Recording** goes the other way: while the writer has switched it on (``REC_ON``), the callback
+  copies every block it wrote to the device (after the master gain and the clamp, exactly those
+  float32 samples) into a float32 ring, then publishes its write index (release). The writer
+  reads up to it (acquire) and publishes its read index. A block that does not fit is not
+  written: its frames are counted in ``REC_DROPPED`` and the callback goes on; it never waits.
 - **Pipelines** (two slots: new notes go to the current one, the previous one rings out) are
   replaced only in a slot the callback does not use: the writer asks it to fade that slot
   (``FADE``), waits until ``BUSY`` says the slot is free, then rewrites its table rows and
@@ -42,7 +47,7 @@ from numba import cfunc, njit, types
 
 from . import voice_kernels as vk
 from .accounting import Accounting, acc_block_done, acc_block_started, acc_note_latency
-from .atomics import (address_of, current_thread_id, f32_frames, f64_array1, f64_array2, f64_array3,
+from .atomics import (address_of, current_thread_id, f32_array2, f32_frames, f64_array1, f64_array2, f64_array3,
                       f64_time_info, i64_array1, i64_array2, i64_array3, load_acquire, monotonic_seconds,
                       store_release, table_at, table_row)
 from .output_stage import add_ramped, finish_block, scale_ramped
@@ -58,6 +63,8 @@ SCOPE_SIZE = 1 << 16
 """Scope ring length in device frames (1.4 s at 48 kHz)."""
 EVENT_RING = 4096
 """Key events the ring holds (a power of two)."""
+RECORD_FRAMES = 1 << 19
+"""Frames the record ring holds (a power of two): 10.9 s at 48 kHz for a writer that falls behind."""
 MASTER_RAMP_SECONDS = 0.02
 """The master gain moves at most full scale per this many seconds (no zipper noise, no clicks)."""
 PA_OUTPUT_UNDERFLOW = 4
@@ -65,8 +72,8 @@ PA_OUTPUT_UNDERFLOW = 4
 
 # Rows of the processor's table.
 (R_PIPES, R_PBANK, R_PHIDDEN, R_PWHH, R_PWIH, R_PWOUT, R_PGAINS, R_HALF_F, R_HALF_I, R_SYNC, R_RING, R_EV_I, R_EV_F,
- R_CB_I, R_CB_F, R_ACC_I, R_ACC_F, R_LAT, R_SCOPE) = range(19)
-TABLE_ROWS = 19
+ R_CB_I, R_CB_F, R_ACC_I, R_ACC_F, R_LAT, R_SCOPE, R_REC, R_REC_I) = range(21)
+TABLE_ROWS = 21
 # Words shared with the writers (R_SYNC).
 S_PUB, S_SEEN, S_BUSY0, S_BUSY1, S_FADE0, S_FADE1, S_THREAD = range(7)
 # Callback-owned integers (R_CB_I) and floats (R_CB_F).
@@ -75,6 +82,8 @@ G_GAIN, G_LAST, G_RATE, G_OUTLAT = range(4)
 # Per patch half: floats (R_HALF_F) and integers (R_HALF_I).
 H_AMPLITUDE, H_MASTER = 0, 1
 H_PIPE = 0
+# Record ring words (R_REC_I): on (writer), write index (callback), read index (writer), frames dropped (callback).
+REC_ON, REC_WRITE, REC_READ, REC_DROPPED = range(4)
 
 _JIT = dict(nogil=True, cache=True, error_model="numpy")
 
@@ -98,6 +107,40 @@ def push_event(ring, ev_i, ev_f, kind, midi, velocity, when):
 def publish_word(words, index, value):
     """``words[index] = value`` with release ordering: everything written before is visible with it."""
     store_release(words, index, value)
+
+
+@njit(**_JIT)
+def record_block(ring, rec_i, out, frames):
+    """Copy out[:frames] (frames, C) into the record ring (N, C) float32 if recording is on and it fits;
+    else count the frames in ``REC_DROPPED`` and write nothing. Never waits."""
+    if load_acquire(rec_i, REC_ON) == 0:
+        return
+    write = rec_i[REC_WRITE]
+    size = ring.shape[0]
+    if write + frames - load_acquire(rec_i, REC_READ) > size:
+        store_release(rec_i, REC_DROPPED, rec_i[REC_DROPPED] + frames)
+        return
+    mask = size - 1
+    for n in range(frames):
+        slot = (write + n) & mask
+        for c in range(ring.shape[1]):
+            ring[slot, c] = out[n, c]
+    store_release(rec_i, REC_WRITE, write + frames)
+
+
+@njit(**_JIT)
+def read_recorded(ring, rec_i, dest):
+    """Move up to len(dest) recorded frames, oldest first, from the ring into dest (M, C) float32 and free
+    their slots; returns how many (the writer's side of :func:`record_block`)."""
+    read = rec_i[REC_READ]
+    n = min(load_acquire(rec_i, REC_WRITE) - read, dest.shape[0])
+    mask = ring.shape[0] - 1
+    for i in range(n):
+        slot = (read + i) & mask
+        for c in range(ring.shape[1]):
+            dest[i, c] = ring[slot, c]
+    store_release(rec_i, REC_READ, read + n)
+    return n
 
 
 @njit(**_JIT)
@@ -192,6 +235,7 @@ def process_block(ptab, out, frames, now, current, dac, underflow):
         for i in range(frames):
             for c in range(out.shape[1]):
                 out[i, c] = 0.0
+        record_block(f32_array2(ptab, R_REC), i64_array1(ptab, R_REC_I), out, frames)
         return
     pipes = i64_array3(ptab, R_PIPES)
     cur = cb_i[C_CUR]
@@ -244,6 +288,7 @@ def process_block(ptab, out, frames, now, current, dac, underflow):
     cb_f[G_GAIN] = new_gain
     bad = finish_block(mix, out, gain, new_gain, f64_array1(ptab, R_SCOPE), cb_i[C_SCOPE_POS])
     store_release(cb_i, C_SCOPE_POS, cb_i[C_SCOPE_POS] + frames)
+    record_block(f32_array2(ptab, R_REC), i64_array1(ptab, R_REC_I), out, frames)
     if bad or muted:
         cb_i[C_MUTED] += 1
     for s in range(2):
@@ -273,7 +318,8 @@ class BlockProcessor:
     """The state arrays of one output stream (``device_rate`` Hz, ``blocksize`` frames, ``channels``) and
     the writer's side of the hand-offs described in the module docstring."""
 
-    def __init__(self, device_rate: float, blocksize: int, channels: int, output_latency: float):
+    def __init__(self, device_rate: float, blocksize: int, channels: int, output_latency: float,
+                 record_frames: int | None = None):
         self.device_rate = float(device_rate)
         self.blocksize = int(blocksize)
         self.channels = int(channels)
@@ -300,9 +346,14 @@ class BlockProcessor:
         self.cb_f[G_RATE], self.cb_f[G_OUTLAT] = self.device_rate, float(output_latency)
         self.cb_f[G_GAIN] = 1.0  # the master gain ramps from full scale to the first published master
         self.scope = np.zeros(SCOPE_SIZE)
+        record_frames = RECORD_FRAMES if record_frames is None else int(record_frames)
+        if record_frames < 1 or record_frames & (record_frames - 1):
+            raise ValueError(f"the record ring must hold a power of two frames, not {record_frames}")
+        self.rec = np.zeros((record_frames, self.channels), dtype=np.float32)  # pages mapped only when written
+        self.rec_i = np.zeros(4, dtype=np.int64)
         arrays = (self.pipes, self.p_bank, self.p_hidden, self.p_w_hh, self.p_w_ih, self.p_w_out, self.p_gains,
                   self.half_f, self.half_i, self.sync, self.ring, self.ev_i, self.ev_f, self.cb_i, self.cb_f,
-                  self.acc.ints, self.acc.floats, self.acc.latencies, self.scope)
+                  self.acc.ints, self.acc.floats, self.acc.latencies, self.scope, self.rec, self.rec_i)
         self.table = np.array([table_row(a) for a in arrays], dtype=np.int64)
         self.running = False  # set by whoever drives the callback; while False writers need not wait
         self.events_dropped = 0
@@ -412,6 +463,34 @@ class BlockProcessor:
         deadline = time.perf_counter() + timeout
         while not ready() and time.perf_counter() < deadline:
             time.sleep(0.0005)
+
+    # ---- recording (one writer thread) ---------------------------------------------------------
+
+    def record_start(self) -> None:
+        """Start copying every block the callback plays into the record ring (from the next block on)."""
+        self.rec_i[REC_READ] = self.rec_i[REC_WRITE]  # the callback leaves both alone while recording is off
+        self.rec_i[REC_DROPPED] = 0
+        publish_word(self.rec_i, REC_ON, 1)
+
+    def record_stop(self, timeout: float = 0.5) -> None:
+        """Stop recording; returns once no block can still be writing into the ring (what it holds stays readable)."""
+        publish_word(self.rec_i, REC_ON, 0)
+        seen = self.callbacks
+        self._wait(lambda: self.callbacks >= seen + 2, timeout)
+
+    def read_recorded(self, dest: np.ndarray) -> int:
+        """Move up to len(dest) recorded frames (oldest first) into dest (M, channels) float32; returns how many."""
+        return int(read_recorded(self.rec, self.rec_i, dest))
+
+    @property
+    def recording(self) -> bool:
+        """True while the callback copies its blocks into the record ring."""
+        return bool(self.rec_i[REC_ON])
+
+    @property
+    def record_dropped(self) -> int:
+        """Frames the callback could not record since :meth:`record_start` (the ring was full)."""
+        return int(self.rec_i[REC_DROPPED])
 
     # ---- what readers see -------------------------------------------------------------------
 

@@ -1,9 +1,12 @@
-"""``iirnn play``: play notes live through an audio device and report the engine's accounting.
+"""``iirnn play``: play notes, or a MIDI keyboard, live through an audio device and report the accounting.
 
 With ``--gap 0`` every note is struck at once; otherwise one note every ``--gap`` seconds,
 cycling through the list until ``--seconds`` have passed (each note is released when the next
-one starts; it rings on). ``--json`` prints underruns (counted from callback timestamps and
-from the wall clock), mean and max callback load and the median key-to-sound latency.
+one starts; it rings on). ``--midi-in NAME`` plays from a MIDI input port (velocity, note-off,
+sustain pedal; see :mod:`iirnn_core.midi_input`), for ``--seconds`` or until Ctrl-C; it can go
+with ``--notes``. ``--record OUT.wav`` writes what the device played, at the device rate, as a
+32-bit float WAV (:mod:`iirnn_core.recorder`). ``--json`` prints underruns (counted from callback
+timestamps and from the wall clock), mean and max callback load and the median key-to-sound latency.
 """
 
 from __future__ import annotations
@@ -14,6 +17,7 @@ import math
 import sys
 import time
 
+from ..midi_input import APIS
 from ..notes import note_to_midi, parse_notes
 from ..renderer import ENGINES, SynthSettings
 from .render import model_for_engine
@@ -21,13 +25,18 @@ from .render import model_for_engine
 
 def add_parser(sub) -> None:
     """Register ``play`` on the ``iirnn`` sub-parsers."""
-    p = sub.add_parser("play", help="play notes live through an audio device",
-                       description="Play notes through the audio device (or a silent null output when there is "
-                                   "none) and report underruns, callback load and key-to-sound latency.")
+    p = sub.add_parser("play", help="play notes or a MIDI keyboard live through an audio device",
+                       description="Play notes, or a MIDI input port, through the audio device (or a silent null "
+                                   "output when there is none) and report underruns, callback load and key-to-sound "
+                                   "latency.")
     p.add_argument("--engine", choices=ENGINES, default="iir")
-    p.add_argument("--notes", nargs="+", required=True, metavar="N", help="notes or ranges: A4 C#5 C4..C6")
+    p.add_argument("--notes", nargs="+", metavar="N", help="notes or ranges: A4 C#5 C4..C6")
+    p.add_argument("--midi-in", metavar="NAME", help="play from this MIDI input port (see `iirnn devices`)")
+    p.add_argument("--midi-api", choices=tuple(APIS), help="the MIDI system of --midi-in (default: any that answers)")
+    p.add_argument("--record", metavar="OUT.wav", help="record what the device plays to a 32-bit float WAV")
     p.add_argument("--gap", type=float, default=0.25, help="seconds between notes; 0 strikes all at once (default 0.25)")
-    p.add_argument("--seconds", type=float, default=2.0, help="how long to play (default 2)")
+    p.add_argument("--seconds", type=float,
+                   help="how long to play (default 2; with --midi-in alone: until Ctrl-C)")
     p.add_argument("--velocity", type=float, default=1.0, help="key velocity 0..1 (default 1)")
     p.add_argument("--device", metavar="NAME", help="output device by name (see `iirnn devices`; default: the host's)")
     p.add_argument("--model", metavar="FILE", help="trained model file for rnn-trained (default: the shipped one)")
@@ -56,24 +65,47 @@ def _latency(text: str):
 
 def schedule(midis: list[int], gap: float, seconds: float) -> list[tuple[float, int]]:
     """(time in s from the start, key) of every strike: all at 0 when ``gap`` is 0, else cycling every ``gap`` s."""
-    if gap == 0:
+    if gap == 0 or not midis:
         return [(0.0, m) for m in midis]
     count = int(math.ceil(seconds / gap - 1e-9))
     return [(i * gap, midis[i % len(midis)]) for i in range(count)]
+
+
+def _play(engine, midis: list[int], args: argparse.Namespace) -> None:
+    """Strike ``midis`` on the schedule of ``--gap``, then wait until ``--seconds`` have passed (MIDI input plays
+    meanwhile on its own thread)."""
+    start = time.perf_counter()
+    previous = None
+    for offset, midi in schedule(midis, args.gap, args.seconds):
+        delay = start + offset - time.perf_counter()
+        if delay > 0:
+            time.sleep(delay)
+        if previous is not None and args.gap > 0 and previous != midi:
+            engine.note_off(previous)
+        engine.note_on(midi, args.velocity)
+        previous = midi
+    while time.perf_counter() < start + args.seconds:
+        time.sleep(min(0.2, max(0.0, start + args.seconds - time.perf_counter())))
 
 
 def run(args: argparse.Namespace) -> int:
     """Play, then print the accounting (one line, or JSON)."""
     from ..audio import AudioConfig, AudioEngine, find_output_device, list_output_devices
     from ..errors import UsageError
+    from ..midi_input import MidiInput, find_port
+    from ..recorder import Recorder
 
-    if not (math.isfinite(args.seconds) and args.seconds > 0):
+    if args.notes is None and args.midi_in is None:
+        raise UsageError("iirnn play: give --notes, --midi-in, or both")
+    if args.seconds is None:
+        args.seconds = math.inf if args.notes is None else 2.0
+    if not (args.seconds > 0 and (math.isfinite(args.seconds) or args.notes is None)):
         raise UsageError("iirnn play: --seconds must be positive")
     if not (math.isfinite(args.gap) and args.gap >= 0):
         raise UsageError("iirnn play: --gap must be 0 or more seconds")
     if not (math.isfinite(args.velocity) and 0 < args.velocity <= 1):
         raise UsageError("iirnn play: --velocity must be in (0, 1]")
-    midis = [note_to_midi(n) for n in parse_notes(args.notes)]
+    midis = [note_to_midi(n) for n in parse_notes(args.notes)] if args.notes is not None else []
     settings = SynthSettings(rate=args.rate, q=args.q, drive=args.drive)
     cfg = AudioConfig(device=args.device, samplerate=args.samplerate, blocksize=args.blocksize,
                       latency=_latency(args.latency))
@@ -88,26 +120,32 @@ def run(args: argparse.Namespace) -> int:
     silent = [n for n in midis if not engine.playable(n)]
     if silent:
         raise UsageError(f"iirnn play: {len(silent)} of the notes cannot sound with this engine and model rate")
+    midi_in = MidiInput(engine)
+    if args.midi_in is not None:
+        find_port(args.midi_in, args.midi_api)  # a missing port or MIDI system: one line, before any sound
     engine.start()
+    recorder = None
     try:
         if engine.is_null_output:
             print(f"iirnn: {engine.status_line}", file=sys.stderr)
-        start = time.perf_counter()
-        previous = None
-        for offset, midi in schedule(midis, args.gap, args.seconds):
-            delay = start + offset - time.perf_counter()
-            if delay > 0:
-                time.sleep(delay)
-            if previous is not None and args.gap > 0 and previous != midi:
-                engine.note_off(previous)
-            engine.note_on(midi, args.velocity)
-            previous = midi
-        delay = start + args.seconds - time.perf_counter()
-        if delay > 0:
-            time.sleep(delay)
+        if args.record is not None:
+            recorder = Recorder(args.record, lambda: engine.processor).start()
+        if args.midi_in is not None:
+            midi_in.open(args.midi_in, args.midi_api)
+            if not math.isfinite(args.seconds):
+                print(f"iirnn: playing from MIDI input {midi_in.port_name}; Ctrl-C ends", file=sys.stderr)
+        try:
+            _play(engine, midis, args)
+        except KeyboardInterrupt:
+            if args.midi_in is None or args.notes is not None:
+                raise
         stats = engine.stats()
     finally:
+        midi_in.close()
+        result = recorder.stop() if recorder is not None else None
         engine.close()
+    if result is not None:
+        print(f"iirnn: {result.summary()}", file=sys.stderr)
     if args.json:
         print(json.dumps(stats.as_dict()))
     else:
