@@ -3,7 +3,8 @@
 It owns one audio engine (:class:`iirnn_core.audio.AudioEngine`, or what ``engine_factory``
 makes) and forwards every key and control to it; nothing here touches samples. Timers: plots at
 about 30 Hz (scope, last key's twins), status at 2 Hz (callback load, underruns, latency).
-The computer keyboard plays through :class:`app.key_input.KeyInput`.
+The computer keyboard plays through :class:`app.key_input.KeyInput`, a MIDI keyboard through
+:class:`app.midi_menu.MidiMenu` (Audio > MIDI input); File > Record is :class:`app.recording.RecordingControl`.
 """
 
 from __future__ import annotations
@@ -29,7 +30,9 @@ from .comparison import compare
 from .keyboard import PianoKeyboard
 from .key_input import KeyInput
 from .keymap import BOTTOM_ROW, TOP_ROW, midi_for
+from .midi_menu import MidiMenu
 from .plots import ScopeView, TwinView
+from .recording import RecordingControl
 from .settings import AppSettings, latency_for_stream, load_settings, save_settings
 from .sound_panel import SoundPanel
 from .texts import one_line
@@ -150,6 +153,11 @@ class MainWindow(QMainWindow):
         self._sound_timer.timeout.connect(self.apply_sound)
         self.sound.changed.connect(self._sound_timer.start)
         self.apply_sound()
+        self.recording = RecordingControl(self._file_menu, self._quit_action, lambda: self.engine.processor, self)
+        self.recording.message.connect(self.statusBar().showMessage)
+        self.midi = MidiMenu(self._audio_menu, self.engine, self.settings.midi_input, self)
+        self.midi.key.connect(self.midi_key)
+        self.midi.message.connect(self.statusBar().showMessage)
         self.audio_started = False
         self._startup_message = startup_message
         self._reopening: threading.Thread | None = None
@@ -275,6 +283,7 @@ class MainWindow(QMainWindow):
         panic_action = QAction("&Panic (Esc)", self)
         panic_action.triggered.connect(self.panic)
         audio_menu.addActions([settings_action, reconnect_action, panic_action])
+        self._file_menu, self._audio_menu, self._quit_action = file_menu, audio_menu, quit_action
 
     def _load_startup_model(self, path) -> str:
         """Load the shipped model; returns a status line when it is missing or bad."""
@@ -363,6 +372,7 @@ class MainWindow(QMainWindow):
         self.keyboard.release_mouse_note()
         self.player.release_all()
         self.keyboard.clear_lit()
+        self.midi.reset()
         self.engine.panic()
 
     def release_all_keys(self) -> None:
@@ -377,6 +387,17 @@ class MainWindow(QMainWindow):
         self.release_all_keys()
         self.player.shift_octave(step)
         self._update_octave_label()
+
+    def midi_key(self, midi: int, sounding: bool) -> None:
+        """A MIDI key started (lit; the plots follow it) or ended (unlit); ``midi`` -1: every key ended."""
+        if midi < 0:
+            self.keyboard.clear_lit()
+            return
+        self.keyboard.set_lit(midi, sounding)
+        if sounding:
+            self.last_note = midi
+            self._comparison_pending = True
+            self.training.select_key(midi_to_note(midi))
 
     def _key_pressed(self, midi: int) -> None:
         if self.note_on(midi, self.sound.velocity):
@@ -591,6 +612,7 @@ class MainWindow(QMainWindow):
         s.engine, s.q, s.drive = sound.engine, sound.q, sound.drive
         s.velocity, s.master, s.model_rate = sound.velocity, sound.master, sound.rate
         s.octave = self.player.shift
+        s.midi_input = self.midi.wanted
         s.train_keys, s.optimizer, s.init, s.budget = form.keys, form.optimizer, form.init, form.budget
         s.geometry = bytes(self.saveGeometry().data())
         return s
@@ -606,6 +628,8 @@ class MainWindow(QMainWindow):
         self.wait_for_audio()
         self.training.shutdown()
         save_settings(self.store, self.current_settings())
+        self.midi.close()
+        self.recording.stop()
         self.engine.close()
         if self._own_trainer:
             self.trainer.close()

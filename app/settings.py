@@ -38,7 +38,7 @@ class AppSettings:
     Sound: ``engine`` (one of ENGINES), ``q`` (pole radius), ``drive``, ``velocity`` (1..127, the
     computer keyboard's), ``master`` (volume 0..1), ``model_rate`` (Hz), ``octave`` (shift of the
     computer keyboard). Audio: ``device`` (output name, "" = default), ``samplerate`` (Hz),
-    ``blocksize`` (frames), ``latency``. Training: ``train_keys`` (note list/range text),
+    ``blocksize`` (frames), ``latency``, ``midi_input`` (MIDI input port name, "" = none). Training: ``train_keys`` (note list/range text),
     ``optimizer``, ``init``, ``budget`` (seconds, 0 = the trainer's default). ``geometry``: the
     window's saved geometry (bytes).
     """
@@ -54,6 +54,7 @@ class AppSettings:
     samplerate: int = 48000
     blocksize: int = 128
     latency: str = "low"
+    midi_input: str = ""
     train_keys: str = "C4..C6"
     optimizer: str = "best"
     init: str = "random"

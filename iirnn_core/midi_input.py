@@ -6,11 +6,18 @@ a binding of RtMidi with the ALSA sequencer and JACK on Linux (CoreMIDI, WinMM e
 one ('alsa', 'jack'); :class:`MidiInput` opens one port and turns its messages into engine calls
 with :class:`~iirnn_core.midi_events.MidiState` (velocity, note-off, sustain, all notes/sound off).
 
-rtmidi calls :meth:`MidiInput.handle` on its own thread (ALSA's input thread, or JACK's process
-thread); it calls ``engine.note_on`` / ``note_off`` / ``panic`` right there, which push into the
-engine's lock-free event ring: no GUI thread is in between. An optional ``on_key(note, sounding)``
-hears every key that starts (True) or is released (False); the window connects it to a Qt signal,
-which Qt queues to the GUI thread.
+:meth:`MidiInput.handle` runs on a MIDI thread: rtmidi's own input thread for ALSA (and CoreMIDI,
+WinMM), through mido's callback; for JACK a thread of ours that takes messages from rtmidi's queue
+every millisecond (:class:`JackReader`). It calls ``engine.note_on`` / ``note_off`` / ``panic``
+right there, which push into the engine's lock-free event ring: no GUI thread is in between. An
+optional ``on_key(note, sounding)`` hears every key that starts (True) or is released (False); the
+window connects it to a Qt signal, which Qt queues to the GUI thread.
+
+Why JACK is read differently: RtMidi calls an input callback on JACK's real-time process thread,
+and mido always installs a Python callback, which must take the GIL there. Whenever another thread
+holds the GIL for a while (a plot, a numpy FFT), JACK's cycle overruns and JACK drops the MIDI
+events of the cycles that missed (measured: with a callback blocked for 2 s, the next five notes
+were lost). rtmidi's own queue is filled on that thread without Python, so nothing is lost.
 
 Trouble is one line: no python-rtmidi, no MIDI system (no ALSA sequencer, no JACK server), or no
 such port raise :class:`MidiUnavailable` / :class:`NoSuchPort` and nothing else stops working.
@@ -36,6 +43,10 @@ APIS = {"alsa": "LINUX_ALSA", "jack": "UNIX_JACK", "coremidi": "MACOSX_CORE", "w
 
 _ALSA_NUMBERS = re.compile(r"\s+\d+:\d+$")
 """ALSA port names end in ``client:port`` numbers, which change when a device is plugged in again."""
+
+
+JACK_POLL_SECONDS = 0.001
+"""How often the JACK reader empties rtmidi's queue (the latency it adds, at most)."""
 
 
 class MidiUnavailable(Failure):
@@ -197,9 +208,12 @@ class MidiInput:
         port_api, exact = find_port(name, api)
         import mido
 
-        backend = mido.Backend("mido.backends.rtmidi", api=APIS[port_api])
         try:
-            self.port = backend.open_input(exact, callback=self.handle)
+            if port_api == "jack":
+                self.port = JackReader(exact, self.handle)
+            else:
+                backend = mido.Backend("mido.backends.rtmidi", api=APIS[port_api])
+                self.port = backend.open_input(exact, callback=self.handle)
         except Exception as exc:  # noqa: BLE001 - the port vanished meanwhile, or the system refused it
             raise MidiUnavailable(f"could not open MIDI input {exact!r}: {one_line(exc)}") from None
         self.port_name, self.api = exact, port_api
@@ -251,3 +265,50 @@ class MidiInput:
         """Tell ``on_key``: ``note`` -1 with False means every key ended."""
         if self.on_key is not None:
             self.on_key(note, sounding)
+
+
+class JackReader:
+    """JACK MIDI input port ``name`` read by a thread of ours: rtmidi queues the messages on JACK's process
+    thread without Python; every :data:`JACK_POLL_SECONDS` this thread parses them with mido and hands
+    them to ``handler`` (see the module docstring for why)."""
+
+    def __init__(self, name: str, handler):
+        rtmidi = _rtmidi()
+        import mido
+
+        self._parse = mido.Message.from_bytes
+        self._handler = handler
+        self._rt = rtmidi.MidiIn(rtapi=rtmidi.API_UNIX_JACK, name="iirnn-synth", queue_size_limit=4096)
+        try:
+            ports = self._rt.get_ports()
+            if name not in ports:
+                raise OSError(f"unknown port {name!r}")
+            self._rt.ignore_types(sysex=True, timing=True, active_sense=True)
+            self._rt.open_port(ports.index(name), name="in")
+        except Exception:
+            self._rt.delete()
+            raise
+        self.name = name
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="iirnn-midi-jack", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        while not self._stop.wait(JACK_POLL_SECONDS):
+            while True:
+                message = self._rt.get_message()
+                if message is None:
+                    break
+                try:
+                    msg = self._parse(message[0])
+                except ValueError:  # not a MIDI message: skipped, as mido does
+                    continue
+                self._handler(msg)
+
+    def close(self) -> None:
+        """Stop the thread and close the port."""
+        self._stop.set()
+        if self._thread is not threading.current_thread():
+            self._thread.join(timeout=2.0)
+        self._rt.close_port()
+        self._rt.delete()

@@ -585,3 +585,105 @@ def test_panels_hand_the_window_one_value_each(make_window):
     saved = window.current_settings()
     assert (saved.train_keys, saved.optimizer, saved.init, saved.budget) == ("A4 C5", "randdir", "warm", 12.0)
     assert window.selected_settings().q == sound.q and window.selected_settings().untrained == sound.untrained
+
+
+# ---- MIDI input and recording -------------------------------------------------------------------------
+
+
+def from_midi_thread(window, *messages):
+    """Hand ``messages`` to the window's MIDI handler on a thread of its own, as rtmidi does."""
+    import threading
+
+    thread = threading.Thread(target=lambda: [window.midi.input.handle(m) for m in messages])
+    thread.start()
+    thread.join()
+
+
+def test_midi_keys_light_sound_and_sustain_in_the_window(make_window, qtbot):
+    import mido
+
+    window = make_window()
+    engine = window.engine
+    from_midi_thread(window, mido.Message("note_on", note=69, velocity=100))
+    assert engine.names("note_on")[-1] == (69, 100 / 127)  # in the engine already, from the MIDI thread
+    qtbot.waitUntil(lambda: window.keyboard.lit_notes() == [69])  # the light comes through the GUI thread
+    assert window.last_note == 69
+    qtbot.waitUntil(lambda: engine.stats().notes == 1)
+    scope = np.zeros(1 << 16)  # the last 1.4 s the output played: the note (it rings about 0.2 s) is there
+    assert engine.read_scope(scope) > 0 and np.abs(scope).max() > 0.05
+    from_midi_thread(window, mido.Message("control_change", control=64, value=127),
+                     mido.Message("note_off", note=69))
+    qtbot.wait(200)
+    assert window.keyboard.lit_notes() == [69] and engine.names("note_off") == []  # the pedal holds it
+    from_midi_thread(window, mido.Message("control_change", control=64, value=0))
+    assert engine.names("note_off") == [(69,)]
+    qtbot.waitUntil(lambda: window.keyboard.lit_notes() == [])
+    from_midi_thread(window, mido.Message("note_on", note=72, velocity=90))
+    qtbot.waitUntil(lambda: window.keyboard.lit_notes() == [72])
+    from_midi_thread(window, mido.Message("control_change", control=120, value=0))  # all sound off
+    qtbot.waitUntil(lambda: window.keyboard.lit_notes() == [])
+    assert len(engine.names("panic")) == 1
+
+
+def test_a_real_midi_keyboard_plays_in_the_window_is_remembered_and_comes_back(make_window, qtbot, midi_keyboard):
+    port = midi_keyboard.port
+    window = make_window()
+    window.midi.submenu.aboutToShow.emit()  # the menu lists the ports as it opens
+    actions = {a.data(): a for a in window.midi.group.actions()}
+    assert set(actions) >= {"", port} and actions[""].text() == "None" and actions[""].isChecked()
+    actions[port].trigger()
+    assert window.midi.port_name == port and "MIDI input: " in window.statusBar().currentMessage()
+    qtbot.wait(200)  # JACK connects the ports at its next cycle
+    midi_keyboard.send(0x90, 64, 127)
+    qtbot.waitUntil(lambda: window.keyboard.lit_notes() == [64])
+    qtbot.waitUntil(lambda: window.engine.stats().notes == 1)
+    midi_keyboard.send(0xB0, 64, 127)
+    midi_keyboard.send(0x80, 64, 0)
+    qtbot.wait(300)
+    assert window.keyboard.lit_notes() == [64] and window.engine.names("note_off") == []
+    midi_keyboard.send(0xB0, 64, 0)
+    qtbot.waitUntil(lambda: window.keyboard.lit_notes() == [])
+    assert window.engine.names("note_off") == [(64,)]
+    window.close()
+    again = make_window()  # the choice was saved and the port opens again
+    assert again.midi.wanted == port and again.midi.port_name == port
+    midi_keyboard.unplug()  # the keyboard is unplugged ...
+    again.midi.poll()
+    assert again.midi.port_name is None and "gone" in again.statusBar().currentMessage()
+    labels = [a.text() for a in again.midi.group.actions()]
+    assert f"{port} (not connected)" in labels
+    midi_keyboard.plug()  # ... and plugged in again
+    again.midi.poll()
+    assert again.midi.port_name == port
+    qtbot.wait(200)
+    midi_keyboard.send(0x90, 67, 100)
+    qtbot.waitUntil(lambda: again.keyboard.lit_notes() == [67])
+    again.midi.choose("")
+    assert again.midi.port_name is None and again.current_settings().midi_input == ""
+
+
+def test_file_record_writes_a_valid_file_and_closing_the_window_finishes_one(make_window, qtbot, tmp_path,
+                                                                             monkeypatch):
+    import soundfile
+    from PySide6.QtWidgets import QFileDialog
+
+    window = make_window()
+    first, second = tmp_path / "take.wav", tmp_path / "closing.wav"
+    monkeypatch.setattr(QFileDialog, "getSaveFileName", lambda *args, **kwargs: (str(first), ""))
+    window.recording.record_action.trigger()
+    assert window.recording.active and window.recording.stop_action.isEnabled()
+    assert not window.recording.record_action.isEnabled() and "Recording to" in window.statusBar().currentMessage()
+    window.note_on(69, 100)
+    qtbot.wait(500)
+    window.recording.stop_action.trigger()
+    assert not window.recording.active and window.statusBar().currentMessage().startswith("Recorded")
+    info = soundfile.info(first)
+    assert (info.samplerate, info.channels, info.subtype) == (window.engine.stats().samplerate, 2, "FLOAT")
+    y, _ = soundfile.read(first)
+    assert info.frames == window.recording.result.frames > 0.3 * info.samplerate and np.abs(y).max() > 0.05
+    assert window.recording.start(str(second))
+    window.note_on(72, 100)
+    qtbot.wait(300)
+    window.close()
+    info = soundfile.info(second)
+    assert info.frames > 0.2 * info.samplerate and info.subtype == "FLOAT"

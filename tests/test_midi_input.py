@@ -2,11 +2,7 @@
 through JACK (a dummy-driver server started here, no sound card); one line when there is no MIDI."""
 
 import json
-import os
-import shutil
-import subprocess
 import sys
-import tempfile
 import threading
 import time
 
@@ -14,9 +10,8 @@ import mido
 import numpy as np
 import pytest
 
-import pulse
 from iirnn_core import cli, midi_input
-from iirnn_core.audio import AudioConfig, AudioEngine, refresh_devices
+from iirnn_core.audio import AudioConfig, AudioEngine
 from iirnn_core.midi_input import MidiInput, MidiUnavailable, NoSuchPort, same_port
 from iirnn_core.renderer import SynthSettings
 from test_audio_callback import Driver
@@ -125,54 +120,7 @@ def test_no_midi_system_or_no_such_port_is_one_line(monkeypatch, capsys):
     assert "no MIDI system answers" in err[0] or "no MIDI input port" in err[0]
 
 
-# ---- a real MIDI port: JACK with its dummy driver --------------------------------------------------------
-
-
-@pytest.fixture(scope="module")
-def jack_server():
-    """A JACK server of our own (dummy driver: no sound card), named for this process; yields its name."""
-    if shutil.which("jackd") is None:
-        pytest.skip("no MIDI system to test a real port with: jackd is not installed (./run installs jackd2)")
-    if "jack" not in midi_input.midi_apis():
-        pytest.skip(f"this python-rtmidi has no JACK API (it has {midi_input.midi_apis()})")
-    name = f"iirnn-test-{os.getpid()}"
-    log = tempfile.TemporaryFile()
-    proc = subprocess.Popen(["jackd", "--no-realtime", "-n", name, "-d", "dummy", "-r", "48000", "-p", "512"],
-                            stdin=subprocess.DEVNULL, stdout=log, stderr=log, start_new_session=True,
-                            env=dict(os.environ, JACK_NO_AUDIO_RESERVATION="1"))
-    env = pytest.MonkeyPatch()
-    env.setenv("JACK_DEFAULT_SERVER", name)  # where libjack's clients (rtmidi's, PortAudio's) connect
-    try:
-        deadline = time.monotonic() + 10
-        while True:
-            try:
-                midi_input.input_ports("jack")
-                break
-            except MidiUnavailable:
-                if proc.poll() is not None or time.monotonic() > deadline:
-                    log.seek(0)
-                    said = log.read().decode(errors="replace").strip().splitlines()
-                    pytest.fail(f"jackd -d dummy did not start: {said[-1:] or 'no output'}")
-                time.sleep(0.1)
-        yield name
-    finally:
-        env.undo()
-        # PortAudio re-scanned its host APIs while this server ran and joined it as a JACK client; it must
-        # leave before the server goes (PortAudio aborts the process if its JACK server vanished under it).
-        refresh_devices()
-        pulse.stop_server(proc)  # (any server we started: terminate by its id, kill if need be)
-
-
-@pytest.fixture
-def keyboard(jack_server):
-    """A MIDI keyboard on JACK: an rtmidi output with a port of its own; yields (MidiOut, its port name)."""
-    import rtmidi
-
-    out = rtmidi.MidiOut(rtmidi.API_UNIX_JACK, name="iirnn-keys")
-    out.open_virtual_port("out")
-    yield out, "iirnn-keys:out"
-    out.close_port()
-    out.delete()
+# ---- a real MIDI port: JACK with its dummy driver (conftest's jack_server) -------------------------------
 
 
 def wait_for(condition, seconds=3.0):
@@ -182,8 +130,8 @@ def wait_for(condition, seconds=3.0):
     return condition()
 
 
-def test_a_real_jack_port_plays_the_engine(keyboard, capsys):
-    sender, port = keyboard
+def test_a_real_jack_port_plays_the_engine(midi_keyboard, capsys):
+    port = midi_keyboard.port
     assert port in midi_input.list_input_ports()
     assert cli.main(["devices", "--json"]) in (0, 1)  # 1 only where there is no audio output at all
     assert port in json.loads(capsys.readouterr().out)["midi_inputs"]
@@ -196,16 +144,16 @@ def test_a_real_jack_port_plays_the_engine(keyboard, capsys):
         with pytest.raises(NoSuchPort):
             MidiInput(engine).open("iirnn: no such port")
         time.sleep(0.2)  # JACK connects the ports at its next cycle
-        sender.send_message([0x90, 69, 127])
+        midi_keyboard.send(0x90, 69, 127)
         assert wait_for(lambda: engine.stats().notes == 1), "the note never reached the engine"
         scope = np.zeros(4096)
         assert wait_for(lambda: engine.read_scope(scope) and np.abs(scope).max() > 0.1), "no sound"
         assert keys.heard() == [(69, True)] and keys.calls[0][2] != threading.get_ident()  # on rtmidi's thread
-        sender.send_message([0xB0, 64, 127])
-        sender.send_message([0x80, 69, 0])
+        midi_keyboard.send(0xB0, 64, 127)
+        midi_keyboard.send(0x80, 69, 0)
         time.sleep(0.2)
         assert live_voices(engine, 69) == [0], "the pedal did not hold the key"
-        sender.send_message([0xB0, 64, 0])
+        midi_keyboard.send(0xB0, 64, 0)
         assert wait_for(lambda: live_voices(engine, 69) == [1]), "lifting the pedal did not release the key"
         assert keys.heard() == [(69, True), (69, False)] and midi.errors == 0
     finally:
@@ -213,14 +161,41 @@ def test_a_real_jack_port_plays_the_engine(keyboard, capsys):
         engine.close()
 
 
-def test_iirnn_play_midi_in_plays_a_real_port(keyboard, capsys):
-    sender, port = keyboard
+def test_jack_loses_no_message_while_the_handler_waits(midi_keyboard):
+    """The handler may wait (for the GIL, say): JACK's thread never does, and no message is lost."""
+    port = midi_keyboard.port
+    notes = []
+
+    class Slow:
+        def note_on(self, note, velocity):
+            notes.append(note)
+            if len(notes) == 1:
+                time.sleep(1.0)
+
+        def note_off(self, note):
+            pass
+
+    midi = MidiInput(Slow())
+    midi.open(port)
+    try:
+        time.sleep(0.2)
+        for note in range(60, 70):
+            midi_keyboard.send(0x90, note, 100)
+            time.sleep(0.05)
+        assert wait_for(lambda: len(notes) == 10), notes
+        assert notes == list(range(60, 70))
+    finally:
+        midi.close()
+
+
+def test_iirnn_play_midi_in_plays_a_real_port(midi_keyboard, capsys):
+    port = midi_keyboard.port
     stop = threading.Event()
 
     def play_keys():  # a note every 0.1 s until the command ends (it opens the port once its output runs)
         while not stop.wait(0.1):
-            sender.send_message([0x90, 72, 100])
-            sender.send_message([0x80, 72, 0])
+            midi_keyboard.send(0x90, 72, 100)
+            midi_keyboard.send(0x80, 72, 0)
 
     thread = threading.Thread(target=play_keys)
     thread.start()
