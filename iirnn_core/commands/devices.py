@@ -45,7 +45,7 @@ def run(args: argparse.Namespace) -> int:
         for port in ports:
             print(f"  {port}")
     else:
-        print(f"MIDI inputs: none ({midi_error or 'no port is open for input'})")
+        print("MIDI inputs: none" + (f" ({midi_error})" if midi_error else ""))
     if not names:
         raise Failure("iirnn: no audio output device found (is a sound server such as PulseAudio running?)")
     return 0
