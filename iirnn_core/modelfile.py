@@ -43,7 +43,7 @@ ARCHITECTURE = "rnn-tanh"
 MAX_FILE_BYTES = 16 * 1024 * 1024
 """Larger files are refused before parsing (a model of 128 keys is about 60 kB)."""
 
-def shipped_model_path(name: str = "c4-c6_8k_q0995.json") -> Path:
+def shipped_model_path(name: str = "a0-b7_8k_q0995.json") -> Path:
     """Path of a model shipped inside the package (``iirnn_core.resources``, the checkout's ``resources/``)."""
     return Path(str(importlib.resources.files("iirnn_core.resources") / "models" / name))
 

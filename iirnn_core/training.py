@@ -219,8 +219,13 @@ class Optimizer:
         self.best_loss = np.full(len(self.config.notes), np.inf)
 
     def default_steps(self) -> int:
-        """How many steps a full run takes."""
+        """How many steps a full run takes (at most)."""
         raise NotImplementedError
+
+    @property
+    def finished(self) -> bool:
+        """True once the optimizer has nothing left to do (before its steps run out)."""
+        return False
 
     def step(self, should_stop: Callable[[], bool] = lambda: False) -> None:
         """One step for every key; updates ``best`` and ``best_loss``. Optimizers whose step is long
@@ -372,33 +377,51 @@ class RandDirOptimizer(Optimizer):
 class LMOptimizer(Optimizer):
     """Multi-start Levenberg-Marquardt with a curriculum over length (the ``best`` optimizer).
 
-    Every key starts ``STARTS`` nets drawn at random (``W_hh`` entries N(0, 1/H), ``w_ih`` and
-    ``w_out`` N(0, 1)). The stages fit the first 64, 128, ... samples at 8 kHz (8, 16, ... ms at
-    any rate; doubling while at most half the target), then the whole target: ``STAGE_ITERATIONS`` LM iterations per stage
-    (``FINAL_ITERATIONS`` for the last), after which each key keeps the better half of its starts
-    (never fewer than ``FINALISTS``), stable nets (spectral radius < 1) ranked before unstable
-    ones. A step is as many iterations as fit in about ``STEP_WORK`` sample-iterations per net
-    batch (about 0.1 s here), so progress arrives often.
+    Every key starts ``STARTS`` nets drawn at random: ``W_hh`` entries N(0, 1/H) for half of them,
+    the identity plus N(0, ``IDENTITY_SPREAD``^2/H) for the other half (the near-identity init of
+    recurrent nets, which slow, low keys need); ``w_ih`` and ``w_out`` N(0, 1), then scaled by the
+    target's own gain (its peak over the impulse height): ``w_ih`` down and ``w_out`` up, so that the
+    hidden state peaks near ``STATE_LEVELS`` (log-spaced over the starts) instead of saturating tanh
+    (a low key rings up to about 1/sin(w) times its impulse: 280 times at A0 and 48 kHz).
+
+    The stages fit the first 64, 128, ... samples at 8 kHz (8, 16, ... ms at any rate; doubling
+    while at most half the target), then the whole target: up to ``STAGE_ITERATIONS`` LM iterations
+    per stage (``FINAL_ITERATIONS`` for the last; a net stops early once an iteration gains less than
+    the fraction ``TOL``), after which each key keeps the better half of its starts (never fewer
+    than ``FINALISTS``), stable nets (spectral radius < 1) ranked before unstable ones. A step is as
+    many iterations as fit in about ``STEP_WORK`` sample-iterations per net batch (about 0.1 s
+    here), so progress arrives often.
     """
 
     STARTS = 32
     FIRST_LENGTH = 64
+    FIRST_STAGE_ITERATIONS = 100
     STAGE_ITERATIONS = 20
     FINAL_ITERATIONS = 40
-    FINALISTS = 4
+    FINALISTS = 2
     STEP_WORK = 250_000
     LAMBDA0 = 1e-2
+    TOL = 1e-4
+    IDENTITY_SPREAD = 0.1
+    STATE_LEVELS = (0.01, 0.3)
 
     def __init__(self, problem: _Problem):
         super().__init__(problem)
         cfg = self.config
         rng = np.random.default_rng(cfg.seed)
         p_all, h = tk.n_params(self.hidden), self.hidden
+        hh = h * h
+        levels = np.geomspace(*self.STATE_LEVELS, self.STARTS)
         rows, keys = [], []
         for k, note in enumerate(cfg.notes):
-            warm = _warm_theta(cfg, note)
             starts = rng.normal(size=(self.STARTS, p_all))
-            starts[:, :h * h] /= math.sqrt(h)
+            starts[:, :hh] /= math.sqrt(h)
+            starts[1::2, :hh] = np.eye(h).ravel() + self.IDENTITY_SPREAD * starts[1::2, :hh]
+            gain = float(np.max(np.abs(problem.targets[k]))) / cfg.amplitude
+            scale = (levels / gain)[:, None]
+            starts[:, hh:hh + h] *= scale
+            starts[:, hh + h:] /= scale
+            warm = _warm_theta(cfg, note)
             if warm is not None:
                 starts[0] = warm
             rows.append(starts)
@@ -417,9 +440,10 @@ class LMOptimizer(Optimizer):
             lengths.append(n)
             n *= 2
         lengths.append(cfg.length)
-        self.schedule = [(length, self.FINAL_ITERATIONS if i == len(lengths) - 1 else self.STAGE_ITERATIONS)
+        self.schedule = [(length, self.FINAL_ITERATIONS if i == len(lengths) - 1
+                          else max(self.STAGE_ITERATIONS, self.FIRST_STAGE_ITERATIONS >> i))
                          for i, length in enumerate(lengths)]
-        self.stage, self.stage_done = 0, 0
+        self.stage, self.stage_done, self._cursor, self._measure_cursor = 0, 0, 0, 0
         self._plan = self._plan_steps()
         self._update_best()
 
@@ -430,17 +454,27 @@ class LMOptimizer(Optimizer):
             per_key = max(min(self.FINALISTS, per_key), per_key // 2)
         return per_key * len(self.config.notes)
 
-    def _iterations_per_step(self, stage: int) -> int:
+    def _stage_steps(self, stage: int) -> int:
+        """Steps ``stage`` takes at most: whole iterations of every net per step while they fit in
+        ``STEP_WORK`` sample-iterations, else one iteration of the next rows per step."""
         length, iterations = self.schedule[stage]
-        return int(min(iterations, max(1, self.STEP_WORK // (length * self._nets_at(stage)))))
+        rows = self._nets_at(stage)
+        if length * rows <= self.STEP_WORK:
+            return -(-iterations // (self.STEP_WORK // (length * rows)))
+        return iterations * -(-rows // max(1, self.STEP_WORK // length))
 
     def _plan_steps(self) -> int:
-        """Number of steps of the whole schedule."""
-        return sum(-(-iters // self._iterations_per_step(i)) for i, (_, iters) in enumerate(self.schedule))
+        """Number of steps of the whole schedule (at most)."""
+        return sum(self._stage_steps(i) for i in range(len(self.schedule)))
 
     def default_steps(self) -> int:
-        """Steps of the whole curriculum."""
+        """Steps of the whole curriculum (fewer when the nets converge early)."""
         return self._plan
+
+    @property
+    def finished(self) -> bool:
+        """The last stage is done."""
+        return self.stage == len(self.schedule) - 1 and self.stage_done >= self.schedule[-1][1]
 
     @property
     def length(self) -> int:
@@ -448,19 +482,34 @@ class LMOptimizer(Optimizer):
         return self.schedule[self.stage][0]
 
     def step(self, should_stop: Callable[[], bool] = lambda: False) -> None:
-        """A few LM iterations of every net at the current length; at a stage's end, prune and lengthen."""
+        """About ``STEP_WORK`` sample-iterations of LM at the current length: a few iterations of every
+        net, or one iteration of the next rows; at a stage's end, prune and lengthen."""
         length, iterations = self.schedule[self.stage]
-        count = min(self._iterations_per_step(self.stage), max(1, iterations - self.stage_done))
-        tk.lm_steps(self.thetas, self.lambdas, self.keys, self.hidden, self.problem.x, self.problem.targets,
-                    length, count, self.losses, self.jtjs, self.jtrs, self.fresh)
-        self.stage_done += count
+        rows = len(self.thetas)
+        if self._cursor == 0 and length * rows <= self.STEP_WORK:
+            first, last = 0, rows
+            count = min(self.STEP_WORK // (length * rows), iterations - self.stage_done)
+        else:
+            first, last = self._cursor, min(rows, self._cursor + max(1, self.STEP_WORK // length))
+            count = 1
+        part = slice(first, last)
+        tk.lm_steps(self.thetas[part], self.lambdas[part], self.keys[part], self.hidden, self.problem.x,
+                    self.problem.targets, length, count, self.losses[part], self.jtjs[part], self.jtrs[part],
+                    self.fresh[part], self.TOL)
+        self._cursor = 0 if last == rows else last
+        if self._cursor == 0:
+            self.stage_done += count
+        if np.all(self.fresh == 2):  # every net has converged at this length
+            self.stage_done, self._cursor = iterations, 0
+        touched = np.unique(self.keys[part])
         if self.stage_done >= iterations and self.stage + 1 < len(self.schedule):
             self._prune()
             self.stage += 1
             self.stage_done = 0
             self.fresh[:] = 0  # a longer target: new normal equations, bold steps again
             self.lambdas[:] = np.maximum(self.lambdas, self.LAMBDA0)
-        self._update_best()
+            touched = None
+        self._update_best(touched)
 
     def _ranking(self, idx: np.ndarray, losses: np.ndarray, radii: np.ndarray) -> np.ndarray:
         """``idx`` ordered best first: stable before unstable, then by loss (NaN last)."""
@@ -483,17 +532,31 @@ class LMOptimizer(Optimizer):
         for name in ("thetas", "keys", "lambdas", "losses", "jtjs", "jtrs", "fresh"):
             setattr(self, name, getattr(self, name)[keep].copy())
 
-    def _update_best(self) -> None:
-        """Each key's best start at the current stage (stable nets first), and its loss on the whole target."""
-        radii = spectral_radii(self.thetas, self.hidden)
-        chosen = np.array([self._ranking(np.flatnonzero(self.keys == k), self.losses, radii)[0]
-                           for k in range(len(self.config.notes))])
-        self.best = self.thetas[chosen].copy()
-        tk.sse_many(self.best, np.arange(len(chosen)), self.hidden, self.problem.x, self.problem.targets,
-                    self.config.length, self.best_loss)
+    def _update_best(self, keys: np.ndarray | None = None) -> None:
+        """Choose the best net at the current stage (stable nets first) of ``keys`` (None: every key), and
+        measure the whole-target loss of about ``STEP_WORK / 4`` samples' worth of keys, in turn (all of
+        them at a stage's end and at the finish): progress shows each key's loss as last measured."""
+        every = np.arange(len(self.config.notes))
+        measure_all = keys is None
+        keys = every if keys is None else keys
+        radii = np.full(len(self.thetas), np.inf)
+        rows = np.flatnonzero(np.isin(self.keys, keys))
+        radii[rows] = spectral_radii(self.thetas[rows], self.hidden)
+        for k in keys:
+            self.best[k] = self.thetas[self._ranking(np.flatnonzero(self.keys == k), self.losses, radii)[0]]
+        if measure_all or self.finished:
+            measure = every
+        else:
+            n = max(1, min(len(every), self.STEP_WORK // (4 * self.config.length)))
+            measure = (self._measure_cursor + np.arange(n)) % len(every)
+            self._measure_cursor = int(measure[-1] + 1) % len(every)
+        losses = np.zeros(len(measure))
+        tk.sse_many(self.best[measure], measure, self.hidden, self.problem.x, self.problem.targets,
+                    self.config.length, losses)
+        self.best_loss[measure] = losses
 
     def full_losses(self) -> np.ndarray:
-        """Whole-target loss of each key's chosen net (computed when it was chosen)."""
+        """Whole-target loss of each key's chosen net, as last measured (all of them at the finish)."""
         return self.best_loss.copy()
 
 
@@ -521,7 +584,7 @@ class Training:
         total = self.total_steps
         start = time.perf_counter()
         notes = tuple(cfg.notes)
-        while self.steps_done < total and not should_stop():
+        while self.steps_done < total and not self.optimizer.finished and not should_stop():
             for part in self.optimizer.step_parts(should_stop):
                 if part < 1.0:  # within a long step (adam's epoch over many keys): the curve moves too
                     self.elapsed = time.perf_counter() - start
@@ -531,7 +594,7 @@ class Training:
             self.steps_done += 1
             self.elapsed = time.perf_counter() - start
             over = cfg.budget is not None and self.elapsed >= cfg.budget
-            done = over or self.steps_done >= total
+            done = over or self.steps_done >= total or self.optimizer.finished
             losses = self.optimizer.full_losses()
             yield Progress(self.steps_done, self.elapsed, notes, tuple(float(l) for l in losses),
                            self.problem.snr(losses), done)
@@ -591,7 +654,7 @@ def train_model(config: TrainConfig, on_progress: Callable[[Progress], None] | N
     for progress in training.run(should_stop or (lambda: False)):
         if on_progress is not None:
             on_progress(progress)
-    stopped = training.steps_done < training.total_steps
+    stopped = training.steps_done < training.total_steps and not training.optimizer.finished
     return build_model(config, training.weights(), training.steps_done, training.elapsed,
                        run_metadata(stopped_early=stopped))
 

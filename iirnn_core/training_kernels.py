@@ -23,6 +23,8 @@ from numba import literally, njit, prange
 
 _JIT = dict(nogil=True, cache=True, error_model="numpy")
 
+_BLOCK = 32
+"""Samples whose Jacobian rows are gathered before they are added to J^T J (so the sums vectorise)."""
 LAMBDA_MIN = 1e-12
 LAMBDA_MAX = 1e12
 
@@ -82,7 +84,7 @@ def sse(theta, hidden, x, target, length):
     return total
 
 
-@njit(**_JIT)
+@njit(fastmath={"reassoc", "contract"}, **_JIT)  # reassociated sums vectorise; NaN and Inf keep their meaning
 def normal_equations(theta, hidden, x, target, length, jtj, jtr):
     """Fill ``jtj`` (P, P) with J^T J and ``jtr`` (P,) with J^T r over ``length`` samples; return sum r^2.
 
@@ -94,51 +96,62 @@ def normal_equations(theta, hidden, x, target, length, jtj, jtr):
     p_all = hh + 2 * hidden
     h = np.zeros(hidden)
     h_prev = np.zeros(hidden)
-    a = np.zeros(hidden)
     sens = np.zeros((hidden, nrec))
     sens_new = np.zeros((hidden, nrec))
-    row = np.zeros(p_all)
+    rows = np.zeros((p_all, _BLOCK))  # J's rows of the current block of samples, one column per sample
+    res = np.zeros(_BLOCK)
     jtj[:, :] = 0.0
     jtr[:] = 0.0
     total = 0.0
+    b = 0
     for n in range(length):
         xn = x[n]
         for i in range(hidden):
             s = theta[hh + i] * xn
             for j in range(hidden):
                 s += theta[i * hidden + j] * h_prev[j]
-            a[i] = s
+            h[i] = math.tanh(s)
+        # S_new[i, :] = g_i * (sum_j W[i, j] S[j, :] + dh-term), the inner loops over parameters run contiguously
         for i in range(hidden):
-            h[i] = math.tanh(a[i])
-        for i in range(hidden):
-            g = 1.0 - h[i] * h[i]
             for p in range(nrec):
-                s = 0.0
-                for j in range(hidden):
-                    s += theta[i * hidden + j] * sens[j, p]
-                sens_new[i, p] = s
+                sens_new[i, p] = 0.0
+            for j in range(hidden):
+                w = theta[i * hidden + j]
+                for p in range(nrec):
+                    sens_new[i, p] += w * sens[j, p]
             for j in range(hidden):
                 sens_new[i, i * hidden + j] += h_prev[j]
             sens_new[i, hh + i] += xn
+            g = 1.0 - h[i] * h[i]
             for p in range(nrec):
                 sens_new[i, p] *= g
         out = 0.0
         for i in range(hidden):
             out += theta[hh + hidden + i] * h[i]
         for p in range(nrec):
-            s = 0.0
-            for i in range(hidden):
-                s += theta[hh + hidden + i] * sens_new[i, p]
-            row[p] = s
+            rows[p, b] = 0.0
         for i in range(hidden):
-            row[nrec + i] = h[i]
+            v = theta[hh + hidden + i]
+            for p in range(nrec):
+                rows[p, b] += v * sens_new[i, p]
+        for i in range(hidden):
+            rows[nrec + i, b] = h[i]
         r = out - target[n]
+        res[b] = r
         total += r * r
-        for p in range(p_all):
-            rp = row[p]
-            jtr[p] += rp * r
-            for q in range(p, p_all):
-                jtj[p, q] += rp * row[q]
+        b += 1
+        if b == _BLOCK or n == length - 1:  # J^T J += R R^T and J^T r += R res over the block (vectorised dots)
+            for p in range(p_all):
+                acc = 0.0
+                for k in range(b):
+                    acc += rows[p, k] * res[k]
+                jtr[p] += acc
+                for q in range(p, p_all):
+                    acc = 0.0
+                    for k in range(b):
+                        acc += rows[p, k] * rows[q, k]
+                    jtj[p, q] += acc
+            b = 0
         for i in range(hidden):
             h_prev[i] = h[i]
         sens, sens_new = sens_new, sens
@@ -187,8 +200,11 @@ def _damped_solve(jtj, jtr, lam, step, work):
 
 
 @njit(**_JIT)
-def lm_fit(theta, hidden, x, target, length, iterations, lam, jtj, jtr, loss, fresh):
-    """Levenberg-Marquardt on one net ``theta`` (P,) in place; returns (loss, lambda) at the end.
+def lm_fit(theta, hidden, x, target, length, iterations, lam, jtj, jtr, loss, fresh, tol):
+    """Levenberg-Marquardt on one net ``theta`` (P,) in place; returns (loss, lambda, converged) at the end.
+
+    Stops after ``iterations``, or converged: when no damping finds a better point, or when an
+    iteration lowers the loss by less than the fraction ``tol`` (0: never).
 
     ``jtj`` (P, P), ``jtr`` (P,) and ``loss`` are the normal equations at ``theta`` when ``fresh``;
     otherwise they are computed first. On return they always hold the values at the final ``theta``.
@@ -199,6 +215,7 @@ def lm_fit(theta, hidden, x, target, length, iterations, lam, jtj, jtr, loss, fr
     trial = np.zeros(p_all)
     if not fresh:
         loss = normal_equations(theta, hidden, x, target, length, jtj, jtr)
+    converged = False
     for _ in range(iterations):
         improved = False
         for _try in range(12):
@@ -213,28 +230,35 @@ def lm_fit(theta, hidden, x, target, length, iterations, lam, jtj, jtr, loss, fr
                     break
             lam = min(lam * 4.0, LAMBDA_MAX)
         if not improved:
+            converged = True
             break
+        converged = new > (1.0 - tol) * loss
         loss = normal_equations(theta, hidden, x, target, length, jtj, jtr)
-    return loss, lam
+        if converged:
+            break
+    return loss, lam, converged
 
 
 @njit(parallel=True, **_JIT)
-def lm_steps(thetas, lambdas, keys, hidden, x, targets, length, iterations, losses, jtjs, jtrs, fresh):
+def lm_steps(thetas, lambdas, keys, hidden, x, targets, length, iterations, losses, jtjs, jtrs, fresh, tol):
     """Run :func:`lm_fit` for every row of ``thetas`` (S, P) in parallel (two cores here).
 
     Row ``s`` fits key ``keys[s]``: input ``x[keys[s]]`` against ``targets[keys[s]]`` (K, N)
     over the first ``length`` samples. Updates ``thetas``, ``lambdas`` (S,) and ``losses`` (S,).
     ``jtjs`` (S, P, P) and ``jtrs`` (S, P) carry each row's normal equations between calls;
-    ``fresh[s]`` (uint8) says they (and ``losses[s]``) are valid for this ``length``; set to 1 here.
+    ``fresh[s]`` (uint8) says they (and ``losses[s]``) are valid for this ``length``: 1, or 2 when the
+    row has also converged there (see :func:`lm_fit`, ``tol``); converged rows are skipped.
     """
     literally(hidden)  # compile per hidden size: constant loop bounds unroll (about 2x faster)
     for s in prange(thetas.shape[0]):
+        if fresh[s] == 2:
+            continue
         k = keys[s]
-        loss, lam = lm_fit(thetas[s], hidden, x[k], targets[k], length, iterations, lambdas[s],
-                           jtjs[s], jtrs[s], losses[s], fresh[s] != 0)
+        loss, lam, converged = lm_fit(thetas[s], hidden, x[k], targets[k], length, iterations, lambdas[s],
+                           jtjs[s], jtrs[s], losses[s], fresh[s] != 0, tol)
         losses[s] = loss
         lambdas[s] = lam
-        fresh[s] = 1
+        fresh[s] = 2 if converged else 1
 
 
 @njit(**_JIT)

@@ -62,7 +62,7 @@ def test_render_without_raw_is_limited_and_compensated(tmp_path):
     (["render", "o.wav", "--notes", "A4", "--q", "1.0"], "Q must be"),
     (["render", "o.wav", "--notes", "A4", "--seconds", "-1"], "duration must be positive"),
     (["render", "o.wav", "--notes", "A4", "--engine", "rnn-trained", "--model", "missing.json"], "does not exist"),
-    (["render", "o.wav", "--notes", "C2", "--engine", "rnn-trained"], "has no key C2"),
+    (["render", "o.wav", "--notes", "C2", "--engine", "rnn-trained", "--rate", "16000"], "trained at 8000 Hz"),
     (["render", "o.wav", "--notes", "A4", "--drive", "0"], "drive must be"),
     (["render", "o.wav", "--notes", "C8", "--rate", "8000"], "Nyquist"),
     (["render", "o.wav", "--engine", "organ", "--notes", "A4"], "invalid choice"),

@@ -1,5 +1,6 @@
 """Model files: round trip, the shipped model, weights_for, atomic saves and every bad-file case."""
 
+import dataclasses
 import json
 import os
 import pickle
@@ -8,6 +9,7 @@ import numpy as np
 import pytest
 
 from iirnn_core import modelfile
+from iirnn_core.notes import parse_notes
 from iirnn_core.model import RNNWeights, analytic_weights
 from iirnn_core.modelfile import (DEFAULT_MODEL_PATH, KeyModel, ModelFileError, TrainedModel, load_model,
                                   save_model)
@@ -48,12 +50,12 @@ def test_round_trip_keeps_every_field_and_weight_exactly(tmp_path):
     assert json.loads(path.read_text())["format"] == "iirnn-model"
 
 
-def test_shipped_model_covers_c4_c6_at_defaults_and_renders_above_40_db():
+def test_shipped_model_covers_every_key_of_the_default_rate_and_renders_above_40_db():
     model = load_model(DEFAULT_MODEL_PATH)
-    assert model.describe_keys() == "C4..C6" and len(model.notes) == 25
+    assert model.describe_keys() == "A0..B7" and len(model.notes) == 87  # C8 (4186 Hz) is above 4 kHz
     assert (model.rate, model.q, model.seconds, model.amplitude, model.hidden) == (8000.0, 0.995, 0.6, 0.1, 3)
     assert model.init == "random"
-    for note in ("C4", "A4", "C6"):
+    for note in ("A0", "C4", "A4", "B7"):
         measured = measure_snr(model, note)
         assert measured >= 40.0
         assert measured == pytest.approx(model.keys[note].snr_db, abs=1e-6)
@@ -61,7 +63,9 @@ def test_shipped_model_covers_c4_c6_at_defaults_and_renders_above_40_db():
 
 
 def test_weights_for_names_the_missing_key_and_the_range():
-    model = load_model(DEFAULT_MODEL_PATH)
+    shipped = load_model(DEFAULT_MODEL_PATH)
+    model = dataclasses.replace(shipped, keys={n: shipped.keys[n] for n in parse_notes(["C4..C6"])})
+    assert model.describe_keys() == "C4..C6"
     np.testing.assert_array_equal(model.weights_for("Db5", 8000, 0.995).w_hh, model.keys["C#5"].weights.w_hh)
     with pytest.raises(SettingError, match=r"^the model has no key D7 \(it has C4\.\.C6\)$"):
         model.weights_for("D7", 8000, 0.995)

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import scipy.io.wavfile
 
-MODEL_IN_WHEEL = "iirnn_core/resources/models/c4-c6_8k_q0995.json"
+MODEL_IN_WHEEL = "iirnn_core/resources/models/a0-b7_8k_q0995.json"
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 

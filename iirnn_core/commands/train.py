@@ -84,6 +84,9 @@ def run(args: argparse.Namespace) -> int:
                 bar.set_postfix_str(f"worst {min(progress.snr_db):.1f} dB", refresh=False)
         except KeyboardInterrupt:
             interrupted = True
+        if training.optimizer.finished:  # it converged before its planned steps
+            bar.total = bar.n
+            bar.refresh()
     if training.steps_done == 0:
         raise Failure("iirnn: training stopped before its first step; nothing written")
     model = build_model(config, training.weights(), training.steps_done, training.elapsed,
