@@ -385,12 +385,15 @@ class LMOptimizer(Optimizer):
     (a low key rings up to about 1/sin(w) times its impulse: 280 times at A0 and 48 kHz).
 
     The stages fit the first 64, 128, ... samples at 8 kHz (8, 16, ... ms at any rate; doubling
-    while at most half the target), then the whole target: up to ``STAGE_ITERATIONS`` LM iterations
-    per stage (``FINAL_ITERATIONS`` for the last; a net stops early once an iteration gains less than
-    the fraction ``TOL``), after which each key keeps the better half of its starts (never fewer
-    than ``FINALISTS``), stable nets (spectral radius < 1) ranked before unstable ones. A step is as
-    many iterations as fit in about ``STEP_WORK`` sample-iterations per net batch (about 0.1 s
-    here), so progress arrives often.
+    while at most half the target), then the whole target: up to ``FIRST_STAGE_ITERATIONS`` LM
+    iterations in the first stage, half as many in each next one but at least ``STAGE_ITERATIONS``
+    (``FINAL_ITERATIONS`` for the last; the short first stages are cheap, and slow keys need many
+    iterations there). A net stops early once an iteration gains less than the fraction ``TOL``. After
+    each stage each key keeps the better half of its starts (never fewer
+    than ``FINALISTS``), stable nets (spectral radius < 1) ranked before unstable ones. A step is
+    about ``STEP_WORK`` sample-iterations (a few iterations of every net, or one iteration of the
+    next rows when one of all would be more), so progress arrives tens of times a second for any
+    number of keys.
     """
 
     STARTS = 32

@@ -19,7 +19,7 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from numba import literally, njit, prange
+from numba import literally, njit, prange, typeof, types
 
 _JIT = dict(nogil=True, cache=True, error_model="numpy")
 
@@ -239,8 +239,24 @@ def lm_fit(theta, hidden, x, target, length, iterations, lam, jtj, jtr, loss, fr
     return loss, lam, converged
 
 
-@njit(parallel=True, **_JIT)
 def lm_steps(thetas, lambdas, keys, hidden, x, targets, length, iterations, losses, jtjs, jtrs, fresh, tol):
+    """Run :func:`lm_fit` for every row of ``thetas`` (S, P) in parallel (two cores here); see :func:`_lm_steps`.
+
+    ``_lm_steps`` is compiled per hidden size (``literally``). Numba's dispatcher would re-run its
+    front end on every call to find that specialisation (about 20 ms a call); it is looked up once
+    per argument types here and called directly (a few microseconds).
+    """
+    args = (thetas, lambdas, keys, hidden, x, targets, length, iterations, losses, jtjs, jtrs, fresh, tol)
+    sig = tuple(types.literal(a) if i == 3 else typeof(a) for i, a in enumerate(args))
+    compiled = _lm_steps.overloads.get(sig)
+    if compiled is None:
+        _lm_steps(*args)
+    else:
+        compiled.entry_point(*args)
+
+
+@njit(parallel=True, **_JIT)
+def _lm_steps(thetas, lambdas, keys, hidden, x, targets, length, iterations, losses, jtjs, jtrs, fresh, tol):
     """Run :func:`lm_fit` for every row of ``thetas`` (S, P) in parallel (two cores here).
 
     Row ``s`` fits key ``keys[s]``: input ``x[keys[s]]`` against ``targets[keys[s]]`` (K, N)
