@@ -404,7 +404,7 @@ class LMOptimizer(Optimizer):
     FINALISTS = 2
     STEP_WORK = 250_000
     LAMBDA0 = 1e-2
-    TOL = 1e-4
+    TOL = 1e-5
     IDENTITY_SPREAD = 0.1
     STATE_LEVELS = (0.01, 0.3)
 
