@@ -23,7 +23,7 @@ from PySide6.QtWidgets import (QComboBox, QDoubleSpinBox, QFormLayout, QGroupBox
                                QLineEdit, QPushButton, QTableWidget, QTableWidgetItem, QVBoxLayout, QWidget)
 import pyqtgraph as pg
 
-from iirnn_core.notes import parse_notes
+from iirnn_core.notes import WHOLE_KEYBOARD, parse_notes, piano_keys
 
 from .texts import format_db, one_line
 from .settings import INITS, OPTIMIZERS
@@ -117,7 +117,11 @@ class TrainingPanel(QGroupBox):
         self._last = None
 
         self.keys_edit = QLineEdit("C4..C6")
-        self.keys_edit.setToolTip("Notes and ranges, e.g. C4..C6 or A4 C5 E5")
+        self.keys_edit.setToolTip(f"Notes and ranges, e.g. C4..C6 or A4 C5 E5, or '{WHOLE_KEYBOARD}'")
+        self.whole_button = QPushButton("Whole keyboard")
+        self.whole_button.setToolTip("Every piano key the rate allows (A0..B7 at 8 kHz, A0..C8 from 8.4 kHz)")
+        self.whole_button.setFocusPolicy(Qt.NoFocus)
+        self.whole_button.clicked.connect(lambda: self.keys_edit.setText(WHOLE_KEYBOARD))
         self.optimizer_box = QComboBox()
         self.optimizer_box.addItems(OPTIMIZERS)
         self.init_box = QComboBox()
@@ -170,7 +174,10 @@ class TrainingPanel(QGroupBox):
         self.timer.timeout.connect(self.poll)
 
         form = QFormLayout()
-        form.addRow("Keys", self.keys_edit)
+        keys_row = QHBoxLayout()
+        keys_row.addWidget(self.keys_edit, 1)
+        keys_row.addWidget(self.whole_button)
+        form.addRow("Keys", keys_row)
         form.addRow("Optimizer", self.optimizer_box)
         form.addRow("Init", self.init_box)
         form.addRow("Budget", self.budget_spin)
@@ -202,8 +209,11 @@ class TrainingPanel(QGroupBox):
         from iirnn_core.training import TrainConfig
 
         form = self.choice()
-        notes = parse_notes(form.keys.replace(",", " ").split())
         rate, q, model = self._context()
+        if form.keys.strip().lower() == WHOLE_KEYBOARD:
+            notes = piano_keys(float(rate))
+        else:
+            notes = parse_notes(form.keys.replace(",", " ").split())
         return TrainConfig(notes=notes, rate=float(rate), q=float(q), optimizer=form.optimizer, init=form.init,
                            warm_model=model if form.init == "warm" else None, budget=form.budget or None)
 

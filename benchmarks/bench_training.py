@@ -7,7 +7,8 @@ random init, seed 0):
   500 epochs (``--seed-epochs N`` for fewer; the table says how many ran);
 - ``randdir``: the method of random directions, 1500 iterations, on A4;
 - ``best``: on A4, on C4..C6 (25 keys), and on the seed's hard case A4 at Q 0.999;
-- ``best CLI``: ``iirnn train --notes C4..C6`` in a fresh process (Python, torch and numba
+- ``best CLI``: ``iirnn train --notes C4..C6`` (and the whole piano: A0..B7, the shipped model;
+  A0..C8 at 16 kHz and Q 0.999; A0..C8 at 48 kHz and Q 0.9998) in a fresh process (Python, torch and numba
   start-up and cached compilation included: what a person waits for), once with numba's cache
   as it is and once with an empty cache (``NUMBA_CACHE_DIR`` set to a new folder: the first run
   after a fresh install, compilation included).
@@ -16,7 +17,8 @@ Each row runs in a fresh interpreter (after the seed's torch loop, torch's OpenM
 otherwise keep numba's parallel loops on one core). Each row gives wall seconds (training plus
 measuring the SNR by rendering every key; interpreter start-up excluded except in the CLI rows), CPU
 seconds (both cores together; less disturbed by other jobs on the machine than wall time) and
-the worst / median per-key SNR in dB measured through the renderer; the last column is the
+the worst / median per-key SNR in dB measured through the renderer, and training steps per second of
+training (each step is one progress update of the window's curves); the last column is the
 seed's wall time divided by the row's. Run: ``python3 benchmarks/bench_training.py [--seed-epochs N] [--json]``.
 """
 
@@ -53,12 +55,14 @@ def one_row(spec: str) -> dict:
     model = train_model(TrainConfig(**spec["config"]))
     wall, cpu = time.perf_counter() - start, time.process_time() - cpu
     snrs = [k.snr_db for k in model.keys.values()]
-    return {"row": spec["label"], "keys": len(snrs), "steps": model.steps, "wall_s": wall, "cpu_s": cpu,
+    return {"row": spec["label"], "keys": len(snrs), "steps": model.steps, "train_s": model.train_seconds,
+            "wall_s": wall, "cpu_s": cpu,
             "worst_snr_db": min(snrs), "median_snr_db": statistics.median(snrs)}
 
 
-def timed_cli(label: str, notes: str, cold: bool = False) -> dict:
-    """``iirnn train --notes NOTES`` in a fresh interpreter (``cold``: empty numba cache); whole-process wall time."""
+def timed_cli(label: str, notes: str, cold: bool = False, extra: tuple = ()) -> dict:
+    """``iirnn train --notes NOTES [EXTRA...]`` in a fresh interpreter (``cold``: empty numba cache); whole-process
+    wall time."""
     with tempfile.TemporaryDirectory() as tmp:
         out = os.path.join(tmp, "m.json")
         env = dict(os.environ)
@@ -66,13 +70,14 @@ def timed_cli(label: str, notes: str, cold: bool = False) -> dict:
             env["NUMBA_CACHE_DIR"] = os.path.join(tmp, "numba-cache")
         start, cpu = time.perf_counter(), _children_cpu()
         proc = subprocess.run([sys.executable, "-m", "iirnn_core.cli", "train", "--notes", notes, "--out", out,
-                               "--json"], capture_output=True, text=True, check=False, env=env)
+                               "--json", *extra], capture_output=True, text=True, check=False, env=env)
         wall, cpu = time.perf_counter() - start, _children_cpu() - cpu
         if proc.returncode != 0:
             raise SystemExit(f"bench_training: iirnn train failed: {proc.stderr.strip()}")
         model = load_model(out)
     snrs = [k.snr_db for k in model.keys.values()]
-    return {"row": label, "keys": len(snrs), "steps": model.steps, "wall_s": wall, "cpu_s": cpu,
+    return {"row": label, "keys": len(snrs), "steps": model.steps, "train_s": model.train_seconds,
+            "wall_s": wall, "cpu_s": cpu,
             "worst_snr_db": min(snrs), "median_snr_db": statistics.median(snrs)}
 
 
@@ -99,19 +104,22 @@ def main(argv: list[str] | None = None) -> int:
             timed_training("best, C4..C6", notes=["C4..C6"]),
             timed_training("best, A4 at Q 0.999", notes=["A4"], q=0.999),
             timed_cli("best CLI, C4..C6 (fresh process)", "C4..C6"),
-            timed_cli("best CLI, C4..C6 (empty numba cache)", "C4..C6", cold=True)]
+            timed_cli("best CLI, C4..C6 (empty numba cache)", "C4..C6", cold=True),
+            timed_cli("best CLI, A0..B7 (the shipped model)", "A0..B7"),
+            timed_cli("best CLI, A0..C8, 16 kHz, Q 0.999", "A0..C8", extra=("--rate", "16000", "--q", "0.999")),
+            timed_cli("best CLI, A0..C8, 48 kHz, Q 0.9998", "A0..C8", extra=("--rate", "48000", "--q", "0.9998"))]
     seed_wall = rows[0]["wall_s"]
     for row in rows:
         row["seed_time_ratio"] = seed_wall / row["wall_s"]
     if args.json:
         print(json.dumps({"cpu_count": os.cpu_count(), "load_average": os.getloadavg(), "rows": rows}, indent=1))
         return 0
-    print(f"{'row':<38} {'keys':>4} {'steps':>6} {'wall s':>8} {'cpu s':>7} {'worst dB':>9} {'median dB':>9} "
-          f"{'seed/row':>9}")
+    print(f"{'row':<40} {'keys':>4} {'steps':>6} {'wall s':>8} {'cpu s':>7} {'worst dB':>9} {'median dB':>9} "
+          f"{'steps/s':>8} {'seed/row':>9}")
     for r in rows:
-        print(f"{r['row']:<38} {r['keys']:>4} {r['steps']:>6} {r['wall_s']:>8.2f} {r['cpu_s']:>7.2f} "
-              f"{r['worst_snr_db']:>9.1f} "
-              f"{r['median_snr_db']:>9.1f} {r['seed_time_ratio']:>8.1f}x")
+        print(f"{r['row']:<40} {r['keys']:>4} {r['steps']:>6} {r['wall_s']:>8.2f} {r['cpu_s']:>7.2f} "
+              f"{r['worst_snr_db']:>9.1f} {r['median_snr_db']:>9.1f} {r['steps'] / r['train_s']:>8.1f} "
+              f"{r['seed_time_ratio']:>8.1f}x")
     load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
     print(f"({os.cpu_count()} CPUs, load average {load} at the end; SNR measured by rendering each key "
           "through the renderer against the IIR target)")

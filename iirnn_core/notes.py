@@ -67,6 +67,17 @@ def note_range(spec: str) -> list[str]:
     return [midi_to_note(m) for m in range(lo, hi + 1)]
 
 
+PIANO = "A0..C8"
+"""The 88 keys of a piano."""
+WHOLE_KEYBOARD = "whole keyboard"
+"""What the training panel calls every piano key a rate allows."""
+
+
+def piano_keys(rate: float) -> list[str]:
+    """The piano's keys (A0..C8) below the Nyquist frequency of ``rate`` (Hz): A0..B7 at 8 kHz, all 88 above."""
+    return [n for n in note_range(PIANO) if note_to_hz(n) < rate / 2.0]
+
+
 def parse_notes(specs: list[str]) -> list[str]:
     """Expand a list of names and ranges (``["C4..E4", "A4"]``) into sharp names, keeping order."""
     notes: list[str] = []

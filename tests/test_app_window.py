@@ -687,3 +687,29 @@ def test_file_record_writes_a_valid_file_and_closing_the_window_finishes_one(mak
     window.close()
     info = soundfile.info(second)
     assert info.frames > 0.2 * info.samplerate and info.subtype == "FLOAT"
+
+
+def test_the_trained_engine_plays_every_key_the_octave_shift_reaches(make_window):
+    from iirnn_core.modelfile import DEFAULT_MODEL_PATH
+    from iirnn_core.notes import midi_to_hz
+
+    window = make_window(model=DEFAULT_MODEL_PATH)  # the shipped model: A0..B7 at 8 kHz
+    window.sound.set_values("rnn-trained", 0.995, 1.0, 100, 0.8, 8000)
+    window.apply_sound()
+    window.flush_sound()
+    reached = set(window.keyboard._labels)
+    for step in (-1,) * 6 + (1,) * 12:
+        window.shift_octave(step)
+        reached |= set(window.keyboard._labels)
+    assert min(reached) <= 21 and max(reached) >= 107  # A0 and B7 are within reach
+    sounding = [m for m in reached if midi_to_hz(m) < 4000.0]
+    assert sounding and all(window.engine.playable(m) for m in sounding)
+    assert window.effective_engine() == "rnn-trained"
+
+
+def test_the_training_panel_offers_the_whole_keyboard(make_window):
+    window = make_window()
+    window.training.whole_button.click()
+    assert window.training.keys_edit.text() == "whole keyboard"
+    config = window.training.make_config()
+    assert config.notes[0] == "A0" and config.notes[-1] == "B7" and len(config.notes) == 87  # at 8 kHz
