@@ -25,6 +25,7 @@ import pyqtgraph as pg
 
 from iirnn_core.notes import WHOLE_KEYBOARD, parse_notes, piano_keys
 
+from .plots import cache_axes
 from .texts import format_db, one_line
 from .settings import INITS, OPTIMIZERS
 
@@ -155,6 +156,7 @@ class TrainingPanel(QGroupBox):
         item.setDownsampling(auto=True, mode="peak")
         item.setClipToView(True)
         item.setMenuEnabled(False)
+        cache_axes(item)
         item.disableAutoRange()  # ranges move in coarse steps (_fit_view): the axes are not redrawn per update
         self._view = (0.0, 0.0, 0.0)
         self.loss_plot.setMinimumHeight(140)

@@ -8,7 +8,10 @@ from the training panel. With ``--hold-gil`` the window's own GUI thread also ho
 300 ms every 2 s. Per run it prints the dropouts heard (runs of silence longer than 5 ms in the
 recording, between the first and the last key), the engine's underruns (timestamps / wall clock:
 two estimates of the same dropouts), loss updates per second, the 30 Hz plot ticks and the longest
-time a Python thread could not run (a 1 ms watchdog). Usage::
+time a Python thread could not run (a 1 ms watchdog). A real-time probe (``rt_probe.py``: a compiled
+SCHED_FIFO 60 thread, the callback's priority, sleeping 1 ms at a time) gives the worst lateness the
+machine itself imposed on such a thread during the run, how often it was over 5 ms, and the CPU steal
+(a virtual machine's host taking the CPUs): a dropout then is not the audio code's doing. Usage::
 
     python benchmarks/window_training.py [--seconds 20] [--runs 3] [--hold-gil] [--no-training] [--latency low]
 """
@@ -30,6 +33,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "tests"))  # the tests' PulseAudio helpers (tests/pulse.py)
+sys.path.insert(0, str(ROOT / "benchmarks"))  # rt_probe
 
 RATE = 48000
 KEY_PERIOD_MS = 125
@@ -151,7 +155,10 @@ def run(app, args, sink: str, tmp: str, index: int) -> dict:
         end["stats"], end["status"] = window.engine.stats(), window.engine.status_line
         app.exit()
 
-    with pulse.record_monitor(sink, RATE) as take:
+    from rt_probe import WakeupProbe
+
+    probe = WakeupProbe(args.seconds + 60.0)
+    with pulse.record_monitor(sink, RATE) as take, probe:
         t0 = time.perf_counter()
         threading.Thread(target=watchdog, daemon=True).start()
         striker = QTimer()
@@ -192,6 +199,9 @@ def run(app, args, sink: str, tmp: str, index: int) -> dict:
         "load_max": stats.callback_load_max,
         "priority": stats.priority,
         "status": end["status"],
+        "rt_late_ms": probe.result["worst_ms"],
+        "rt_over_5ms": probe.result["over_5ms"],
+        "steal_percent": probe.result["steal_percent"],
     }
 
 
@@ -212,12 +222,13 @@ def main() -> int:
           f"{args.seconds:g} s, {what}{', GIL held 300 ms every 2 s' if args.hold_gil else ''}; "
           f"{os.cpu_count()} CPUs; audio thread {rows[0]['priority']}")
     header = ("run", "dropouts>5ms", "silence s", "underruns ts/wall", "loss upd/s", "1st upd s", "tick p99",
-              "tick max", "py stall ms", "load max", "audio at s")
+              "tick max", "py stall ms", "load max", "audio at s", "RT late ms", "RT >5ms", "steal %")
     print("  ".join(f"{h:>12}" for h in header))
     for i, r in enumerate(rows):
         cells = (i + 1, r["dropouts"], f"{r['silence_s']:.3f}", r["underruns"], f"{r['updates_per_s']:.1f}",
                  f"{r['first_update_s']:.2f}", f"{r['tick_p99_ms']:.1f}", f"{r['tick_max_ms']:.1f}",
-                 f"{r['python_stall_max_ms']:.1f}", f"{r['load_max']:.3f}", f"{r['audio_after_s']:.2f}")
+                 f"{r['python_stall_max_ms']:.1f}", f"{r['load_max']:.3f}", f"{r['audio_after_s']:.2f}",
+                 f"{r['rt_late_ms']:.1f}", r["rt_over_5ms"], f"{r['steal_percent']:.1f}")
         print("  ".join(f"{c!s:>12}" for c in cells))
     return 0
 
