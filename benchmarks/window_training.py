@@ -8,7 +8,7 @@ from the training panel. With ``--hold-gil`` the window's own GUI thread also ho
 300 ms every 2 s. Per run it prints the dropouts heard (runs of silence longer than 5 ms in the
 recording, between the first and the last key), the engine's underruns (timestamps / wall clock:
 two estimates of the same dropouts), loss updates per second, the 30 Hz plot ticks and the longest
-time a Python thread could not run (a 1 ms watchdog). A real-time probe (``rt_probe.py``: a compiled
+time a Python thread could not run (a 1 ms watchdog). A real-time probe (``tests/rt_probe.py``: a compiled
 SCHED_FIFO 60 thread, the callback's priority, sleeping 1 ms at a time) gives the worst lateness the
 machine itself imposed on such a thread during the run, how often it was over 5 ms, and the CPU steal
 (a virtual machine's host taking the CPUs): a dropout then is not the audio code's doing. Usage::
@@ -32,8 +32,7 @@ import numpy as np
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
-sys.path.insert(0, str(ROOT / "tests"))  # the tests' PulseAudio helpers (tests/pulse.py)
-sys.path.insert(0, str(ROOT / "benchmarks"))  # rt_probe
+sys.path.insert(0, str(ROOT / "tests"))  # the tests' PulseAudio helpers and real-time probe (pulse.py, rt_probe.py)
 
 RATE = 48000
 KEY_PERIOD_MS = 125

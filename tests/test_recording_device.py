@@ -7,10 +7,14 @@ import numpy as np
 import soundfile
 
 import pulse
+from rt_probe import on_a_steady_machine
 from iirnn_core import cli
 
 RATE = 48000
-ARGS = ["play", "--engine", "iir", "--notes", "A4", "E5", "--gap", "0.6", "--seconds", "1.5", "--json"]
+ARGS = ["play", "--engine", "iir", "--notes", "A4", "E5", "--gap", "0.6", "--seconds", "1.5", "--json",
+        "--latency", "0.1"]
+"""A 100 ms host buffer: this checks what is recorded, not latency, and a virtual machine's host can take
+the CPUs for tens of milliseconds (see the engine fixture of tests/test_audio_device.py)."""
 
 
 def pitch(x):
@@ -37,6 +41,7 @@ def play_and_record(path, sink, capsys, attempts=4):
     return report, captured.err, take[0]
 
 
+@on_a_steady_machine()
 def test_play_record_writes_what_the_device_played(pulse_server, tmp_path, capsys):
     path = tmp_path / "r.wav"
     report, err, monitor = play_and_record(path, pulse_server, capsys)
@@ -58,7 +63,9 @@ def test_play_record_writes_what_the_device_played(pulse_server, tmp_path, capsy
     starts = onsets(x)
     if clean:  # (a device that stalls plays late notes together: their onsets merge)
         assert len(starts) == 3, f"onsets at {[s / RATE for s in starts]} s"
-        assert all(abs((b - a) / RATE - 0.6) < 0.03 for a, b in zip(starts, starts[1:])), starts
+        # keys are struck by a sleeping Python loop and land where the callback is when they arrive; with a
+        # 100 ms buffer the sound server asks for blocks in bursts, so a key lands up to a burst late
+        assert all(abs((b - a) / RATE - 0.6) < 0.06 for a, b in zip(starts, starts[1:])), starts
         for start, want in zip(starts, (440.0, 659.26, 440.0)):
             assert abs(pitch(x[start:start + RATE // 8]) / want - 1) < 0.01
     # The sink's monitor heard the same, sample by sample: every 10 ms of sound in the file is found in the
@@ -70,7 +77,7 @@ def test_play_record_writes_what_the_device_played(pulse_server, tmp_path, capsy
                                       f"at {[s / RATE for s in heard]} s in the monitor"
     results = [chunk_found(x[c:c + CHUNK], m, c - start + at)
                for start, at in zip(starts, heard)
-               for c in range(start - 50, min(start + RATE // 2, len(x) - CHUNK), CHUNK)
+               for c in range(max(0, start - 50), min(start + RATE // 2, len(x) - CHUNK), CHUNK)
                if np.abs(x[c:c + CHUNK]).max() > 1e-3]
     found = [db for db in results if db < -40]
     # Where the device dropped out (a take with underruns on a busy machine) the monitor missed some sound;
