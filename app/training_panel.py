@@ -285,8 +285,9 @@ class TrainingPanel(QGroupBox):
         if events:
             self.points_received += len(events)
             self._polls_with_news += 1
+            steps = np.asarray(self.steps)
             for curve, losses in zip(self.curves, self.losses):
-                curve.setData(self.steps, losses)
+                curve.setData(steps, np.asarray(losses))
             self._fit_view()
             if self._polls_with_news % TABLE_EVERY == 1:
                 self._fill_table(events[-1])

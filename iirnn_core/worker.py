@@ -23,8 +23,9 @@ from .errors import one_line
 
 log = logging.getLogger(__name__)
 
-PROGRESS_INTERVAL = 0.05
-"""Seconds between progress messages from the child (at most 20 per second; the last always)."""
+PROGRESS_INTERVAL = 0.025
+"""Seconds between progress messages from the child (at most 40 per second, so each of the window's polls, 20 a
+second, finds news; the last always)."""
 
 TRAINING_NICENESS = 10
 """Niceness the child gives itself first thing (never lower than it inherited): on a 2-core machine
