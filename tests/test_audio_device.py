@@ -158,43 +158,32 @@ def test_a_thread_holding_the_gil_for_300_ms_leaves_no_gap(engine, pulse_server)
     engine.set_settings(SynthSettings(q=0.9999, channels=2))  # A4 rings for seconds (T60 8.6 s)
     engine.set_engine("iir")
 
-    def hold_during_a_note():
-        """Play A4, hold the GIL 300 ms meanwhile; returns (longest Python pause s, recording, underruns meanwhile)."""
-        ticks = []
-        ticker_stop = threading.Event()
+    ticks = []
+    ticker_stop = threading.Event()
 
-        def ticker():  # a Python thread that would run every millisecond if it could get the GIL
-            while not ticker_stop.wait(0.001):
-                ticks.append(time.perf_counter())
+    def ticker():  # a Python thread that would run every millisecond if it could get the GIL
+        while not ticker_stop.wait(0.001):
+            ticks.append(time.perf_counter())
 
-        before = engine.stats().underruns_timestamps
-        with pulse.record_monitor(pulse_server, RATE) as take:
-            engine.note_on(69, 1.0)
-            time.sleep(0.2)
-            tick_thread = threading.Thread(target=ticker)
-            tick_thread.start()
-            time.sleep(0.05)
-            hold_the_gil(0.3)
-            time.sleep(0.3)
-            ticker_stop.set()
-            tick_thread.join()
-        engine.panic()
-        return np.diff(ticks).max(), take[0][:, 0].astype(np.float64), engine.stats().underruns_timestamps - before
-
-    # What is heard must have no gap every time. The stream's own underrun count must also stay still,
-    # but another process on a busy 2-core machine can cost an underrun by itself: the GIL holder
-    # fails the test only if the count moves in each of three tries.
-    underruns = []
-    for _ in range(3):
-        pause, x, moved = hold_during_a_note()
-        assert pause > 0.25, "the GIL was not held"  # no Python thread ran meanwhile
-        start = int(np.argmax(np.abs(x) > 0.01))
-        assert start > 0, "nothing was heard"
-        body = x[start + RATE // 100:start + int(0.75 * RATE)]
-        hop = RATE // 200  # 5 ms windows: a dropout of 5 ms or more empties at least one
-        peaks = np.abs(body[:len(body) // hop * hop]).reshape(-1, hop).max(axis=1)
-        assert peaks.min() > 0.5 * peaks.max(), f"a gap: 5 ms peaks fell to {peaks.min() / peaks.max():.2f} of the top"
-        underruns.append(moved)
-        if moved == 0:
-            break
-    assert underruns[-1] == 0, f"the stream underran while the GIL was held, in each of 3 tries: {underruns}"
+    before = engine.stats().underruns_timestamps
+    with pulse.record_monitor(pulse_server, RATE) as take:
+        engine.note_on(69, 1.0)
+        time.sleep(0.2)
+        tick_thread = threading.Thread(target=ticker)
+        tick_thread.start()
+        time.sleep(0.05)
+        hold_the_gil(0.3)
+        time.sleep(0.3)
+        ticker_stop.set()
+        tick_thread.join()
+    engine.panic()
+    # (a take during which the machine itself stalled is taken again by on_a_steady_machine)
+    assert np.diff(ticks).max() > 0.25, "the GIL was not held"  # no Python thread ran meanwhile
+    x = take[0][:, 0].astype(np.float64)
+    start = int(np.argmax(np.abs(x) > 0.01))
+    assert start > 0, "nothing was heard"
+    body = x[start + RATE // 100:start + int(0.75 * RATE)]
+    hop = RATE // 200  # 5 ms windows: a dropout of 5 ms or more empties at least one
+    peaks = np.abs(body[:len(body) // hop * hop]).reshape(-1, hop).max(axis=1)
+    assert peaks.min() > 0.5 * peaks.max(), f"a gap: 5 ms peaks fell to {peaks.min() / peaks.max():.2f} of the top"
+    assert engine.stats().underruns_timestamps == before, "the stream underran while the GIL was held"
