@@ -109,6 +109,7 @@ class TwinView(QWidget):
                                              name="RNN: eig(W_hh)")
         pole_legend.setLabelTextSize("8pt")
         self.comparison: ImpulseComparison | None = None
+        self._height, self._top, self._radius = 0.0, -np.inf, 0.0  # the plots' current ranges (see sticky)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(self.caption)
@@ -134,9 +135,21 @@ class TwinView(QWidget):
         self.rnn_spectrum.setData(c.freqs, c.rnn_db)
         self.iir_poles.setData(c.iir_poles.real, c.iir_poles.imag)
         self.rnn_poles.setData(c.rnn_poles.real, c.rnn_poles.imag)
-        self.response_plot.setXRange(0.0, visible_span(c.time, c.iir))
+        # Ranges move in coarse steps and grow at once but shrink only by a factor of ten (40 dB), so playing
+        # key after key seldom redraws an axis (about 17 ms each under a software X server, measured: the
+        # largest share of the GUI thread while playing) and the keys are seen at their true relative levels.
+        self.response_plot.setXRange(0.0, nice_ceiling(visible_span(c.time, c.iir)), padding=0.0)
+        peak = max(float(np.max(np.abs(c.iir), initial=0.0)), float(np.max(np.abs(c.rnn), initial=0.0)))
+        self._height = sticky(self._height, nice_ceiling(peak) if np.isfinite(peak) and peak > 0.0 else 1.0)
+        self.response_plot.setYRange(-self._height, self._height)
         top = float(max(np.max(c.iir_db), np.max(c.rnn_db)))
-        self.spectrum_plot.setYRange(top - 100.0, top + 5.0)
+        top = 10.0 * np.ceil(top / 10.0) if np.isfinite(top) else 0.0
+        self._top = top if top > self._top or top < self._top - 40.0 else self._top  # sticky, in dB
+        self.spectrum_plot.setYRange(self._top - 100.0, self._top + 5.0)
+        poles = np.concatenate((c.iir_poles, c.rnn_poles))
+        radius = float(np.max(np.abs(poles[np.isfinite(poles)]), initial=1.0))
+        self._radius = sticky(self._radius, nice_ceiling(1.1 * radius) if radius > 1.1 else 1.2)
+        self.pole_plot.setRange(xRange=(-self._radius, self._radius), yRange=(-self._radius, self._radius))
         twin = {"rnn-analytic": "analytic RNN", "rnn-trained": "trained RNN"}.get(c.twin, c.twin)
         text = f"{c.note}: IIR vs {twin}, SNR {format_db(c.snr)}"
         if c.note_text:
@@ -151,6 +164,18 @@ def difference_scale(difference: np.ndarray, reference: np.ndarray, visible: flo
     if peak <= 0.0 or ref <= 0.0 or peak >= visible * ref:
         return 0
     return int(min(12, np.floor(np.log10(0.25 * ref / peak))))
+
+
+def sticky(current: float, needed: float, shrink: float = 0.1) -> float:
+    """A plot range (> 0) that follows ``needed`` up at once, and down only once it is below ``shrink``
+    times ``current`` (a small change from one key to the next leaves the axis as it is)."""
+    return needed if needed > current or needed < shrink * current else current
+
+
+def nice_ceiling(value: float) -> float:
+    """The smallest of 1, 2 or 5 times a power of ten that is at least ``value`` (> 0)."""
+    decade = 10.0 ** np.floor(np.log10(value))
+    return float(next(m * decade for m in (1.0, 2.0, 5.0, 10.0) if m * decade >= value * (1.0 - 1e-12)))
 
 
 def visible_span(time: np.ndarray, signal: np.ndarray, floor_db: float = -60.0) -> float:

@@ -43,7 +43,7 @@ def main(argv: list[str] | None = None) -> int:
                 app.processEvents()
                 time.sleep(0.005)
 
-        wait(seconds, lambda: len(window.training.steps) >= 30)  # a loss curve worth seeing
+        wait(seconds, lambda: len(window.training.curves) >= 30)  # a loss curve worth seeing
         QApplication.sendEvent(window.keyboard, QKeyEvent(QEvent.KeyPress, Qt.Key_N, Qt.NoModifier, "n"))
         wait(1.0, lambda: float(abs(window.scope.buffer).max()) > 0.02)  # the note is in the scope
         wait(0.04)  # and painted

@@ -25,6 +25,7 @@ import pyqtgraph as pg
 
 from iirnn_core.notes import WHOLE_KEYBOARD, parse_notes, piano_keys
 
+from .loss_curves import LossCurves
 from .plots import cache_axes
 from .texts import format_db, one_line
 from .settings import INITS, OPTIMIZERS
@@ -67,11 +68,6 @@ class JobPoller(threading.Thread):
             self.done.set()
 
 
-def curve_pen(index: int, count: int, width: int = 1):
-    """A pen of a distinct hue for key ``index`` of ``count`` (low keys blue, high keys red)."""
-    return pg.mkPen(pg.intColor(index, hues=max(count, 1), maxValue=230), width=width)
-
-
 @dataclass(frozen=True)
 class TrainingChoice:
     """What the training form selects, handed to the window as one value: ``keys`` (text),
@@ -109,9 +105,7 @@ class TrainingPanel(QGroupBox):
         self._stopping = False
         self.poller: JobPoller | None = None
         self.notes: list[str] = []
-        self.steps: list[float] = []
-        self.losses: list[list[float]] = []
-        self.curves = []
+        self.curves = LossCurves([])
         self.points_received = 0
         self.snapshots_received = 0
         self._polls_with_news = 0
@@ -153,8 +147,6 @@ class TrainingPanel(QGroupBox):
         item.setLabel("left", "loss")
         item.setLogMode(y=True)
         item.showGrid(x=True, y=True, alpha=0.25)
-        item.setDownsampling(auto=True, mode="peak")
-        item.setClipToView(True)
         item.setMenuEnabled(False)
         cache_axes(item)
         item.disableAutoRange()  # ranges move in coarse steps (_fit_view): the axes are not redrawn per update
@@ -280,14 +272,12 @@ class TrainingPanel(QGroupBox):
             self.model_snapshot.emit(snapshot)
         inbox = self.poller.inbox
         events = [inbox.popleft() for _ in range(len(inbox))]
-        for progress in events:
-            self._add(progress)
         if events:
+            self._last = events[-1]
             self.points_received += len(events)
             self._polls_with_news += 1
-            steps = np.asarray(self.steps)
-            for curve, losses in zip(self.curves, self.losses):
-                curve.setData(steps, np.asarray(losses))
+            self.curves.append(np.array([float(p.step) for p in events]),
+                               np.array([per_key(p.loss, self.notes) for p in events], dtype=np.float64))
             self._fit_view()
             if self._polls_with_news % TABLE_EVERY == 1:
                 self._fill_table(events[-1])
@@ -299,29 +289,26 @@ class TrainingPanel(QGroupBox):
     # ---- internals --------------------------------------------------------------------------
     def _fit_view(self) -> None:
         """Show every step and loss, with the x range doubling and the y range in whole decades."""
-        values = np.asarray(self.losses, dtype=np.float64)
-        finite = values[np.isfinite(values)]
+        steps, logs = self.curves.data
+        finite = logs[np.isfinite(logs)]
         if finite.size == 0:
             return
-        x_max = float(2 ** math.ceil(math.log2(max(self.steps[-1], 8.0))))
-        low, high = math.floor(np.log10(finite.min())), math.ceil(np.log10(finite.max()))
+        x_max = float(2 ** math.ceil(math.log2(max(steps[-1], 8.0))))
+        low, high = math.floor(finite.min()), math.ceil(finite.max())
         if (x_max, low, high) != self._view:
             self._view = (x_max, low, high)
             self.loss_plot.setRange(xRange=(0.0, x_max), yRange=(low, max(high, low + 1)), padding=0.02)
 
     def _reset(self, notes: list[str]) -> None:
         self.notes = notes
-        self.steps = []
-        self.losses = [[] for _ in notes]
         self.points_received = 0
         self.snapshots_received = 0
         self._polls_with_news = 0
         self._last = None
         self._view = (0.0, 0.0, 0.0)
         self.loss_plot.clear()
-        self.curves = [self.loss_plot.plot(pen=curve_pen(i, len(notes)), name=n) for i, n in enumerate(notes)]
-        for curve, note in zip(self.curves, notes):
-            curve.curve.setToolTip(note)  # hovering a curve names its key
+        self.curves = LossCurves(notes)  # hovering a curve names its key
+        self.loss_plot.addItem(self.curves, ignoreBounds=True)
         self.select_key(self.selected)
         self.table.setRowCount(len(notes))
         for row, note in enumerate(notes):
@@ -332,21 +319,10 @@ class TrainingPanel(QGroupBox):
     def select_key(self, note: str | None) -> None:
         """Draw ``note``'s loss curve bold and on top and name it in the plot's title (None: no key)."""
         self.selected = note
-        for i, (curve, key) in enumerate(zip(self.curves, self.notes)):
-            chosen = key == note
-            curve.setPen(curve_pen(i, len(self.notes), width=3 if chosen else 1))
-            curve.setZValue(10 if chosen else 0)
+        self.curves.select(self.notes.index(note) if note in self.notes else -1)
         shown = note if note in self.notes else None
         self.loss_plot.getPlotItem().setTitle(f"Loss per key (bold: {shown})" if shown else "Loss per key",
                                               size="9pt")
-
-    def _add(self, progress) -> None:
-        losses = per_key(progress.loss, self.notes)
-        self.steps.append(float(progress.step))
-        for series, value in zip(self.losses, losses):
-            # log axis: a zero or non-finite loss is drawn as a gap, not an error
-            series.append(value if np.isfinite(value) and value > 0 else np.nan)
-        self._last = progress
 
     def _fill_table(self, progress) -> None:
         losses = per_key(progress.loss, self.notes)

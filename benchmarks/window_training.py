@@ -3,7 +3,7 @@
 The window runs as a user meets it: Qt's xcb platform on a real X server (Xvfb, started here when
 there is no ``DISPLAY``), the real audio engine on PulseAudio (started here when none runs) through
 a null sink of our own (``norewinds=1``) whose monitor ``parec`` records. The engine is A/B at
-Q 0.999; a key is struck every 125 ms for ``--seconds`` (20); at 4 s a C4..C6 training run starts
+Q 0.999; a key is struck every 125 ms for ``--seconds`` (20); at 4 s a training run of ``--keys`` (C4..C6) starts
 from the training panel. With ``--hold-gil`` the window's own GUI thread also holds the GIL for
 300 ms every 2 s. Per run it prints the dropouts heard (runs of silence longer than 5 ms in the
 recording, between the first and the last key), the engine's underruns (timestamps / wall clock:
@@ -13,7 +13,7 @@ SCHED_FIFO 60 thread, the callback's priority, sleeping 1 ms at a time) gives th
 machine itself imposed on such a thread during the run, how often it was over 5 ms, and the CPU steal
 (a virtual machine's host taking the CPUs): a dropout then is not the audio code's doing. Usage::
 
-    python benchmarks/window_training.py [--seconds 20] [--runs 3] [--hold-gil] [--no-training] [--latency low]
+    python benchmarks/window_training.py [--seconds 20] [--runs 3] [--hold-gil] [--no-training] [--latency low] [--keys KEYS] [--profile]
 """
 
 from __future__ import annotations
@@ -145,7 +145,7 @@ def run(app, args, sink: str, tmp: str, index: int) -> dict:
         state["i"] += 1
 
     def train():
-        window.training.set_values("C4..C6", "best", "random", args.seconds + 30.0)
+        window.training.set_values(args.keys, "best", "random", args.seconds + 30.0)
         assert window.training.start(), window.training.status_label.text()
 
     end: dict = {}
@@ -170,7 +170,15 @@ def run(app, args, sink: str, tmp: str, index: int) -> dict:
             holder.timeout.connect(lambda: hold_the_gil(0.3))
             holder.start(2000)
         QTimer.singleShot(int(args.seconds * 1000), finish)
-        app.exec()
+        if args.profile:  # where the GUI thread's time goes (cProfile sees only the thread that runs it)
+            import cProfile
+            import pstats
+
+            profiler = cProfile.Profile()
+            profiler.runcall(app.exec)
+            pstats.Stats(profiler).sort_stats("tottime").print_stats(25)
+        else:
+            app.exec()
         striker.stop()
         holder.stop()
         watching.set()
@@ -212,11 +220,13 @@ def main() -> int:
     parser.add_argument("--hold-gil", action="store_true", help="the GUI thread holds the GIL 300 ms every 2 s")
     parser.add_argument("--no-training", action="store_true", help="play only (the peer)")
     parser.add_argument("--latency", default=None, help="the window's latency choice (default: the window's own)")
+    parser.add_argument("--keys", default="C4..C6", help="the keys trained, as typed in the panel (e.g. 'whole keyboard')")
+    parser.add_argument("--profile", action="store_true", help="print where the GUI thread's time went (cProfile)")
     args = parser.parse_args()
     with real_window_session() as (app, sink, tmp):
         rows = [run(app, args, sink, tmp, i) for i in range(args.runs)]
     print(rows[0]["status"])
-    what = "no training" if args.no_training else f"C4..C6 training from {TRAIN_AT_S:g} s"
+    what = "no training" if args.no_training else f"{args.keys} training from {TRAIN_AT_S:g} s"
     print(f"real window (xcb on {os.environ['DISPLAY']}), A/B at Q 0.999, a key every {KEY_PERIOD_MS} ms for "
           f"{args.seconds:g} s, {what}{', GIL held 300 ms every 2 s' if args.hold_gil else ''}; "
           f"{os.cpu_count()} CPUs; audio thread {rows[0]['priority']}")

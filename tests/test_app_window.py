@@ -403,7 +403,8 @@ def test_short_training_run_delivers_loss_points_and_swaps_the_model(make_window
     assert window.engine.names("configure")[-1][2] is model
     assert sum(received) >= 2, received  # a loss curve, not a single point
     assert window.training.points_received == sum(received)
-    assert all(len(series) == len(window.training.steps) for series in window.training.losses)
+    steps, logs = window.training.curves.data
+    assert len(steps) == sum(received) and logs.shape == (len(steps), 2) and np.isfinite(logs[-1]).all()
     assert window.training.table.item(0, 2).text().endswith("dB")
     assert window.sound.mismatch() == ""
     assert window.engine.engine == "rnn-trained" and window.engine.model is model
@@ -560,12 +561,12 @@ def test_the_loss_plot_names_its_keys_and_marks_the_one_played_or_picked(make_wi
     window.training.set_values("A4 C5", "adam", "random", 30.0)
     assert window.training.start()
     panel = window.training
-    assert [c.curve.toolTip() for c in panel.curves] == ["A4", "C5"]
+    assert panel.curves.notes == ["A4", "C5"]
     tap(window, "n")  # A4 played
-    assert panel.selected == "A4" and panel.curves[0].opts["pen"].width() == 3
-    assert panel.curves[1].opts["pen"].width() == 1 and "bold: A4" in panel.loss_plot.getPlotItem().titleLabel.text
+    assert panel.selected == "A4" and panel.curves.pen(0).width() == 3
+    assert panel.curves.pen(1).width() == 1 and "bold: A4" in panel.loss_plot.getPlotItem().titleLabel.text
     panel.table.cellClicked.emit(1, 0)  # C5 picked in the table
-    assert panel.selected == "C5" and panel.curves[1].opts["pen"].width() == 3
+    assert panel.selected == "C5" and panel.curves.pen(1).width() == 3 and panel.curves.pen(0).width() == 1
     assert window.last_note == note_to_midi("C5")
     window.refresh_plots()
     assert window.twins.comparison.note == "C5"
