@@ -200,7 +200,7 @@ class TrainingPanel(QGroupBox):
 
     def make_config(self):
         """The TrainConfig for the form and the window's rate, Q and model; NoteError for bad keys."""
-        from iirnn_core.training import TrainConfig
+        from iirnn_core.train_config import TrainConfig
 
         form = self.choice()
         rate, q, model = self._context()

@@ -91,21 +91,19 @@ def dropouts(x: np.ndarray, start: int, end: int) -> list[float]:
 
 def run(app, args, sink: str, tmp: str, index: int) -> dict:
     """One run: a fresh window, played and (unless --no-training) training, recorded from the sink."""
+    import ctypes
+
     import pulse
-    from numba import njit
     from PySide6.QtCore import QSettings, QTimer
 
     from app.main_window import MainWindow
-    from iirnn_core.atomics import monotonic_seconds
     from iirnn_core.notes import note_to_midi
 
-    @njit(nogil=False)
-    def hold_the_gil(seconds):  # a compiled loop that keeps the GIL for the whole call
-        end = monotonic_seconds() + seconds
-        while monotonic_seconds() < end:
-            pass
+    libc = ctypes.PyDLL(None)  # a PyDLL call keeps the GIL: usleep then holds it for the whole sleep
 
-    hold_the_gil(0.0)
+    def hold_the_gil(seconds):
+        libc.usleep(int(seconds * 1e6))
+
     store = QSettings(str(Path(tmp) / f"settings{index}.ini"), QSettings.IniFormat)
     if args.latency is not None:
         store.setValue("latency", args.latency)

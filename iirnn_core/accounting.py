@@ -1,7 +1,8 @@
 """Honest accounting of a live output stream: underruns counted two ways, callback load, latency.
 
 Everything here is called from the compiled audio callback, so it only updates preallocated
-numpy arrays (compiled functions ``acc_*``; :class:`Accounting` holds the arrays for Python):
+numpy arrays (compiled functions ``acc_*`` in :mod:`iirnn_core.accounting_kernels`; :class:`Accounting`
+holds the arrays for Python and imports no numba):
 
 - **underruns from timestamps**: consecutive blocks whose DAC times (when their first frame
   reaches the converter; the callback entry time when the host gives none) are more than two
@@ -20,7 +21,8 @@ The ``output_underflow`` flag of the host is counted too, for comparison only (i
 from __future__ import annotations
 
 import numpy as np
-from numba import njit
+
+from . import rt
 
 WINDOW_SECONDS = 0.1
 """Length of a wall-clock window (s)."""
@@ -30,80 +32,6 @@ A_CALLBACKS, A_UNDERRUNS_TS, A_UNDERRUNS_WALL, A_UNDERFLOWS, A_NOTES, A_FRAMES, 
 # float64 state (Accounting.floats)
 (F_RATE, F_BLOCKSIZE, F_LAST_STAMP, F_START, F_WINDOW_END, F_WINDOW_MIN, F_BASELINE, F_FRAMES_LOST, F_LOAD_SUM,
  F_LOAD_MAX) = range(10)
-
-_JIT = dict(nogil=True, cache=True, error_model="numpy")
-
-
-@njit(**_JIT)
-def acc_reset(ints, floats):
-    """Start counting afresh."""
-    for i in range(ints.shape[0]):
-        ints[i] = 0
-    floats[F_LAST_STAMP] = -1.0
-    floats[F_START] = -1.0
-    floats[F_WINDOW_END] = 0.0
-    floats[F_WINDOW_MIN] = np.inf
-    floats[F_BASELINE] = np.nan
-    floats[F_FRAMES_LOST] = 0.0
-    floats[F_LOAD_SUM] = 0.0
-    floats[F_LOAD_MAX] = 0.0
-
-
-@njit(**_JIT)
-def _close_window(ints, floats):
-    low = floats[F_WINDOW_MIN]
-    floats[F_WINDOW_MIN] = np.inf
-    base = floats[F_BASELINE]
-    if base != base:  # NaN: the first window sets the baseline
-        floats[F_BASELINE] = low
-    elif low > base + 2.0 * floats[F_BLOCKSIZE]:
-        ints[A_UNDERRUNS_WALL] += 1
-        floats[F_FRAMES_LOST] += low - base
-        floats[F_BASELINE] = low
-    elif low < base:
-        floats[F_BASELINE] = low
-
-
-@njit(**_JIT)
-def acc_block_started(ints, floats, now, stamp, frames, underflow):
-    """A callback began at ``now`` (s) for a block whose first frame plays at ``stamp`` (s); a pending reset
-    request (``ints[A_RESET]``, set by another thread) is honoured first."""
-    if ints[A_RESET]:
-        acc_reset(ints, floats)
-    if underflow:
-        ints[A_UNDERFLOWS] += 1
-    period = floats[F_BLOCKSIZE] / floats[F_RATE]
-    if floats[F_LAST_STAMP] >= 0.0 and stamp - floats[F_LAST_STAMP] > 2.0 * period:
-        ints[A_UNDERRUNS_TS] += 1
-    floats[F_LAST_STAMP] = stamp
-    if floats[F_START] < 0.0:
-        floats[F_START] = now
-        floats[F_WINDOW_END] = now + WINDOW_SECONDS
-    lag = (now - floats[F_START]) * floats[F_RATE] - ints[A_FRAMES]
-    if lag < floats[F_WINDOW_MIN]:
-        floats[F_WINDOW_MIN] = lag
-    if now >= floats[F_WINDOW_END]:
-        _close_window(ints, floats)
-        floats[F_WINDOW_END] = now + WINDOW_SECONDS
-    ints[A_FRAMES] += frames
-
-
-@njit(**_JIT)
-def acc_block_done(ints, floats, seconds, frames):
-    """The callback spent ``seconds`` on ``frames`` frames."""
-    load = seconds * floats[F_RATE] / frames if frames else 0.0
-    ints[A_CALLBACKS] += 1
-    floats[F_LOAD_SUM] += load
-    if load > floats[F_LOAD_MAX]:
-        floats[F_LOAD_MAX] = load
-
-
-@njit(**_JIT)
-def acc_note_latency(ints, latencies, seconds):
-    """Record one note's key-to-sound latency (s) in the ring."""
-    latencies[ints[A_NOTES] % latencies.shape[0]] = seconds
-    ints[A_NOTES] += 1
-
 
 class Accounting:
     """Counters of one stream at ``rate`` frames/s and ``blocksize``-frame blocks, in numpy arrays
@@ -117,11 +45,11 @@ class Accounting:
         self.floats = np.zeros(10)
         self.floats[F_RATE], self.floats[F_BLOCKSIZE] = self.rate, self.blocksize
         self.latencies = np.zeros(capacity)
-        acc_reset(self.ints, self.floats)
+        rt.acc_reset(self.ints, self.floats)
 
     def reset(self) -> None:
         """Start counting afresh (now; only while no callback runs)."""
-        acc_reset(self.ints, self.floats)
+        rt.acc_reset(self.ints, self.floats)
 
     def request_reset(self) -> None:
         """Ask the callback to start counting afresh at its next block (any thread)."""
@@ -129,14 +57,20 @@ class Accounting:
 
     def block_started(self, now: float, stamp: float, frames: int, underflow: bool) -> None:
         """A callback began at ``now`` (perf_counter s) for a block whose first frame plays at ``stamp`` (s)."""
+        from .accounting_kernels import acc_block_started
+
         acc_block_started(self.ints, self.floats, float(now), float(stamp), int(frames), bool(underflow))
 
     def block_done(self, seconds: float, frames: int) -> None:
         """The callback spent ``seconds`` on ``frames`` frames."""
+        from .accounting_kernels import acc_block_done
+
         acc_block_done(self.ints, self.floats, float(seconds), int(frames))
 
     def note_latency(self, seconds: float) -> None:
         """Record one note's key-to-sound latency (s)."""
+        from .accounting_kernels import acc_note_latency
+
         acc_note_latency(self.ints, self.latencies, float(seconds))
 
     callbacks = property(lambda self: int(self.ints[A_CALLBACKS]), doc="Blocks counted.")

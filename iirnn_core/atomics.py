@@ -1,7 +1,7 @@
 """Low-level numba primitives for the compiled audio callback: arrays by address, atomics, a clock.
 
 The callback is a numba ``@cfunc`` that PortAudio calls on its own thread without the GIL. It
-reaches the engine's numpy arrays through a table of addresses and shapes (:func:`table_row`,
+reaches the engine's numpy arrays through a table of addresses and shapes (:func:`iirnn_core.tables.table_row`,
 :func:`f64_array1` ...), and it shares a few int64 words with Python threads through
 acquire/release atomics:
 
@@ -12,7 +12,8 @@ acquire/release atomics:
   whose stores are not reordered with older stores nor loads with older loads (TSO), while the
   ordering also stops the compiler from moving memory accesses across them; ``stlr`` / ``ldar``
   on ARM64, where plain accesses could be reordered by the CPU. Python-side producers publish
-  through small njit functions that use the same primitives, never through plain numpy stores.
+  through compiled entry points that use the same primitives (``push`` and ``publish`` of
+  :mod:`iirnn_core.rt`), never through plain numpy stores.
 - :func:`monotonic_seconds` is ``clock_gettime(CLOCK_MONOTONIC)``: ``time.perf_counter()``'s
   clock on Linux, so key events stamped in Python and blocks timed in the callback agree.
 
@@ -21,14 +22,12 @@ Nothing here allocates or takes the GIL; everything compiles into cached machine
 
 from __future__ import annotations
 
-import numpy as np
 from llvmlite import ir
 from numba import carray, njit, types
 from numba.core import cgutils
 from numba.extending import intrinsic
 
-TABLE_WIDTH = 5
-"""Columns of an array table row: address, then up to four dimensions."""
+from .tables import TABLE_WIDTH
 
 
 def _pointer_at(name: str, numba_type, ir_type):
@@ -142,14 +141,6 @@ def i64_array2(tab, row):
 def i64_array3(tab, row):
     """Row ``row`` of an array table as a 3-D int64 array."""
     return carray(_i64_ptr(tab[row, 0]), (tab[row, 1], tab[row, 2], tab[row, 3]))
-
-
-def table_row(array: np.ndarray) -> list[int]:
-    """The table row of a C-contiguous float64/int64/float32 numpy array: address and shape (padded with 1)."""
-    if (not array.flags.c_contiguous or array.dtype not in (np.float64, np.int64, np.float32)
-            or array.ndim > TABLE_WIDTH - 1):
-        raise ValueError("table arrays must be C-contiguous float64, int64 or float32 with at most 4 dimensions")
-    return [array.ctypes.data, *array.shape, *([1] * (TABLE_WIDTH - 1 - array.ndim))]
 
 
 @intrinsic

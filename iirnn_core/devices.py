@@ -50,18 +50,14 @@ def quiet_alsa() -> None:
         name = ctypes.util.find_library("asound")
         if name is None:
             return
-        from numba import cfunc, types
+        from . import rt
 
         lib = ctypes.CDLL(name)
-
         # Compiled, not a Python callback: alsa-lib calls it on the audio thread, which must never wait
-        # for the GIL. (Its C type is variadic; the extra arguments are ignored, as a C no-op would.)
-        @cfunc(types.void(types.voidptr, types.intc, types.voidptr, types.intc, types.voidptr), cache=True)
-        def ignore_alsa_message(file, line, function, err, fmt):
-            pass
-
-        lib.snd_lib_error_set_handler(ctypes.c_void_p(ignore_alsa_message.address))
-        _alsa_handler = ignore_alsa_message
+        # for the GIL (rt_entries.ignore_alsa).
+        handler = rt.address("ignore_alsa")
+        lib.snd_lib_error_set_handler(ctypes.c_void_p(handler))
+        _alsa_handler = handler
     except (OSError, AttributeError) as exc:
         log.debug("alsa-lib's messages stay on: %s", exc)
 

@@ -88,7 +88,8 @@ def _quiet_native() -> None:
         import ctypes.util
 
         import rtmidi
-        from numba import cfunc, types
+
+        from . import rt
 
         here = os.path.dirname(rtmidi.__file__)
         paths = sorted(glob.glob(os.path.join(here, "..", "python_rtmidi*", "libjack*")))  # the wheel's own
@@ -97,14 +98,11 @@ def _quiet_native() -> None:
             _quiet = False
             return
 
-        @cfunc(types.void(types.voidptr), cache=True)
-        def ignore_jack_message(text):
-            pass
-
         lib = ctypes.CDLL(path)
-        lib.jack_set_error_function(ctypes.c_void_p(ignore_jack_message.address))
-        lib.jack_set_info_function(ctypes.c_void_p(ignore_jack_message.address))
-        _quiet = ignore_jack_message
+        handler = rt.address("ignore_jack")  # compiled: libjack may call it on its real-time thread
+        lib.jack_set_error_function(ctypes.c_void_p(handler))
+        lib.jack_set_info_function(ctypes.c_void_p(handler))
+        _quiet = handler
     except (OSError, AttributeError) as exc:
         _quiet = False
         log.debug("libjack's messages stay on: %s", exc)

@@ -4,7 +4,8 @@ One code path for live audio, ``iirnn render``, the benchmarks and the tests. A
 :class:`Renderer` owns two :class:`VoiceBank` s (IIR resonators and RNN twins) of preallocated
 voice slots; :meth:`Renderer.trigger` places an impulse at a sample offset of the next block,
 :meth:`Renderer.render_block` advances every sounding voice and mixes them into ``out``
-(frames, channels). Nothing in ``trigger``/``render_block`` allocates numpy memory; the
+(frames, channels), through the compiled entry points of :mod:`iirnn_core.rt` (the live callback
+runs the same compiled functions on the same arrays). Nothing in ``render_block`` allocates; the
 per-key :class:`VoicePatch` es are built beforehand by :func:`patches_for`.
 """
 
@@ -15,8 +16,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from . import voice_kernels as vk
-from .atomics import table_row
+from . import rt
+from . import voice_layout as vl
+from .tables import table_row
 from .weights import RNNWeights, analytic_weights, check_drive
 from .notes import canonical, note_to_midi, midi_to_hz
 from .resonator import SettingError, check_amplitude, check_q, check_rate, resonator
@@ -193,7 +195,7 @@ class Renderer:
     ``max_voices`` is the polyphony of each bank; ``rnn_hidden`` the largest hidden size an RNN
     voice may have (smaller ones are zero-padded, which leaves their output unchanged).
     ``retire_level`` is the block peak below which a voice stops (0 keeps every voice to the end).
-    Its arrays are listed in :attr:`table` (int64, ``voice_kernels.RENDERER_ROWS`` rows), which the
+    Its arrays are listed in :attr:`table` (int64, ``voice_layout.RENDERER_ROWS`` rows), which the
     compiled functions, the live callback's included, work on.
     """
 
@@ -202,12 +204,12 @@ class Renderer:
         self.channels = channels
         self.block_max = block_max
         self.limiter = limiter
-        self.ctl = np.zeros(vk.CTL_SIZE, dtype=np.int64)
-        self.ctl[vk.CTL_LIMITER] = int(limiter)
+        self.ctl = np.zeros(vl.CTL_SIZE, dtype=np.int64)
+        self.ctl[vl.CTL_LIMITER] = int(limiter)
         self.params = np.array([retire_level, LIMITER_KNEE])
         self.banks = {
-            "iir": VoiceBank(2, max_voices, block_max, channels, self.ctl, vk.BANK_IIR),
-            "rnn": VoiceBank(rnn_hidden, max_voices, block_max, channels, self.ctl, vk.BANK_RNN),
+            "iir": VoiceBank(2, max_voices, block_max, channels, self.ctl, vl.BANK_IIR),
+            "rnn": VoiceBank(rnn_hidden, max_voices, block_max, channels, self.ctl, vl.BANK_RNN),
         }
         self.table = np.array(self.banks["iir"].table_rows() + self.banks["rnn"].table_rows()
                               + [table_row(self.ctl), table_row(self.params)], dtype=np.int64)
@@ -216,12 +218,12 @@ class Renderer:
     def stats(self) -> RenderStats:
         """What it counted so far."""
         c = self.ctl
-        return RenderStats(int(c[vk.CTL_BLOCKS]), int(c[vk.CTL_MUTED]), int(c[vk.CTL_STARTED]), int(c[vk.CTL_STOLEN]))
+        return RenderStats(int(c[vl.CTL_BLOCKS]), int(c[vl.CTL_MUTED]), int(c[vl.CTL_STARTED]), int(c[vl.CTL_STOLEN]))
 
     @property
     def active_voices(self) -> int:
         """Number of sounding voices in both banks."""
-        return int(self.ctl[vk.BANK_IIR] + self.ctl[vk.BANK_RNN])
+        return int(self.ctl[vl.BANK_IIR] + self.ctl[vl.BANK_RNN])
 
     def trigger(self, patches: tuple[VoicePatch, ...], amplitude: float, offset: int = 0, note: int = -1) -> None:
         """Start ``patches`` (one key) with an impulse of ``amplitude`` at frame ``offset`` of the next block."""
@@ -232,16 +234,16 @@ class Renderer:
             w = patch.weights
             if w.hidden > bank.hidden:
                 raise SettingError(f"a voice with {w.hidden} hidden states needs a larger bank ({bank.hidden})")
-            vk.start_voice(self.table, bank._index, w.hidden, w.w_hh, w.w_ih, w.w_out, patch.gains,
+            rt.start_voice(self.table, bank._index, w.hidden, w.w_hh, w.w_ih, w.w_out, patch.gains,
                            float(amplitude), int(offset), int(note))
 
     def release(self, note: int) -> None:
         """Release ``note``: its voices ring on (a resonator's tail) and are stolen first."""
-        vk.release_note(self.table, int(note))
+        rt.release_note(self.table, int(note))
 
     def silence(self) -> None:
         """Stop every voice at once (panic)."""
-        vk.silence_voices(self.table)
+        rt.silence_voices(self.table)
 
     def render_block(self, out: np.ndarray) -> None:
         """Overwrite out (N, C) float64, N <= block_max, with the next N frames of the mix.
@@ -249,7 +251,7 @@ class Renderer:
         Without ``limiter`` the plain sum of the voices is written (the seed's convention);
         with it the mix is soft-limited to (-1, 1). A block with NaN or Inf is muted and counted.
         """
-        vk.render_voices(self.table, out)
+        rt.render_voices(self.table, out)
 
     def render(self, frames: int, block: int = 128) -> np.ndarray:
         """Render ``frames`` frames in blocks of ``block``; returns (frames, C) float64 (offline use)."""

@@ -3,7 +3,7 @@
 A :class:`~iirnn_core.renderer.Renderer` keeps its arrays in numpy and lists them in an int64
 table (rows of address and shape, :mod:`iirnn_core.atomics`), so the same compiled functions run
 from Python (``iirnn render``, the tests, ``iirnn bench``) and from the audio callback, which
-has no Python objects, only the table. Table rows:
+has no Python objects, only the table. Table rows (:mod:`iirnn_core.voice_layout`):
 
 - bank ``b`` (0: IIR, linear; 1: RNN, tanh) at ``b * BANK_ROWS``: ``w_hh`` (H, H, V), ``w_ih``,
   ``w_out``, ``h``, ``scratch`` (H, V), ``gains`` (C, V), ``x``, ``y`` (N, V), ``ints`` (2, V)
@@ -21,17 +21,10 @@ from numba import njit
 
 from .atomics import f64_array1, f64_array2, f64_array3, i64_array1, i64_array2
 from .kernels import advance_iir_bank, advance_rnn_bank, mix_bank, quietest_voice, retire_voices, soft_limit
+from .voice_layout import (BANK_IIR, BANK_ROWS, BANK_RNN, CTL_BLOCKS, CTL_LIMITER, CTL_MUTED, CTL_STARTED,  # noqa: F401
+                           CTL_STOLEN, PARAM_KNEE, PARAM_RETIRE, ROW_CTL, ROW_PARAMS)
 
 _JIT = dict(nogil=True, cache=True, error_model="numpy")
-
-BANK_IIR, BANK_RNN = 0, 1
-BANK_ROWS = 11
-ROW_CTL = 2 * BANK_ROWS
-ROW_PARAMS = ROW_CTL + 1
-RENDERER_ROWS = ROW_PARAMS + 1
-CTL_BLOCKS, CTL_MUTED, CTL_STARTED, CTL_STOLEN, CTL_LIMITER = 2, 3, 4, 5, 6
-CTL_SIZE = 7
-PARAM_RETIRE, PARAM_KNEE = 0, 1
 
 
 @njit(inline="always")

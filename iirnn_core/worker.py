@@ -56,7 +56,7 @@ def config_to_dict(config) -> dict:
 def config_from_dict(data: dict):
     """Inverse of :func:`config_to_dict` (validates, so a bad dict raises SettingError/ModelFileError)."""
     from .modelfile import model_from_dict
-    from .training import TrainConfig
+    from .train_config import TrainConfig
 
     data = dict(data)
     warm = data.pop("warm_model", None)
@@ -319,7 +319,7 @@ class TrainingJob:
     def _take(self) -> None:
         """Move every waiting message into the buffer / result / error."""
         from .modelfile import ModelFileError, model_from_dict
-        from .training import Progress
+        from .train_config import Progress
 
         for kind, body in self._worker.take(self._id):
             if self._finished:

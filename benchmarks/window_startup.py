@@ -1,0 +1,113 @@
+"""How fast does the window appear, and how much memory does its process hold? The real launch, as a user meets it.
+
+Launches ``python -m app`` (a fresh settings file; Qt's xcb platform on Xvfb, started here when there
+is no ``DISPLAY``; PulseAudio with a null sink of our own, started here when none runs), ``--runs``
+times for each way the audio code can be loaded (:mod:`iirnn_core.rt`): the library compiled ahead
+of time (the default) and numba in the process (``IIRNN_RT=numba``, warm numba cache), side by side.
+Per launch: seconds until the window is mapped on the X server (``xdotool search --sync
+--onlyvisible``), then, 6 s after launch (audio open, the trainer ready) and again after 20 keys
+typed into the window at 8 per second, the process's resident memory (``VmRSS``) and its peak
+(``VmHWM``), and whether torch, numba's LLVM or the audio library are mapped in it. Usage::
+
+    python benchmarks/window_startup.py [--runs 3]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "tests"))  # the tests' PulseAudio helpers (pulse.py)
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+SETTLE_S = 6.0
+KEYS = "asdfghjk"
+
+
+def status_mb(pid: int) -> tuple[float, float]:
+    """(VmRSS, VmHWM) of process ``pid`` in MB."""
+    fields = dict(line.split(":", 1) for line in Path(f"/proc/{pid}/status").read_text().splitlines() if ":" in line)
+    return int(fields["VmRSS"].split()[0]) / 1024, int(fields["VmHWM"].split()[0]) / 1024
+
+
+def mapped(pid: int) -> dict[str, bool]:
+    """Which big libraries process ``pid`` has mapped."""
+    maps = Path(f"/proc/{pid}/maps").read_text()
+    return {"torch": "libtorch" in maps, "llvm": "llvmlite" in maps, "library": "iirnn-synth/rt-" in maps}
+
+
+def launch(mode: str, tmp: str, index: int) -> dict:
+    """One launch of the window; returns its figures."""
+    env = dict(os.environ, QT_QPA_PLATFORM="xcb")
+    env.pop("IIRNN_RT", None)
+    if mode == "numba":
+        env["IIRNN_RT"] = "numba"
+    settings = Path(tmp) / f"{mode}{index}.ini"
+    started = time.perf_counter()
+    proc = subprocess.Popen([sys.executable, "-m", "app", "--settings", str(settings)], cwd=ROOT, env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    try:
+        found = subprocess.run(["xdotool", "search", "--sync", "--onlyvisible", "--pid", str(proc.pid)],
+                               capture_output=True, text=True, timeout=60)
+        visible = time.perf_counter() - started
+        window = found.stdout.split()[0]
+        time.sleep(max(0.0, SETTLE_S - (time.perf_counter() - started)))
+        rss, _ = status_mb(proc.pid)
+        libraries = mapped(proc.pid)
+        for i in range(20):
+            subprocess.run(["xdotool", "key", "--window", window, KEYS[i % len(KEYS)]], check=True)
+            time.sleep(0.125)
+        time.sleep(1.0)
+        rss_played, hwm = status_mb(proc.pid)
+        return dict(mode=mode, visible=visible, rss=rss, rss_played=rss_played, hwm=hwm, **libraries)
+    finally:
+        proc.terminate()
+        try:
+            _, err = proc.communicate(timeout=20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            _, err = proc.communicate()
+        if "Traceback" in (err or ""):
+            print(err[-2000:], file=sys.stderr)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--runs", type=int, default=3)
+    args = parser.parse_args()
+    import pulse
+    from window_training import start_xvfb
+
+    xvfb = start_xvfb()
+    server = pulse.start_server()
+    rows = []
+    try:
+        with pulse.own_sink(f"iirnn_start_{os.getpid()}") as sink, tempfile.TemporaryDirectory() as tmp:
+            os.environ["PULSE_SINK"] = sink
+            for mode in ("library", "numba"):
+                launch(mode, tmp, -1)  # warm the page cache and numba's cache; not counted
+                for i in range(args.runs):
+                    rows.append(launch(mode, tmp, i))
+    finally:
+        pulse.stop_server(server)
+        if xvfb is not None:
+            xvfb.terminate()
+    print(f"{'audio code':<10} {'visible s':>9} {'RSS MB':>7} {'RSS played':>10} {'peak MB':>8}  torch llvm library")
+    for r in rows:
+        print(f"{r['mode']:<10} {r['visible']:9.2f} {r['rss']:7.0f} {r['rss_played']:10.0f} {r['hwm']:8.0f}  "
+              f"{r['torch']!s:5} {r['llvm']!s:5} {r['library']!s}")
+    for key, label in (("visible", "visible s"), ("rss_played", "RSS played MB"), ("hwm", "peak MB")):
+        lib = max(r[key] for r in rows if r["mode"] == "library")
+        jit = max(r[key] for r in rows if r["mode"] == "numba")
+        print(f"worst {label}: library {lib:.2f}, numba {jit:.2f}, ratio library/numba {lib / jit:.2f}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
