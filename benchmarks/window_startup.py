@@ -4,9 +4,9 @@ Launches ``python -m app`` (a fresh settings file; Qt's xcb platform on Xvfb, st
 is no ``DISPLAY``; PulseAudio with a null sink of our own, started here when none runs), ``--runs``
 times for each way the audio code can be loaded (:mod:`iirnn_core.rt`): the library compiled ahead
 of time (the default) and numba in the process (``IIRNN_RT=numba``, warm numba cache), side by side.
-Per launch: seconds until the window is mapped on the X server (``xdotool search --sync
---onlyvisible``), then, 6 s after launch (audio open, the trainer ready) and again after 20 keys
-typed into the window at 8 per second, the process's resident memory (``VmRSS``) and its peak
+Per launch: seconds until the window is mapped on the X server (``xdotool search --onlyvisible``
+every 20 ms), then, 6 s after launch (audio open, the trainer ready) and again after 20 keys
+typed into the focused window at 8 per second, the process's resident memory (``VmRSS``) and its peak
 (``VmHWM``), and whether torch, numba's LLVM or the audio library are mapped in it. Usage::
 
     python benchmarks/window_startup.py [--runs 3]
@@ -53,15 +53,21 @@ def launch(mode: str, tmp: str, index: int) -> dict:
     proc = subprocess.Popen([sys.executable, "-m", "app", "--settings", str(settings)], cwd=ROOT, env=env,
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     try:
-        found = subprocess.run(["xdotool", "search", "--sync", "--onlyvisible", "--pid", str(proc.pid)],
-                               capture_output=True, text=True, timeout=60)
+        window = None
+        while window is None and time.perf_counter() - started < 60:  # xdotool's own --sync polls every 0.5 s
+            found = subprocess.run(["xdotool", "search", "--onlyvisible", "--pid", str(proc.pid)],
+                                   capture_output=True, text=True).stdout.split()
+            window = found[0] if found else None
+            time.sleep(0.02)
         visible = time.perf_counter() - started
-        window = found.stdout.split()[0]
+        if window is None:
+            raise RuntimeError("the window did not appear within 60 s")
         time.sleep(max(0.0, SETTLE_S - (time.perf_counter() - started)))
         rss, _ = status_mb(proc.pid)
         libraries = mapped(proc.pid)
+        subprocess.run(["xdotool", "windowfocus", "--sync", window], check=True, capture_output=True, timeout=10)
         for i in range(20):
-            subprocess.run(["xdotool", "key", "--window", window, KEYS[i % len(KEYS)]], check=True)
+            subprocess.run(["xdotool", "key", KEYS[i % len(KEYS)]], check=True, capture_output=True)
             time.sleep(0.125)
         time.sleep(1.0)
         rss_played, hwm = status_mb(proc.pid)
@@ -94,6 +100,7 @@ def main() -> int:
                 launch(mode, tmp, -1)  # warm the page cache and numba's cache; not counted
                 for i in range(args.runs):
                     rows.append(launch(mode, tmp, i))
+                    print(f"launch {mode} {i + 1}: visible after {rows[-1]['visible']:.2f} s", flush=True)
     finally:
         pulse.stop_server(server)
         if xvfb is not None:

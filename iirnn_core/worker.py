@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import logging
 import multiprocessing
+import multiprocessing.connection
 import os
 import queue
 import threading
@@ -128,7 +129,9 @@ def worker_main(jobs, messages, cancel_id, interval: float = PROGRESS_INTERVAL,
                 niceness: int | None = TRAINING_NICENESS) -> None:
     """Body of the persistent training process: lower its CPU and I/O priority, load torch and the
     training kernels once (a two-step run of one key), say ``ready``, then train each ``(job_id, payload)`` from ``jobs`` in turn
-    (None ends it). Messages are ``(kind, job_id, body)``; a job stops early once ``cancel_id`` holds its id."""
+    (None ends it). Messages are ``(kind, job_id, body)``; a job stops early once ``cancel_id`` holds its id.
+    It ends with its parent, however the parent ends (a killed window leaves no trainer behind)."""
+    exit_with_parent()
     lower_own_priority(niceness)
     lower_io_priority()
     import torch  # noqa: F401 - loaded now, never while a job waits
@@ -148,6 +151,20 @@ def worker_main(jobs, messages, cancel_id, interval: float = PROGRESS_INTERVAL,
             messages.put((kind, job_id, body))
 
         _run_job(payload, send, lambda job_id=job_id: cancel_id.value == job_id, interval)
+
+
+def exit_with_parent() -> None:
+    """End this (multiprocessing child) process as soon as its parent process is gone, even if the parent was
+    killed and never said goodbye: a daemon thread waits on the parent's sentinel."""
+    parent = multiprocessing.parent_process()
+    if parent is None:
+        return
+
+    def watch():
+        multiprocessing.connection.wait([parent.sentinel])
+        os._exit(0)
+
+    threading.Thread(target=watch, name="iirnn-parent-watch", daemon=True).start()
 
 
 class TrainingWorker:

@@ -148,3 +148,41 @@ def test_one_persistent_worker_trains_job_after_job_cancels_and_survives_a_crash
     finally:
         worker.close()
     assert not worker.alive
+
+
+PARENT = r"""
+import sys, time
+from iirnn_core.worker import TrainingWorker
+if __name__ == "__main__":
+    worker = TrainingWorker()
+    worker.start()
+    deadline = time.monotonic() + 120
+    while not worker.ready and time.monotonic() < deadline:
+        worker.take(0)
+        time.sleep(0.05)
+    print(worker.pid, flush=True)
+    time.sleep(60)
+"""
+
+
+def test_the_worker_ends_when_its_parent_is_killed():
+    import subprocess
+    import sys
+
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    parent = subprocess.Popen([sys.executable, "-c", PARENT], stdout=subprocess.PIPE, text=True, cwd=root)
+    try:
+        child = int(parent.stdout.readline())
+        os.kill(child, 0)  # it runs
+    finally:
+        parent.kill()  # no goodbye: SIGKILL
+        parent.wait()
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        try:
+            os.kill(child, 0)
+        except ProcessLookupError:
+            return
+        time.sleep(0.05)
+    os.kill(child, signal.SIGKILL)
+    raise AssertionError("the training process outlived its killed parent")
