@@ -5,9 +5,10 @@ is no ``DISPLAY``; PulseAudio with a null sink of our own, started here when non
 times for each way the audio code can be loaded (:mod:`iirnn_core.rt`): the library compiled ahead
 of time (the default) and numba in the process (``IIRNN_RT=numba``, warm numba cache), side by side.
 Per launch: seconds until the window is mapped on the X server (``xdotool search --onlyvisible``
-every 20 ms), then, 6 s after launch (audio open, the trainer ready) and again after 20 keys
-typed into the focused window at 8 per second, the process's resident memory (``VmRSS``) and its peak
-(``VmHWM``), and whether torch, numba's LLVM or the audio library are mapped in it. Usage::
+every 20 ms) and until its audio stream plays on the sound server (a sink input of its process in
+``pactl -f json list sink-inputs``, every 20 ms: the window opens it once the trainer is ready),
+then, 6 s after launch and again after 20 keys typed into the focused window at 8 per second, the
+process's resident memory (``VmRSS``) and its peak (``VmHWM``), and whether torch, numba's LLVM or the audio library are mapped in it. Usage::
 
     python benchmarks/window_startup.py [--runs 3]
 """
@@ -15,6 +16,7 @@ typed into the focused window at 8 per second, the process's resident memory (``
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import subprocess
 import sys
@@ -42,6 +44,12 @@ def mapped(pid: int) -> dict[str, bool]:
     return {"torch": "libtorch" in maps, "llvm": "llvmlite" in maps, "library": "iirnn-synth/rt-" in maps}
 
 
+def has_stream(pid: int) -> bool:
+    """Whether process ``pid`` has an audio stream on the PulseAudio server (a sink input)."""
+    listed = subprocess.run(["pactl", "-f", "json", "list", "sink-inputs"], capture_output=True, text=True).stdout
+    return any(str(s.get("properties", {}).get("application.process.id")) == str(pid) for s in json.loads(listed or "[]"))
+
+
 def launch(mode: str, tmp: str, index: int) -> dict:
     """One launch of the window; returns its figures."""
     env = dict(os.environ, QT_QPA_PLATFORM="xcb")
@@ -62,6 +70,9 @@ def launch(mode: str, tmp: str, index: int) -> dict:
         visible = time.perf_counter() - started
         if window is None:
             raise RuntimeError("the window did not appear within 60 s")
+        while not has_stream(proc.pid) and time.perf_counter() - started < 60:
+            time.sleep(0.02)
+        audio = time.perf_counter() - started
         time.sleep(max(0.0, SETTLE_S - (time.perf_counter() - started)))
         rss, _ = status_mb(proc.pid)
         libraries = mapped(proc.pid)
@@ -71,7 +82,7 @@ def launch(mode: str, tmp: str, index: int) -> dict:
             time.sleep(0.125)
         time.sleep(1.0)
         rss_played, hwm = status_mb(proc.pid)
-        return dict(mode=mode, visible=visible, rss=rss, rss_played=rss_played, hwm=hwm, **libraries)
+        return dict(mode=mode, visible=visible, audio=audio, rss=rss, rss_played=rss_played, hwm=hwm, **libraries)
     finally:
         proc.terminate()
         try:
@@ -100,16 +111,17 @@ def main() -> int:
                 launch(mode, tmp, -1)  # warm the page cache and numba's cache; not counted
                 for i in range(args.runs):
                     rows.append(launch(mode, tmp, i))
-                    print(f"launch {mode} {i + 1}: visible after {rows[-1]['visible']:.2f} s", flush=True)
+                    print(f"launch {mode} {i + 1}: visible after {rows[-1]['visible']:.2f} s, "
+                          f"audio after {rows[-1]['audio']:.2f} s", flush=True)
     finally:
         pulse.stop_server(server)
         if xvfb is not None:
             xvfb.terminate()
-    print(f"{'audio code':<10} {'visible s':>9} {'RSS MB':>7} {'RSS played':>10} {'peak MB':>8}  torch llvm library")
+    print(f"{'audio code':<10} {'visible s':>9} {'audio s':>7} {'RSS MB':>7} {'RSS played':>10} {'peak MB':>8}  torch llvm library")
     for r in rows:
-        print(f"{r['mode']:<10} {r['visible']:9.2f} {r['rss']:7.0f} {r['rss_played']:10.0f} {r['hwm']:8.0f}  "
+        print(f"{r['mode']:<10} {r['visible']:9.2f} {r['audio']:7.2f} {r['rss']:7.0f} {r['rss_played']:10.0f} {r['hwm']:8.0f}  "
               f"{r['torch']!s:5} {r['llvm']!s:5} {r['library']!s}")
-    for key, label in (("visible", "visible s"), ("rss_played", "RSS played MB"), ("hwm", "peak MB")):
+    for key, label in (("visible", "visible s"), ("audio", "audio s"), ("rss_played", "RSS played MB"), ("hwm", "peak MB")):
         lib = max(r[key] for r in rows if r["mode"] == "library")
         jit = max(r[key] for r in rows if r["mode"] == "numba")
         print(f"worst {label}: library {lib:.2f}, numba {jit:.2f}, ratio library/numba {lib / jit:.2f}")

@@ -35,7 +35,7 @@ from .train_config import INITS, OPTIMIZERS, Progress, TrainConfig  # noqa: F401
 from .weights import RNNWeights, snr_db
 from .modelfile import KeyModel, TrainedModel
 from .notes import note_to_hz
-from .resonator import impulse, impulse_response, resonator
+from .resonator import impulse, resonator
 
 
 MAX_RADIUS = 1.0 - 1e-7
@@ -71,9 +71,17 @@ def make_problem(config: TrainConfig) -> _Problem:
     """Inputs and IIR targets (K, N) of every key of ``config``."""
     n = config.length
     x = np.tile(impulse(n, config.amplitude), (len(config.notes), 1))
-    targets = np.stack([impulse_response(resonator(note_to_hz(name), config.q, config.rate), config.seconds,
-                                         config.amplitude)[:n] for name in config.notes])
-    return _Problem(config, x, targets)
+    return _Problem(config, x, iir_targets(config.notes, config.q, config.rate, config.amplitude, n))
+
+
+def iir_targets(notes, q: float, rate: float, amplitude: float, length: int) -> np.ndarray:
+    """The IIR's impulse responses (K, ``length``) of ``notes`` (names) at pole radius ``q`` and
+    ``rate`` (samples/s) for an impulse of ``amplitude``: what ``resonator.impulse_response``
+    gives, bit for bit, computed by a compiled kernel."""
+    coefficients = [resonator(note_to_hz(name), q, rate) for name in notes]
+    return tk.impulse_responses(np.array([c.k1 for c in coefficients], dtype=np.float64),
+                                np.array([c.k2 for c in coefficients], dtype=np.float64),
+                                float(amplitude), int(length))
 
 
 def stabilised(theta: np.ndarray, hidden: int) -> np.ndarray:
@@ -529,7 +537,7 @@ def measure_snr(model: TrainedModel, note: str) -> float:
 
     settings = SynthSettings(rate=model.rate, q=model.q, amplitude=model.amplitude, raw=True)
     rendered = render_notes("rnn-trained", [note], settings, model.seconds, model)[:, 0]
-    target = impulse_response(resonator(note_to_hz(note), model.q, model.rate), model.seconds, model.amplitude)
+    target = iir_targets([note], model.q, model.rate, model.amplitude, int(round(model.seconds * model.rate)))[0]
     return snr_db(target[:len(rendered)], rendered)
 
 

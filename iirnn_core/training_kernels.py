@@ -47,6 +47,29 @@ def unpack(theta: np.ndarray, hidden: int) -> tuple[np.ndarray, np.ndarray, np.n
             theta[hh + hidden:hh + 2 * hidden].copy())
 
 
+@njit(**_JIT)
+def impulse_responses(k1, k2, amplitude, length):
+    """The seed's IIR targets, ``y[n] = x[n] + k1 y[n-1] + k2 y[n-2]`` for an impulse of
+    ``amplitude``: (K, ``length``) float64 for coefficient arrays ``k1``, ``k2`` (K,).
+
+    The sums are rounded in ``scipy.signal.lfilter``'s order (its transposed direct form 2 adds
+    ``k2 y[n-2]`` and ``k1 y[n-1]`` first, then the input), so the result equals
+    :func:`resonator.impulse_response` bit for bit (tested) without importing scipy.signal,
+    which costs the trainer about 1.8 s at start."""
+    out = np.zeros((k1.shape[0], length))
+    for k in range(k1.shape[0]):
+        y1 = 0.0
+        y2 = 0.0
+        for n in range(length):
+            y = k2[k] * y2 + k1[k] * y1
+            if n == 0:
+                y += amplitude
+            out[k, n] = y
+            y2 = y1
+            y1 = y
+    return out
+
+
 @njit(inline="always", **_JIT)
 def _advance(theta, hidden, h, a, xn):
     """One time step in place on h (H,) for input sample ``xn`` (``a`` (H,) is scratch); returns y."""

@@ -127,20 +127,20 @@ def _run_job(payload: dict, send, should_stop, interval: float) -> None:
 
 def worker_main(jobs, messages, cancel_id, interval: float = PROGRESS_INTERVAL,
                 niceness: int | None = TRAINING_NICENESS) -> None:
-    """Body of the persistent training process: lower its CPU and I/O priority, load torch and the
-    training kernels once (a two-step run of one key), say ``ready``, then train each ``(job_id, payload)`` from ``jobs`` in turn
+    """Body of the persistent training process: lower its CPU and I/O priority, load torch, say ``ready``,
+    load the training kernels (a two-step run of one key), then train each ``(job_id, payload)`` from ``jobs`` in turn
     (None ends it). Messages are ``(kind, job_id, body)``; a job stops early once ``cancel_id`` holds its id.
     It ends with its parent, however the parent ends (a killed window leaves no trainer behind)."""
     exit_with_parent()
     lower_own_priority(niceness)
     lower_io_priority()
-    import torch  # noqa: F401 - loaded now, never while a job waits
+    import torch  # noqa: F401 - loaded now, never while the music plays
 
+    messages.put(("ready", 0, None))  # the window may open its audio: no process start, no torch import is left
     from .training import TrainConfig, Training
 
-    for _ in Training(TrainConfig(notes=["A4"], steps=2)).run():  # loads the compiled kernels (about 1 s)
-        pass
-    messages.put(("ready", 0, None))
+    for _ in Training(TrainConfig(notes=["A4"], steps=2)).run():  # loads numba and the cached kernels (about 1 s, at
+        pass                                                      # low priority) before the first job arrives
     while True:
         item = jobs.get()
         if item is None:

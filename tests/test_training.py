@@ -8,9 +8,9 @@ import torch
 
 from iirnn_core import training_kernels as tk
 from iirnn_core.model import RNNNet, RNNWeights, run_torch_rnn, snr_db
-from iirnn_core.notes import note_to_hz
+from iirnn_core.notes import note_to_hz, piano_keys
 from iirnn_core.resonator import SettingError, impulse, impulse_response, resonator
-from iirnn_core.training import (LMOptimizer, Progress, TrainConfig, Training, measure_snr, spectral_radii, stabilised, train,
+from iirnn_core.training import (LMOptimizer, iir_targets, Progress, TrainConfig, Training, measure_snr, spectral_radii, stabilised, train,
                                  train_model)
 
 H = 3
@@ -23,6 +23,18 @@ def random_theta(seed, scale=0.6, hidden=H):
 
 def target_of(note="A4", q=0.995, seconds=0.6, rate=8000.0, amplitude=0.1):
     return impulse_response(resonator(note_to_hz(note), q, rate), seconds, amplitude)
+
+
+@pytest.mark.parametrize("rate, q", [(8000, 0.995), (16000, 0.999), (48000, 0.9998), (44100, 0.9)])
+def test_the_trainers_targets_are_the_seeds_lfilter_bit_for_bit(rate, q):
+    """The compiled targets (no scipy.signal in the trainer) equal scipy's lfilter exactly, every piano key."""
+    names = piano_keys(rate)
+    n = int(round(0.6 * rate))
+    targets = iir_targets(names, q, rate, 0.1, n)
+    assert targets.shape == (len(names), n)
+    for name, target in zip(names, targets):
+        reference = impulse_response(resonator(note_to_hz(name), q, rate), 0.6, 0.1)
+        assert np.array_equal(target, reference), name
 
 
 @pytest.mark.parametrize("hidden", [2, 3, 5])

@@ -124,7 +124,7 @@ def test_one_persistent_worker_trains_job_after_job_cancels_and_survives_a_crash
         first = TrainingJob(TrainConfig(notes=["A4"], seconds=0.2), worker=worker)
         first.start()
         assert first.join(WAIT) and first.error is None and first.result is not None
-        assert worker.ready  # torch and the kernels were loaded before the first job
+        assert worker.ready  # torch was loaded before the first job
         # A second job runs in the same process: no process starts between jobs.
         long_job = TrainingJob(TrainConfig(notes=["C4..C6"], optimizer="adam", seconds=0.1), worker=worker)
         long_job.start()
