@@ -347,6 +347,10 @@ class MainWindow(QMainWindow):
             self.statusBar().showMessage(f"{midi_to_note(midi)} is above the Nyquist frequency at "
                                          f"{self.sound.rate} Hz; raise the model rate to play it.")
             return False
+        if not self.audio_started:  # the stream opens once the trainer has loaded torch (a few seconds after launch)
+            self.statusBar().showMessage(f"{midi_to_note(midi)} is silent: the audio starts once the trainer has "
+                                         "loaded, a few seconds after launch.")
+            return False
         if not self.engine.playable(midi):
             self.statusBar().showMessage(f"{midi_to_note(midi)} cannot sound with this engine "
                                          "(the trained model has no such key).")

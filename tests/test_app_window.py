@@ -115,6 +115,37 @@ def make_window(qtbot, tmp_path, model_path, trainer):
         window.close()
 
 
+class TrainerLoading:
+    """A training process that is alive but never ready (still loading torch)."""
+
+    ready = False
+    alive = True
+
+    def start(self):
+        pass
+
+    def take(self, job_id):
+        return []
+
+    def close(self):
+        pass
+
+
+def test_a_key_before_the_audio_opens_says_why_it_is_silent(qtbot, tmp_path, model_path):
+    store = QSettings(str(tmp_path / "settings.ini"), QSettings.IniFormat)
+    window = MainWindow(store, model_path=model_path, engine_factory=recording_factory, config_factory=null_config,
+                        trainer=TrainerLoading())
+    qtbot.addWidget(window)
+    try:
+        assert not window.audio_started
+        window._key_pressed(69)  # A4 typed while the trainer still loads
+        assert "A4 is silent: the audio starts once the trainer" in window.statusBar().currentMessage()
+        assert window.engine.names("note_on") == []  # nothing queued to burst out when the stream opens
+        assert 69 not in window.keyboard.lit_notes()
+    finally:
+        window.close()
+
+
 def key(window, char_or_key, press=True, auto_repeat=False):
     """Send one key event to the focused widget of ``window`` (as the platform would)."""
     if isinstance(char_or_key, str):
