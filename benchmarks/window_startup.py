@@ -8,7 +8,8 @@ Per launch: seconds until the window is mapped on the X server (``xdotool search
 every 20 ms) and until its audio stream plays on the sound server (a sink input of its process in
 ``pactl -f json list sink-inputs``, every 20 ms: the window opens it once the trainer is ready),
 then, 6 s after launch and again after 20 keys typed into the focused window at 8 per second, the
-process's resident memory (``VmRSS``) and its peak (``VmHWM``), and whether torch, numba's LLVM or the audio library are mapped in it. Usage::
+process's resident memory (``VmRSS``) and its peak (``VmHWM``), and whether torch, numba's LLVM or
+the audio library are mapped in it. Usage::
 
     python benchmarks/window_startup.py [--runs 3]
 """
@@ -70,7 +71,9 @@ def launch(mode: str, tmp: str, index: int) -> dict:
         visible = time.perf_counter() - started
         if window is None:
             raise RuntimeError("the window did not appear within 60 s")
-        while not has_stream(proc.pid) and time.perf_counter() - started < 60:
+        while not has_stream(proc.pid):
+            if time.perf_counter() - started > 60:
+                raise RuntimeError("the window's audio stream did not appear within 60 s")
             time.sleep(0.02)
         audio = time.perf_counter() - started
         time.sleep(max(0.0, SETTLE_S - (time.perf_counter() - started)))
