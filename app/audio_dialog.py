@@ -1,8 +1,9 @@
-"""The audio settings dialog: output device (by name), sample rate, block size and latency."""
+"""The audio settings dialog: output device (by name), sample rate, block size, latency, and whether the CPUs
+are kept awake while notes sound."""
 
 from __future__ import annotations
 
-from PySide6.QtWidgets import QComboBox, QDialog, QDialogButtonBox, QFormLayout, QLabel, QWidget
+from PySide6.QtWidgets import QCheckBox, QComboBox, QDialog, QDialogButtonBox, QFormLayout, QLabel, QWidget
 
 from .settings import BLOCK_SIZES, DEVICE_RATES, LATENCIES
 
@@ -12,11 +13,11 @@ DEFAULT_DEVICE_LABEL = "(system default)"
 class AudioDialog(QDialog):
     """Pick the output: ``devices`` are names (from ``list_output_devices()``); ``device`` "" is the default.
 
-    After ``exec()`` returns Accepted, :meth:`values` gives (device, samplerate, blocksize, latency).
+    After ``exec()`` returns Accepted, :meth:`values` gives (device, samplerate, blocksize, latency, cpus_awake).
     """
 
     def __init__(self, devices: list[str], device: str, samplerate: int, blocksize: int, latency: str,
-                 parent: QWidget | None = None):
+                 cpus_awake: bool = True, parent: QWidget | None = None):
         super().__init__(parent)
         self.setWindowTitle("Audio settings")
         self.device_box = QComboBox()
@@ -37,6 +38,10 @@ class AudioDialog(QDialog):
         self.latency_box = QComboBox()
         self.latency_box.addItems(LATENCIES)
         self.latency_box.setCurrentText(latency)
+        self.awake_box = QCheckBox("Keep the CPUs awake while notes sound")
+        self.awake_box.setChecked(bool(cpus_awake))
+        self.awake_box.setToolTip("Idle cores that halt can wake too late for the next block (a dropout). Held "
+                                  "only while notes sound; needs write access to /dev/cpu_dma_latency.")
         self.block_note = QLabel()
         self.rate_box.currentIndexChanged.connect(self._describe)
         self.block_box.currentIndexChanged.connect(self._describe)
@@ -49,14 +54,15 @@ class AudioDialog(QDialog):
         form.addRow("Block size", self.block_box)
         form.addRow("", self.block_note)
         form.addRow("Latency", self.latency_box)
+        form.addRow("", self.awake_box)
         form.addRow(buttons)
         self._describe()
 
-    def values(self) -> tuple[str, int, int, str]:
-        """(device name or "", sample rate Hz, block size frames, latency)."""
+    def values(self) -> tuple[str, int, int, str, bool]:
+        """(device name or "", sample rate Hz, block size frames, latency, keep the CPUs awake)."""
         return (self.device_box.currentData(), int(self.rate_box.currentData()), int(self.block_box.currentData()),
-                self.latency_box.currentText())
+                self.latency_box.currentText(), self.awake_box.isChecked())
 
     def _describe(self, *_args) -> None:
-        _, rate, block, _ = self.values()
+        _, rate, block, _, _ = self.values()
         self.block_note.setText(f"one block = {1000.0 * block / rate:.1f} ms")

@@ -76,7 +76,7 @@ def audio_config(s: AppSettings):
     from iirnn_core.audio import AudioConfig
 
     return AudioConfig(device=s.device or None, samplerate=s.samplerate, blocksize=s.blocksize,
-                       latency=latency_for_stream(s.latency))
+                       latency=latency_for_stream(s.latency), cpus_awake=s.cpus_awake)
 
 
 def list_devices() -> list[str]:
@@ -528,27 +528,28 @@ class MainWindow(QMainWindow):
     def audio_settings_dialog(self) -> None:
         """Audio > Settings: pick device, rate, block size, latency and reopen the stream."""
         s = self.settings
-        dialog = AudioDialog(list_devices(), s.device, s.samplerate, s.blocksize, s.latency, self)
+        dialog = AudioDialog(list_devices(), s.device, s.samplerate, s.blocksize, s.latency, s.cpus_awake, self)
         if dialog.exec() == AudioDialog.Accepted:
             self.apply_audio(*dialog.values())
 
-    def apply_audio(self, device: str, samplerate: int, blocksize: int, latency: str) -> None:
-        """Reopen the output with these settings, off the GUI thread (a device can take seconds to start);
-        the engine reports trouble in its status line, shown when the reopen has ended."""
+    def apply_audio(self, device: str, samplerate: int, blocksize: int, latency: str,
+                    cpus_awake: bool | None = None) -> None:
+        """Reopen the output with these settings (``cpus_awake`` None: as it is), off the GUI thread (a device
+        can take seconds to start); the engine reports trouble in its status line, shown when the reopen has ended."""
         from iirnn_core.resonator import SettingError
 
         if self._reopening is not None and self._reopening.is_alive():
             self.statusBar().showMessage("Audio is still reopening; try again in a moment.")
             return
         self.release_all_keys()
-        previous = (self.settings.device, self.settings.samplerate, self.settings.blocksize, self.settings.latency)
-        self.settings.device, self.settings.samplerate = device, samplerate
-        self.settings.blocksize, self.settings.latency = blocksize, latency
+        s = self.settings
+        previous = (s.device, s.samplerate, s.blocksize, s.latency, s.cpus_awake)
+        s.device, s.samplerate, s.blocksize, s.latency = device, samplerate, blocksize, latency
+        s.cpus_awake = s.cpus_awake if cpus_awake is None else bool(cpus_awake)
         try:
-            config = self._config_factory(self.settings)
+            config = self._config_factory(s)
         except SettingError as exc:  # an impossible configuration: the output in use stays
-            (self.settings.device, self.settings.samplerate, self.settings.blocksize,
-             self.settings.latency) = previous
+            s.device, s.samplerate, s.blocksize, s.latency, s.cpus_awake = previous
             self.statusBar().showMessage(f"Audio settings not applied: {one_line(exc)}")
             return
         self.statusBar().showMessage("Reopening audio...")
@@ -648,8 +649,8 @@ def key_labels(shift: int) -> dict[int, str]:
 
 
 def stats_text(stats) -> str:
-    """The status bar's figures: callback load (mean, max), dropouts, key-to-sound latency, output, priority,
-    and any muted blocks, callback errors or dropped key events.
+    """The status bar's figures: callback load (mean, max), dropouts, key-to-sound latency, output, priority
+    (and whether the CPUs are kept awake while notes sound), and any muted blocks, callback errors or dropped key events.
 
     Dropouts: the larger of the two estimates (callback timestamps, wall clock), which count the same
     dropouts two ways; adding them would count each twice."""
@@ -665,6 +666,11 @@ def stats_text(stats) -> str:
             f"{device} {stats.samplerate} Hz/{stats.blocksize}")
     if not stats.null_output:
         text += f" | audio thread {getattr(stats, 'priority', 'normal')}"
+        cpus = getattr(stats, "cpu_wakeup", "off")
+        if cpus == "awake":
+            text += ", CPUs kept awake"
+        elif cpus.startswith("refused"):
+            text += f", CPU wake-up request {cpus}"
     troubles = [(getattr(stats, "muted_blocks", 0), "blocks muted (NaN)"),
                 (getattr(stats, "callback_errors", 0), "callback errors"),
                 (getattr(stats, "events_dropped", 0), "key events dropped")]

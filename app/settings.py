@@ -38,7 +38,8 @@ class AppSettings:
     Sound: ``engine`` (one of ENGINES), ``q`` (pole radius), ``drive``, ``velocity`` (1..127, the
     computer keyboard's), ``master`` (volume 0..1), ``model_rate`` (Hz), ``octave`` (shift of the
     computer keyboard). Audio: ``device`` (output name, "" = default), ``samplerate`` (Hz),
-    ``blocksize`` (frames), ``latency``, ``midi_input`` (MIDI input port name, "" = none). Training: ``train_keys`` (note list/range text),
+    ``blocksize`` (frames), ``latency``, ``cpus_awake`` (keep idle CPUs from halting while notes sound),
+    ``midi_input`` (MIDI input port name, "" = none). Training: ``train_keys`` (note list/range text),
     ``optimizer``, ``init``, ``budget`` (seconds, 0 = the trainer's default). ``geometry``: the
     window's saved geometry (bytes).
     """
@@ -54,6 +55,7 @@ class AppSettings:
     samplerate: int = 48000
     blocksize: int = 128
     latency: str = "low"
+    cpus_awake: bool = True
     midi_input: str = ""
     train_keys: str = "C4..C6"
     optimizer: str = "best"
@@ -85,13 +87,22 @@ class AppSettings:
 
 
 def _convert(value, kind):
-    """``value`` as ``kind`` (str, int, float, bytes), or raise ValueError/TypeError."""
+    """``value`` as ``kind`` (str, int, float, bytes, bool), or raise ValueError/TypeError."""
     if kind is bytes:
         if hasattr(value, "data"):  # QByteArray
             return bytes(value.data())
         if isinstance(value, (bytes, bytearray)):
             return bytes(value)
         raise TypeError("not bytes")
+    if kind is bool:
+        if isinstance(value, bool):
+            return value
+        text = str(value).strip().lower()
+        if text in ("true", "1"):
+            return True
+        if text in ("false", "0"):
+            return False
+        raise ValueError("not a boolean")
     if kind is int:
         number = float(value)
         if not number.is_integer():
@@ -104,7 +115,7 @@ def _convert(value, kind):
     return str(value)
 
 
-_KINDS = {"str": str, "int": int, "float": float, "bytes": bytes}
+_KINDS = {"str": str, "int": int, "float": float, "bytes": bytes, "bool": bool}
 
 
 def load_settings(store: QSettings) -> AppSettings:

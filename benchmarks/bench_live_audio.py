@@ -16,6 +16,10 @@ the host's ``output_underflow`` flags, mean/max callback load, key-to-sound late
 
     python3 benchmarks/bench_live_audio.py                       # 60 s per row, 5 ms host buffer
     python3 benchmarks/bench_live_audio.py --latency low --rows process
+    python3 benchmarks/bench_live_audio.py --cpus-may-sleep         # the peer: idle CPUs may halt
+
+The ``cpus`` column says whether the CPUs were kept awake while the notes sounded
+(:mod:`iirnn_core.cpu_wakeup`): 'awake', or 'refused: why' where ``/dev/cpu_dma_latency`` is not writable.
 """
 
 from __future__ import annotations
@@ -132,7 +136,8 @@ def play_row(kind: str, args) -> dict:
     load = {"idle": Load(), "process": ProcessLoad(config, args.training_nice), "thread": ThreadLoad(config)}[kind]
     load.start()
     latency = args.latency if args.latency in ("low", "high") else float(args.latency)
-    engine = AudioEngine(AudioConfig(device=args.device, samplerate=48000, blocksize=args.blocksize, latency=latency),
+    engine = AudioEngine(AudioConfig(device=args.device, samplerate=48000, blocksize=args.blocksize, latency=latency,
+                                     cpus_awake=not args.cpus_may_sleep),
                          SynthSettings(q=0.9999, drive=0.3), "rnn-analytic", polyphony=16)
     try:
         engine.start()
@@ -156,12 +161,13 @@ def play_row(kind: str, args) -> dict:
         load.poll()
         stats = engine.stats()
         status = engine.status_line
+        cpus = stats.cpu_wakeup
         latencies = engine.latencies_ms()
         steps = load.steps - steps_before
     finally:
         engine.close()
         load.stop()
-    return dict(row=kind, status=status, device=stats.device_name, null_output=stats.null_output, latency_setting=str(args.latency),
+    return dict(row=kind, status=status, cpus=cpus, device=stats.device_name, null_output=stats.null_output, latency_setting=str(args.latency),
                 output_latency_ms=stats.output_latency_ms, seconds=args.seconds, blocksize=args.blocksize,
                 underruns_timestamps=stats.underruns_timestamps, underruns_wallclock=stats.underruns_wallclock,
                 frames_lost=stats.frames_lost_wallclock, underflow_flags=stats.underflow_flags,
@@ -203,6 +209,8 @@ def main(argv=None) -> int:
     p.add_argument("--training-nice", type=int, default=10,
                    help="nice value the training child gives itself (default 10, as in the window; -1: inherit)")
     p.add_argument("--device", default=None, help="output device by name (default: the host's)")
+    p.add_argument("--cpus-may-sleep", action="store_true",
+                   help="do not keep the CPUs awake while notes sound (the engine's default keeps them awake)")
     p.add_argument("--json", action="store_true")
     args = p.parse_args(argv)
     if args.training_nice < 0:
@@ -217,12 +225,12 @@ def main(argv=None) -> int:
           f"({'NULL OUTPUT' if first['null_output'] else 'device'}), 48 kHz, {args.blocksize}-frame blocks, "
           f"latency {args.latency} ({first['output_latency_ms']:.1f} ms output), training {KEYS} ({args.optimizer})")
     print(f"{'row':<8}{'ur_ts':>6}{'ur_wc':>6}{'lost%':>8}{'flags':>6}{'load':>7}{'max':>7}"
-          f"{'lat50':>7}{'lat90':>7}{'spread':>7}{'notes':>6}{'steps':>7}")
+          f"{'lat50':>7}{'lat90':>7}{'spread':>7}{'notes':>6}{'steps':>7}  cpus")
     for r in rows:
         lost = 100.0 * r["frames_lost"] / (r["seconds"] * 48000)
         print(f"{r['row']:<8}{r['underruns_timestamps']:>6}{r['underruns_wallclock']:>6}{lost:>8.2f}"
               f"{r['underflow_flags']:>6}{r['load_mean']:>7.3f}{r['load_max']:>7.3f}{r['latency_ms_median']:>7.2f}"
-              f"{r['latency_ms_p90']:>7.2f}{r['latency_ms_spread']:>7.2f}{r['notes']:>6}{r['training_steps']:>7}")
+              f"{r['latency_ms_p90']:>7.2f}{r['latency_ms_spread']:>7.2f}{r['notes']:>6}{r['training_steps']:>7}  {r['cpus']}")
         print(f"  {r['status']}")
         for err in r["training_errors"]:
             print(f"  training error: {err}")

@@ -11,9 +11,11 @@ two estimates of the same dropouts), loss updates per second, the 30 Hz plot tic
 time a Python thread could not run (a 1 ms watchdog). A real-time probe (``tests/rt_probe.py``: a compiled
 SCHED_FIFO 60 thread, the callback's priority, sleeping 1 ms at a time) gives the worst lateness the
 machine itself imposed on such a thread during the run, how often it was over 5 ms, and the CPU steal
-(a virtual machine's host taking the CPUs): a dropout then is not the audio code's doing. Usage::
+(a virtual machine's host taking the CPUs): a dropout then is not the audio code's doing. The window
+keeps the CPUs awake while notes sound (``iirnn_core.cpu_wakeup``) unless ``--cpus-may-sleep``. Usage::
 
-    python benchmarks/window_training.py [--seconds 20] [--runs 3] [--hold-gil] [--no-training] [--latency low] [--keys KEYS] [--profile]
+    python benchmarks/window_training.py [--seconds 20] [--runs 3] [--hold-gil] [--no-training] [--latency low]
+                                         [--keys KEYS] [--cpus-may-sleep] [--profile]
 """
 
 from __future__ import annotations
@@ -107,6 +109,7 @@ def run(app, args, sink: str, tmp: str, index: int) -> dict:
     store = QSettings(str(Path(tmp) / f"settings{index}.ini"), QSettings.IniFormat)
     if args.latency is not None:
         store.setValue("latency", args.latency)
+    store.setValue("cpus_awake", not args.cpus_may_sleep)
     started = time.perf_counter()
     window = MainWindow(store)
     window.show()
@@ -203,6 +206,7 @@ def run(app, args, sink: str, tmp: str, index: int) -> dict:
         "python_stall_max_ms": 1000.0 * max(stalls) if stalls else float("nan"),
         "load_max": stats.callback_load_max,
         "priority": stats.priority,
+        "cpus": stats.cpu_wakeup,
         "status": end["status"],
         "rt_late_ms": probe.result["worst_ms"],
         "rt_over_5ms": probe.result["over_5ms"],
@@ -218,6 +222,8 @@ def main() -> int:
     parser.add_argument("--hold-gil", action="store_true", help="the GUI thread holds the GIL 300 ms every 2 s")
     parser.add_argument("--no-training", action="store_true", help="play only (the peer)")
     parser.add_argument("--latency", default=None, help="the window's latency choice (default: the window's own)")
+    parser.add_argument("--cpus-may-sleep", action="store_true",
+                        help="untick the window's 'Keep the CPUs awake while notes sound' (the peer)")
     parser.add_argument("--keys", default="C4..C6", help="the keys trained, as typed in the panel (e.g. 'whole keyboard')")
     parser.add_argument("--profile", action="store_true", help="print where the GUI thread's time went (cProfile)")
     args = parser.parse_args()
@@ -227,7 +233,8 @@ def main() -> int:
     what = "no training" if args.no_training else f"{args.keys} training from {TRAIN_AT_S:g} s"
     print(f"real window (xcb on {os.environ['DISPLAY']}), A/B at Q 0.999, a key every {KEY_PERIOD_MS} ms for "
           f"{args.seconds:g} s, {what}{', GIL held 300 ms every 2 s' if args.hold_gil else ''}; "
-          f"{os.cpu_count()} CPUs; audio thread {rows[0]['priority']}")
+          f"{os.cpu_count()} CPUs; audio thread {rows[0]['priority']}; CPUs at the end: "
+          f"{', '.join(r['cpus'] for r in rows)}")
     header = ("run", "dropouts>5ms", "silence s", "underruns ts/wall", "loss upd/s", "1st upd s", "tick p99",
               "tick max", "py stall ms", "load max", "audio at s", "RT late ms", "RT >5ms", "steal %")
     print("  ".join(f"{h:>12}" for h in header))

@@ -51,12 +51,14 @@ class AudioConfig:
     """The output: ``device`` by name (None: the host's default), ``samplerate`` (Hz), ``blocksize``
     (frames per callback) and ``latency`` ('low', 'high' or seconds), as sounddevice takes it. The default
     5 ms host buffer is safe because the callback never waits for the GIL; with 128-frame blocks at
-    48 kHz a key sounds about 9 ms after it is struck."""
+    48 kHz a key sounds about 9 ms after it is struck. ``cpus_awake``: while notes sound on a device,
+    ask the kernel to keep idle CPUs from halting (:mod:`iirnn_core.cpu_wakeup`; where allowed)."""
 
     device: str | None = None
     samplerate: int = 48000
     blocksize: int = 128
     latency: str | float = 0.005
+    cpus_awake: bool = True
 
     def __post_init__(self):
         if not (isinstance(self.samplerate, (int, float)) and math.isfinite(self.samplerate)
@@ -69,6 +71,8 @@ class AudioConfig:
                 raise SettingError(f"latency must be 'low', 'high' or seconds, got {self.latency!r}")
         elif not (math.isfinite(self.latency) and 0 < self.latency < 2):
             raise SettingError(f"latency must be between 0 and 2 s, got {self.latency}")
+        if not isinstance(self.cpus_awake, bool):
+            raise SettingError(f"cpus_awake must be True or False, got {self.cpus_awake!r}")
 
     @property
     def period(self) -> float:
@@ -102,6 +106,7 @@ class EngineStats:
     callback_errors: int = 0
     priority: str = "normal"
     events_dropped: int = 0
+    cpu_wakeup: str = "off"
 
     def as_dict(self) -> dict:
         """Plain dict, JSON-ready (NaN, e.g. no latency measured yet, becomes None)."""
@@ -280,6 +285,7 @@ class AudioEngine:
             self.note_off(midi)
             return
         self._processor.push(NOTE_ON, midi, min(velocity, 1.0), self._clock() if when is None else float(when))
+        self._out.wakeup.sound()
 
     def note_off(self, midi: int) -> None:
         """Release key ``midi``: its voices ring on (a resonator's tail) and are stolen first."""
@@ -380,6 +386,7 @@ class AudioEngine:
             callback_errors=self._callback_errors,
             priority=self._out.priority,
             events_dropped=proc.events_dropped,
+            cpu_wakeup=self._out.wakeup.state,
         )
 
     def latencies_ms(self) -> np.ndarray:

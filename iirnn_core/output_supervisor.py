@@ -1,7 +1,8 @@
 """Which output plays the engine: a device stream (found by name, rolled back on failure) or a paced null output.
 
 :class:`OutputSupervisor` opens the configured device with the engine's compiled callback, waits
-until it runs steadily, raises the callback thread's priority, and watches it every 0.2 s: a
+until it runs steadily, raises the callback thread's priority, and watches it every 0.2 s: it keeps
+the CPUs awake while notes sound (:mod:`iirnn_core.cpu_wakeup`, where ``cfg.cpus_awake`` asks), and a
 device that stops or goes silent is replaced by a :class:`~iirnn_core.null_output.NullOutput`
 (the same compiled block, called from a paced thread), and :attr:`status_line` says so in one
 sentence. A new output always gets a fresh block processor from the engine (``make_processor``),
@@ -14,6 +15,7 @@ import logging
 import threading
 import time
 
+from .cpu_wakeup import CpuWakeup
 from .devices import close_stream, find_output_device, open_compiled_stream, refresh_devices
 from .errors import one_line
 from .null_output import NullOutput
@@ -46,6 +48,8 @@ class OutputSupervisor:
         self.is_null = True
         self.device_name = ""
         self.priority = "normal"
+        self.wakeup = CpuWakeup()
+        """The CPU wake-up latency request, open while a device plays (``cfg.cpus_awake``)."""
         self._steady = False
         self._watch: threading.Thread | None = None
         self._closing = threading.Event()
@@ -121,6 +125,8 @@ class OutputSupervisor:
         self.output = stream
         self.is_null = False
         self.device_name = info["name"]
+        if getattr(cfg, "cpus_awake", False):
+            self.wakeup.open()
         proc.acc.request_reset()
         self._steady = True
         self.status_line = (f"Playing on {info['name']} at {cfg.samplerate} Hz, {cfg.blocksize}-frame blocks, "
@@ -164,10 +170,13 @@ class OutputSupervisor:
                 close_stream(output)
         if self._processor is not None:
             self._processor.running = False
+        self.wakeup.close()
 
     def _supervise(self) -> None:
-        """Every 0.2 s: if the device stopped, move to the null output."""
+        """Every 0.2 s: let the CPUs sleep once quiet; if the device stopped, move to the null output."""
         while not self._closing.wait(0.2):
+            processor = self._processor
+            self.wakeup.tick(processor is not None and processor.active_voices() > 0)
             output = self.output
             if output is None or self.is_null or not self._steady:
                 continue

@@ -11,7 +11,8 @@ give: on a virtual machine, the host running something else (counted as ``steal`
         ...                      # the work to watch
     probe.result                 # {'wakeups', 'worst_ms', 'over_2ms', 'over_5ms', 'steal_percent', 'priority'}
 
-``python tests/rt_probe.py [--seconds 10]`` probes an idle machine. :func:`on_a_steady_machine` makes a
+``python tests/rt_probe.py [--seconds 10] [--cpus-awake]`` probes an idle machine (holding the audio
+engine's CPU wake-up request, :mod:`iirnn_core.cpu_wakeup`, with ``--cpus-awake``). :func:`on_a_steady_machine` makes a
 device test judge the audio code only on a take during which the machine let such a thread run.
 """
 
@@ -30,6 +31,7 @@ from numba import njit
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from iirnn_core.atomics import monotonic_seconds  # noqa: E402
+from iirnn_core.cpu_wakeup import CpuWakeup  # noqa: E402
 from iirnn_core.priority import raise_callback_priority  # noqa: E402
 
 _libc = ctypes.CDLL(None, use_errno=True)
@@ -134,11 +136,21 @@ def main() -> int:
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=float, default=10.0)
+    parser.add_argument("--cpus-awake", action="store_true",
+                        help="hold the audio engine's CPU wake-up request meanwhile (iirnn_core.cpu_wakeup)")
     args = parser.parse_args()
-    with WakeupProbe() as probe:
-        time.sleep(args.seconds)
+    wakeup = CpuWakeup()
+    if args.cpus_awake:
+        wakeup.open()
+        wakeup.sound()
+    try:
+        with WakeupProbe() as probe:
+            time.sleep(args.seconds)
+    finally:
+        state = wakeup.state
+        wakeup.close()
     r = probe.result
-    print(f"{r['wakeups']} wakeups of a {r['priority']} thread asking for 1 ms sleeps: worst {r['worst_ms']:.2f} ms late, "
+    print(f"CPUs {state}: {r['wakeups']} wakeups of a {r['priority']} thread asking for 1 ms sleeps: worst {r['worst_ms']:.2f} ms late, "
           f"{r['over_2ms']} over 2 ms, {r['over_5ms']} over 5 ms; CPU steal {r['steal_percent']:.1f} %")
     return 0
 

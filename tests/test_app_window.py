@@ -206,11 +206,12 @@ def test_audio_settings_reopen_the_engine(make_window, monkeypatch):
 
     window = make_window()
     monkeypatch.setattr(AudioDialog, "exec", lambda self: AudioDialog.Accepted)
-    monkeypatch.setattr(AudioDialog, "values", lambda self: ("", 44100, 256, "high"))
+    monkeypatch.setattr(AudioDialog, "values", lambda self: ("", 44100, 256, "high", False))
     window.audio_settings_dialog()
     assert window.statusBar().currentMessage() == "Reopening audio..."  # the GUI does not wait for the device
     assert window.wait_for_audio()
     assert (window.settings.samplerate, window.settings.blocksize, window.settings.latency) == (44100, 256, "high")
+    assert window.settings.cpus_awake is False and window.engine.config.cpus_awake is False
     assert len(window.engine.names("reopen")) == 1
     window.reconnect_audio()
     assert window.wait_for_audio()
@@ -499,6 +500,10 @@ def test_status_counts_each_dropout_once_and_shows_troubles():
     assert "dropouts 3 |" in text and "SCHED_FIFO 60" in text and "muted" not in text
     text = stats_text(replace(stats, muted_blocks=2, callback_errors=1, events_dropped=4))
     assert "2 blocks muted" in text and "1 callback errors" in text and "4 key events dropped" in text
+    assert "CPU" not in text
+    assert "SCHED_FIFO 60, CPUs kept awake" in stats_text(replace(stats, cpu_wakeup="awake"))
+    assert "CPU wake-up request refused: Permission denied" in stats_text(
+        replace(stats, cpu_wakeup="refused: Permission denied"))
 
 
 def test_scope_time_axis_follows_the_device_rate(make_window):

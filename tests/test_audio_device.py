@@ -1,6 +1,7 @@
 """On a real device: a PulseAudio null sink of the tests' own, recorded from its monitor while the engine plays A4."""
 
 import json
+import os
 import time
 
 import numpy as np
@@ -10,6 +11,7 @@ import pulse
 from rt_probe import on_a_steady_machine
 from iirnn_core import cli
 from iirnn_core.audio import AudioConfig, AudioEngine, list_output_devices
+from iirnn_core.cpu_wakeup import AWAKE_US, PATH, kernel_limit_us
 from iirnn_core.renderer import ENGINES, SynthSettings, render_notes
 
 RATE = 48000
@@ -187,3 +189,23 @@ def test_a_thread_holding_the_gil_for_300_ms_leaves_no_gap(engine, pulse_server)
     peaks = np.abs(body[:len(body) // hop * hop]).reshape(-1, hop).max(axis=1)
     assert peaks.min() > 0.5 * peaks.max(), f"a gap: 5 ms peaks fell to {peaks.min() / peaks.max():.2f} of the top"
     assert engine.stats().underruns_timestamps == before, "the stream underran while the GIL was held"
+
+
+@pytest.mark.skipif(not os.access(PATH, os.W_OK), reason=f"{PATH} is not writable here (not root, no udev rule)")
+def test_the_cpus_stay_awake_while_notes_sound_on_a_device_and_only_if_asked(pulse_server):
+    with AudioEngine(AudioConfig(samplerate=RATE, latency=0.1), SynthSettings(q=0.999), "iir") as eng:
+        assert not eng.is_null_output
+        assert eng.stats().cpu_wakeup in ("may sleep", "awake")   # the module's engine may hold it too
+        eng.note_on(69)
+        assert eng.stats().cpu_wakeup == "awake" and kernel_limit_us() == AWAKE_US
+    assert eng.stats().cpu_wakeup == "off"
+    with AudioEngine(AudioConfig(samplerate=RATE, latency=0.1, cpus_awake=False), SynthSettings(q=0.999),
+                     "iir") as eng:
+        eng.note_on(69)
+        assert eng.stats().cpu_wakeup == "off"
+
+
+def test_no_device_asks_nothing_of_the_cpus():
+    with AudioEngine(AudioConfig(device="no such device"), SynthSettings(q=0.999)) as eng:
+        eng.note_on(69)
+        assert eng.is_null_output and eng.stats().cpu_wakeup == "off"

@@ -44,6 +44,9 @@ def add_parser(sub) -> None:
     p.add_argument("--blocksize", type=int, default=128, help="frames per callback (default 128)")
     p.add_argument("--latency", default="0.005",
                    help="host buffer: seconds, or the device's 'low' / 'high' (default 0.005)")
+    p.add_argument("--cpus-may-sleep", action="store_true",
+                   help="let idle CPUs halt while notes sound (less power; on some machines, dropouts). By default "
+                        "the CPUs are kept awake while notes sound, where /dev/cpu_dma_latency is writable")
     p.add_argument("--rate", type=float, default=8000.0, help="model sample rate in Hz (default 8000)")
     p.add_argument("--q", type=float, default=0.995, help="pole radius, 0 < Q < 1 (default 0.995)")
     p.add_argument("--drive", type=float, default=1.0, help="RNN drive d (default 1)")
@@ -108,7 +111,7 @@ def run(args: argparse.Namespace) -> int:
     midis = [note_to_midi(n) for n in parse_notes(args.notes)] if args.notes is not None else []
     settings = SynthSettings(rate=args.rate, q=args.q, drive=args.drive)
     cfg = AudioConfig(device=args.device, samplerate=args.samplerate, blocksize=args.blocksize,
-                      latency=_latency(args.latency))
+                      latency=_latency(args.latency), cpus_awake=not args.cpus_may_sleep)
     if args.device is not None:
         list_output_devices()
         try:
