@@ -12,7 +12,8 @@ Each row plays 16 RNN voices cycling (one new key every ``--gap`` s through C4..
 A training run that ends early is started again, so the load lasts the whole row. Printed per
 row: underruns counted from callback timestamps and from the wall clock (with the frames lost),
 the host's ``output_underflow`` flags, mean/max callback load, key-to-sound latency (median,
-90th percentile, spread) and training steps done. Run::
+90th percentile, spread), training steps done, and what the machine let a real-time thread have meanwhile
+(``tests/rt_probe.py``: its worst wakeup lateness in ms, wakeups over 2 ms late, CPU steal in %). Run::
 
     python3 benchmarks/bench_live_audio.py                       # 60 s per row, 5 ms host buffer
     python3 benchmarks/bench_live_audio.py --latency low --rows process
@@ -40,6 +41,9 @@ from iirnn_core.notes import note_range, note_to_midi
 from iirnn_core.renderer import SynthSettings
 from iirnn_core.training import TrainConfig, Training
 from iirnn_core.worker import TrainingJob, TrainingWorker
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))  # pulse.py, rt_probe.py
+from rt_probe import WakeupProbe  # noqa: E402
 
 KEYS = "C4..C6"
 
@@ -139,27 +143,29 @@ def play_row(kind: str, args) -> dict:
     engine = AudioEngine(AudioConfig(device=args.device, samplerate=48000, blocksize=args.blocksize, latency=latency,
                                      cpus_awake=not args.cpus_may_sleep),
                          SynthSettings(q=0.9999, drive=0.3), "rnn-analytic", polyphony=16)
+    probe = WakeupProbe(args.seconds + 60)
     try:
         engine.start()
         keys = [note_to_midi(n) for n in note_range(KEYS)]
         steps_before = load.steps
-        start = time.perf_counter()
-        i = 0
-        while True:
-            due = start + i * args.gap
-            if due >= start + args.seconds:
-                break
-            while time.perf_counter() < due:
-                time.sleep(min(0.005, max(0.0, due - time.perf_counter())))
-            engine.note_on(keys[i % len(keys)], 0.8)
-            if i % 20 == 0:
-                load.poll()
-            i += 1
-        remaining = start + args.seconds - time.perf_counter()
-        if remaining > 0:
-            time.sleep(remaining)
-        load.poll()
-        stats = engine.stats()
+        with probe:
+            start = time.perf_counter()
+            i = 0
+            while True:
+                due = start + i * args.gap
+                if due >= start + args.seconds:
+                    break
+                while time.perf_counter() < due:
+                    time.sleep(min(0.005, max(0.0, due - time.perf_counter())))
+                engine.note_on(keys[i % len(keys)], 0.8)
+                if i % 20 == 0:
+                    load.poll()
+                i += 1
+            remaining = start + args.seconds - time.perf_counter()
+            if remaining > 0:
+                time.sleep(remaining)
+            load.poll()
+            stats = engine.stats()
         status = engine.status_line
         cpus = stats.cpu_wakeup
         latencies = engine.latencies_ms()
@@ -175,7 +181,9 @@ def play_row(kind: str, args) -> dict:
                 latency_ms_median=stats.latency_ms_median,
                 latency_ms_p90=float(np.percentile(latencies, 90)) if latencies.size else math.nan,
                 latency_ms_spread=stats.latency_ms_spread, notes=stats.notes, voices=stats.active_voices,
-                training_steps=steps, training_runs=load.runs, training_errors=list(load.errors))
+                training_steps=steps, training_runs=load.runs, training_errors=list(load.errors),
+                rt_late_ms=probe.result["worst_ms"], rt_over_2ms=probe.result["over_2ms"],
+                steal_percent=probe.result["steal_percent"])
 
 
 def with_sound_server(args, body):
@@ -183,7 +191,6 @@ def with_sound_server(args, body):
     server (started here, real-time as on a desktop, when none runs), as the tests and the window benchmark do."""
     if args.device is not None:
         return body()
-    sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
     import pulse
 
     from iirnn_core.devices import refresh_devices
@@ -225,12 +232,13 @@ def main(argv=None) -> int:
           f"({'NULL OUTPUT' if first['null_output'] else 'device'}), 48 kHz, {args.blocksize}-frame blocks, "
           f"latency {args.latency} ({first['output_latency_ms']:.1f} ms output), training {KEYS} ({args.optimizer})")
     print(f"{'row':<8}{'ur_ts':>6}{'ur_wc':>6}{'lost%':>8}{'flags':>6}{'load':>7}{'max':>7}"
-          f"{'lat50':>7}{'lat90':>7}{'spread':>7}{'notes':>6}{'steps':>7}  cpus")
+          f"{'lat50':>7}{'lat90':>7}{'spread':>7}{'notes':>6}{'steps':>7}{'RTlate':>7}{'RT>2':>5}{'steal':>6}  cpus")
     for r in rows:
         lost = 100.0 * r["frames_lost"] / (r["seconds"] * 48000)
         print(f"{r['row']:<8}{r['underruns_timestamps']:>6}{r['underruns_wallclock']:>6}{lost:>8.2f}"
               f"{r['underflow_flags']:>6}{r['load_mean']:>7.3f}{r['load_max']:>7.3f}{r['latency_ms_median']:>7.2f}"
-              f"{r['latency_ms_p90']:>7.2f}{r['latency_ms_spread']:>7.2f}{r['notes']:>6}{r['training_steps']:>7}  {r['cpus']}")
+              f"{r['latency_ms_p90']:>7.2f}{r['latency_ms_spread']:>7.2f}{r['notes']:>6}{r['training_steps']:>7}"
+              f"{r['rt_late_ms']:>7.2f}{r['rt_over_2ms']:>5}{r['steal_percent']:>6.1f}  {r['cpus']}")
         print(f"  {r['status']}")
         for err in r["training_errors"]:
             print(f"  training error: {err}")
