@@ -6,7 +6,7 @@ a null sink of our own (``norewinds=1``) whose monitor ``parec`` records. The en
 Q 0.999; a key is struck every 125 ms for ``--seconds`` (20); at 4 s a training run of ``--keys`` (C4..C6) starts
 from the training panel. With ``--hold-gil`` the window's own GUI thread also holds the GIL for
 300 ms every 2 s. Per run it prints the dropouts heard (runs of silence longer than 5 ms in the
-recording, between the first and the last key), the engine's underruns (timestamps / wall clock:
+recording, between the first and the last key, and when: s from the run's start), the engine's underruns (timestamps / wall clock:
 two estimates of the same dropouts), loss updates per second, the 30 Hz plot ticks and the longest
 time a Python thread could not run (a 1 ms watchdog). A real-time probe (``tests/rt_probe.py``: a compiled
 SCHED_FIFO 60 thread, the callback's priority, sleeping 1 ms at a time) gives the worst lateness the
@@ -83,12 +83,12 @@ def real_window_session():
             xvfb.terminate()
 
 
-def dropouts(x: np.ndarray, start: int, end: int) -> list[float]:
-    """Lengths (s) of the runs of silence longer than DROPOUT_S in x[start:end] (mono)."""
+def dropouts(x: np.ndarray, start: int, end: int) -> list[tuple[float, float]]:
+    """(start in s from x[start], length in s) of each run of silence longer than DROPOUT_S in x[start:end] (mono)."""
     quiet = np.abs(x[start:end]) < SILENT
     edges = np.flatnonzero(np.diff(np.concatenate(([0], quiet.astype(np.int8), [0]))))
-    lengths = (edges[1::2] - edges[0::2]) / RATE
-    return [float(t) for t in lengths if t > DROPOUT_S]
+    runs = zip(edges[0::2] / RATE, (edges[1::2] - edges[0::2]) / RATE)
+    return [(float(at), float(length)) for at, length in runs if length > DROPOUT_S]
 
 
 def run(app, args, sink: str, tmp: str, index: int) -> dict:
@@ -197,7 +197,9 @@ def run(app, args, sink: str, tmp: str, index: int) -> dict:
         "keys": state["i"],
         "heard_s": span / RATE,
         "dropouts": len(gaps),
-        "silence_s": sum(gaps),
+        "silence_s": sum(length for _, length in gaps),
+        # from the window's t0: the first key sounds one key period after it, training starts at TRAIN_AT_S
+        "dropouts_at_s": [round(at + KEY_PERIOD_MS / 1000.0, 2) for at, _ in gaps],
         "underruns": f"{stats.underruns_timestamps} / {stats.underruns_wallclock}",
         "updates_per_s": (len(updates) - 1) / (updates[-1] - updates[0]) if len(updates) > 1 else 0.0,
         "first_update_s": (updates[0] - t0 - TRAIN_AT_S) if updates else float("nan"),
@@ -243,7 +245,8 @@ def main() -> int:
                  f"{r['first_update_s']:.2f}", f"{r['tick_p99_ms']:.1f}", f"{r['tick_max_ms']:.1f}",
                  f"{r['python_stall_max_ms']:.1f}", f"{r['load_max']:.3f}", f"{r['audio_after_s']:.2f}",
                  f"{r['rt_late_ms']:.1f}", r["rt_over_5ms"], f"{r['steal_percent']:.1f}")
-        print("  ".join(f"{c!s:>12}" for c in cells))
+        print("  ".join(f"{c!s:>12}" for c in cells)
+              + (f"  at {', '.join(f'{t:g}' for t in r['dropouts_at_s'][:12])} s" if r["dropouts"] else ""))
     return 0
 
 
