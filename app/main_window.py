@@ -155,7 +155,7 @@ class MainWindow(QMainWindow):
         self.apply_sound()
         self.recording = RecordingControl(self._file_menu, self._quit_action, lambda: self.engine.processor, self)
         self.recording.message.connect(self.statusBar().showMessage)
-        self.midi = MidiMenu(self._audio_menu, self.engine, self.settings.midi_input, self)
+        self.midi = MidiMenu(self._audio_menu, self.engine, self.settings.midi_input, self, start_now=False)
         self.midi.key.connect(self.midi_key)
         self.midi.message.connect(self.statusBar().showMessage)
         self.audio_started = False
@@ -195,6 +195,7 @@ class MainWindow(QMainWindow):
         self._trainer_wait.stop()
         self.engine.start()
         self.audio_started = True
+        self.midi.start()  # the remembered MIDI port plays into the stream that now runs
         messages = [m for m in (str(self.engine.status_line or ""), self._startup_message) if m]
         self.statusBar().showMessage("  ".join(messages))
 

@@ -3,7 +3,10 @@
 The submenu lists "None" and every MIDI input port (:func:`iirnn_core.midi_input.list_input_ports`),
 refreshed each time it opens. The chosen port's name is remembered (the window saves it in its
 settings); a poll every :data:`POLL_MS` closes it when it disappears and opens it again when it
-comes back (ALSA's changing client numbers do not matter). Where there is no MIDI at all (no
+comes back (ALSA's changing client numbers do not matter). With ``start_now=False`` (the window, whose
+audio opens a few seconds after launch) no port opens until :meth:`start`: notes played before the
+stream opens would go to a block processor that the stream then replaces, and be lost unheard
+while their keys lit. Where there is no MIDI at all (no
 python-rtmidi, no MIDI system) the submenu says why in one disabled line and the rest works.
 
 Messages go from rtmidi's thread straight into the engine (:class:`~iirnn_core.midi_input.MidiInput`);
@@ -35,7 +38,7 @@ class MidiMenu(QObject):
     message = Signal(str)
 
     def __init__(self, menu: QMenu, engine, wanted: str = "", parent: QObject | None = None,
-                 lister=list_input_ports):
+                 lister=list_input_ports, start_now: bool = True):
         super().__init__(parent)
         self.wanted = wanted
         self.ports: list[str] = []
@@ -50,9 +53,18 @@ class MidiMenu(QObject):
         self.timer = QTimer(self)
         self.timer.setInterval(POLL_MS)
         self.timer.timeout.connect(self.poll)
-        self.timer.start()
         self._fill()
-        if wanted:
+        self.started = False
+        if start_now:
+            self.start()
+
+    def start(self) -> None:
+        """Open the remembered port (if it is there) and start watching it; once."""
+        if self.started:
+            return
+        self.started = True
+        self.timer.start()
+        if self.wanted:
             self.poll()
 
     @property
@@ -69,7 +81,9 @@ class MidiMenu(QObject):
         """Play from port ``name`` ("" for none) and remember it; a port that cannot open is one status line."""
         self.wanted = name or ""
         self.input.close()
-        if self.wanted:
+        if self.wanted and not self.started:
+            self.message.emit(f"MIDI input {self.wanted} plays once the audio starts.")
+        elif self.wanted:
             self._open(self.wanted)
         else:
             self.message.emit("MIDI input off.")
@@ -77,7 +91,7 @@ class MidiMenu(QObject):
 
     def poll(self) -> None:
         """Close the chosen port if it went away, open it when it is there again."""
-        if not self.wanted:
+        if not self.wanted or not self.started:
             return
         before = (self.ports, self.input.port_name)
         self._scan()

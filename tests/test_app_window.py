@@ -153,7 +153,8 @@ def key(window, char_or_key, press=True, auto_repeat=False):
     else:
         code, text = char_or_key, ""
     kind = QEvent.KeyPress if press else QEvent.KeyRelease
-    target = QApplication.focusWidget() or window.keyboard
+    focused = QApplication.focusWidget()  # another test's window may still hold the application's focus
+    target = focused if focused is not None and window.isAncestorOf(focused) else window.keyboard
     QApplication.sendEvent(target, QKeyEvent(kind, code, Qt.NoModifier, text, auto_repeat))
 
 
@@ -697,6 +698,27 @@ def test_a_real_midi_keyboard_plays_in_the_window_is_remembered_and_comes_back(m
     qtbot.waitUntil(lambda: again.keyboard.lit_notes() == [67])
     again.midi.choose("")
     assert again.midi.port_name is None and again.current_settings().midi_input == ""
+
+
+def test_a_remembered_midi_port_opens_once_the_audio_does(qtbot, tmp_path, model_path, midi_keyboard):
+    store = QSettings(str(tmp_path / "settings.ini"), QSettings.IniFormat)
+    store.setValue("midi_input", midi_keyboard.port)
+    trainer = TrainerLoading()
+    window = MainWindow(store, model_path=model_path, engine_factory=recording_factory, config_factory=null_config,
+                        trainer=trainer)
+    qtbot.addWidget(window)
+    try:
+        window.midi.poll()
+        assert not window.audio_started and window.midi.wanted == midi_keyboard.port
+        assert window.midi.port_name is None  # its notes would go to a processor the stream replaces
+        trainer.ready = True                   # torch has loaded: the audio opens, then the port
+        qtbot.waitUntil(lambda: window.audio_started)
+        assert window.midi.port_name == midi_keyboard.port
+        qtbot.wait(200)  # JACK connects the ports at its next cycle
+        midi_keyboard.send(0x90, 64, 127)
+        qtbot.waitUntil(lambda: window.engine.names("note_on") != [])
+    finally:
+        window.close()
 
 
 def test_file_record_writes_a_valid_file_and_closing_the_window_finishes_one(make_window, qtbot, tmp_path,
