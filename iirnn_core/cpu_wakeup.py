@@ -2,10 +2,11 @@
 
 An idle core halts, and waking it for the audio thread's next block takes time: on the 2-core
 virtual machine of 2026-12-04 (cpuidle driver ``haltpoll``, halt polling off) a real-time
-thread sleeping 1 ms woke up to 2.5 ms late when the machine was idle and 0.5 ms late while
-this request was held; with a 5 ms buffer the idle machine underran 8-12 times a minute and none
-with the request (``benchmarks/bench_live_audio.py``). A busy machine (training on both cores)
-never halts, which is why it underran less than an idle one.
+thread sleeping 1 ms woke up to 1.7-8.5 ms late on the idle machine and 0.3-3.4 ms late while
+this request was held (``tests/rt_probe.py [--cpus-awake]``); with a 5 ms buffer, 16 voices
+playing, the idle machine underran 12-591 times a minute without it and 0-2 times with it
+(``benchmarks/bench_live_audio.py [--cpus-may-sleep]``). A busy machine (training on both
+cores) seldom halts, which is why it underran less than an idle one.
 
 The kernel's interface is ``/dev/cpu_dma_latency``: a process writes the longest wake-up it can
 bear, in microseconds, as one native 32-bit integer; the request holds while the file stays
