@@ -3,11 +3,11 @@
 The submenu lists "None" and every MIDI input port (:func:`iirnn_core.midi_input.list_input_ports`),
 refreshed each time it opens. The chosen port's name is remembered (the window saves it in its
 settings); a poll every :data:`POLL_MS` closes it when it disappears and opens it again when it
-comes back (ALSA's changing client numbers do not matter). With ``start_now=False`` (the window, whose
-audio opens a few seconds after launch) no port opens until :meth:`start`: notes played before the
-stream opens would go to a block processor that the stream then replaces, and be lost unheard
-while their keys lit. Where there is no MIDI at all (no
-python-rtmidi, no MIDI system) the submenu says why in one disabled line and the rest works.
+comes back (ALSA's changing client numbers do not matter). With ``start_now=False`` (the window,
+whose audio opens a few seconds after launch) no port opens until :meth:`start`: notes played
+before the stream opens would go to a block processor that the stream then replaces, and be lost
+unheard while their keys lit. Where there is no MIDI at all (no python-rtmidi, no MIDI system)
+the submenu says why in one disabled line and the rest works.
 
 Messages go from rtmidi's thread straight into the engine (:class:`~iirnn_core.midi_input.MidiInput`);
 only the key lights come to the GUI thread, through :attr:`MidiMenu.key` (a signal emitted on
