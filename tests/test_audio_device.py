@@ -117,6 +117,12 @@ def test_cli_play_reports_json(pulse_server, capsys):
                 "latency_ms_median"):
         assert report[key] is not None
     assert 0 < report["latency_ms_median"] < 100
+    if os.access(PATH, os.W_OK):
+        assert report["cpu_wakeup"] == "awake"
+    else:  # not root, no udev rule, or no such device (a container)
+        assert report["cpu_wakeup"].startswith("refused: ")
+    assert cli.main(["play", "--notes", "A4", "--seconds", "0.3", "--cpus-may-sleep"]) == 0
+    assert capsys.readouterr().out.strip().endswith("CPU wake-up request: off")
 
 
 def test_reopen_rolls_back_and_recovers_from_a_lost_device(pulse_server):

@@ -154,5 +154,6 @@ def run(args: argparse.Namespace) -> int:
     else:
         print(f"{stats.notes} notes on {stats.device_name}: underruns {stats.underruns_timestamps} (timestamps) / "
               f"{stats.underruns_wallclock} (wall clock), callback load mean {stats.callback_load_mean:.3f} "
-              f"max {stats.callback_load_max:.3f}, key-to-sound latency median {stats.latency_ms_median:.1f} ms")
+              f"max {stats.callback_load_max:.3f}, key-to-sound latency median {stats.latency_ms_median:.1f} ms"
+              + ("" if stats.null_output else f"; CPU wake-up request: {stats.cpu_wakeup}"))
     return 0
