@@ -125,7 +125,7 @@ class OutputSupervisor:
         self.output = stream
         self.is_null = False
         self.device_name = info["name"]
-        if getattr(cfg, "cpus_awake", False):
+        if cfg.cpus_awake:
             self.wakeup.open()
         proc.acc.request_reset()
         self._steady = True

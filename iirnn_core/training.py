@@ -537,8 +537,8 @@ def measure_snr(model: TrainedModel, note: str) -> float:
 
     settings = SynthSettings(rate=model.rate, q=model.q, amplitude=model.amplitude, raw=True)
     rendered = render_notes("rnn-trained", [note], settings, model.seconds, model)[:, 0]
-    target = iir_targets([note], model.q, model.rate, model.amplitude, int(round(model.seconds * model.rate)))[0]
-    return snr_db(target[:len(rendered)], rendered)
+    target = iir_targets([note], model.q, model.rate, model.amplitude, len(rendered))[0]
+    return snr_db(target, rendered)
 
 
 def build_model(config: TrainConfig, weights: list[RNNWeights], steps: int, train_seconds: float,
