@@ -9,9 +9,10 @@ from the training panel. With ``--hold-gil`` the window's own GUI thread also ho
 recording, between the first and the last key, and when: s from the run's start), the engine's underruns (timestamps / wall clock:
 two estimates of the same dropouts), loss updates per second, the 30 Hz plot ticks and the longest
 time a Python thread could not run (a 1 ms watchdog). A real-time probe (``tests/rt_probe.py``: a compiled
-SCHED_FIFO 60 thread, the callback's priority, sleeping 1 ms at a time) gives the worst lateness the
+SCHED_FIFO 60 thread on each CPU, the callback's priority, sleeping 1 ms at a time) gives the worst lateness the
 machine itself imposed on such a thread during the run, how often it was over 5 ms, and the CPU steal
-(a virtual machine's host taking the CPUs): a dropout then is not the audio code's doing. The window
+(a virtual machine's host taking the CPUs); a dropout within 50 ms of such a stall is marked ``*``
+(the machine's, not the audio code's doing), and "not beside" counts the dropouts that are not. The window
 keeps the CPUs awake while notes sound (``iirnn_core.cpu_wakeup``) unless ``--cpus-may-sleep``. Usage::
 
     python benchmarks/window_training.py [--seconds 20] [--runs 3] [--hold-gil] [--no-training] [--latency low]
@@ -191,6 +192,8 @@ def run(app, args, sink: str, tmp: str, index: int) -> dict:
     span = int((state["last"] - state["first"]) * RATE)
     gaps = dropouts(x, first, first + span)
     stats = end["stats"]
+    # A dropout beside a probe stall over 5 ms on either CPU (within 50 ms: the recording's alignment) was the machine's.
+    host = [bool(probe.stalls_near(state["first"] + at)) for at, _ in gaps]
     tick_gaps = np.diff(ticks) * 1000.0 if len(ticks) > 1 else np.array([np.nan])
     return {
         "audio_after_s": audio_after,
@@ -200,6 +203,8 @@ def run(app, args, sink: str, tmp: str, index: int) -> dict:
         "silence_s": sum(length for _, length in gaps),
         # from the window's t0: the first key sounds one key period after it, training starts at TRAIN_AT_S
         "dropouts_at_s": [round(at + KEY_PERIOD_MS / 1000.0, 2) for at, _ in gaps],
+        "dropouts_host": host,
+        "stalls_at_s": [round(at - t0, 2) for at, late, _ in probe.stalls if late > 0.005],
         "underruns": f"{stats.underruns_timestamps} / {stats.underruns_wallclock}",
         "updates_per_s": (len(updates) - 1) / (updates[-1] - updates[0]) if len(updates) > 1 else 0.0,
         "first_update_s": (updates[0] - t0 - TRAIN_AT_S) if updates else float("nan"),
@@ -238,15 +243,20 @@ def main() -> int:
           f"{os.cpu_count()} CPUs; audio thread {rows[0]['priority']}; CPUs at the end: "
           f"{', '.join(r['cpus'] for r in rows)}")
     header = ("run", "dropouts>5ms", "silence s", "underruns ts/wall", "loss upd/s", "1st upd s", "tick p99",
-              "tick max", "py stall ms", "load max", "audio at s", "RT late ms", "RT >5ms", "steal %")
+              "tick max", "py stall ms", "load max", "audio at s", "RT late ms", "RT >5ms", "steal %", "not beside")
     print("  ".join(f"{h:>12}" for h in header))
     for i, r in enumerate(rows):
         cells = (i + 1, r["dropouts"], f"{r['silence_s']:.3f}", r["underruns"], f"{r['updates_per_s']:.1f}",
                  f"{r['first_update_s']:.2f}", f"{r['tick_p99_ms']:.1f}", f"{r['tick_max_ms']:.1f}",
                  f"{r['python_stall_max_ms']:.1f}", f"{r['load_max']:.3f}", f"{r['audio_after_s']:.2f}",
-                 f"{r['rt_late_ms']:.1f}", r["rt_over_5ms"], f"{r['steal_percent']:.1f}")
+                 f"{r['rt_late_ms']:.1f}", r["rt_over_5ms"], f"{r['steal_percent']:.1f}",
+                 r["dropouts"] - sum(r["dropouts_host"]))
         print("  ".join(f"{c!s:>12}" for c in cells)
-              + (f"  at {', '.join(f'{t:g}' for t in r['dropouts_at_s'][:12])} s" if r["dropouts"] else ""))
+              + (f"  at {', '.join(f'{t:g}' + ('*' if h else '') for t, h in zip(r['dropouts_at_s'][:12], r['dropouts_host']))} s"
+                 if r["dropouts"] else "")
+              + (f"; stalls at {', '.join(f'{t:g}' for t in r['stalls_at_s'][:12])} s" if r["stalls_at_s"] else ""))
+    print("not beside: dropouts with no real-time probe stall over 5 ms on any CPU within 50 ms "
+          "(* marks those beside one: the machine's, not the audio code's)")
     return 0
 
 

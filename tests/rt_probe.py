@@ -1,26 +1,33 @@
-"""What the machine lets a real-time thread have: wakeup latency of a SCHED_FIFO thread, and CPU steal.
+"""What the machine lets a real-time thread have: wakeup latency of a SCHED_FIFO thread on each CPU, and CPU steal.
 
-A probe thread asks for the audio callback's priority (SCHED_FIFO 60; it says what it got), then
-sleeps 1 ms at a time in compiled code that never takes the GIL (``nanosleep`` through ctypes,
-called from a numba ``nogil`` loop) and records how late each wakeup is. Nothing in the guest
-can run ahead of it but the kernel itself, so a late wakeup here is time the machine did not
-give: on a virtual machine, the host running something else (counted as ``steal`` in
-``/proc/stat``). A dropout in the audio at the same time is not the audio code's doing.
+One probe thread per CPU, pinned there, asks for the audio callback's priority (SCHED_FIFO 60; it
+says what it got), then sleeps 1 ms at a time in compiled code that never takes the GIL
+(``nanosleep`` through ctypes, called from a numba ``nogil`` loop) and records how late each wakeup
+is, and when. Nothing in the guest can run ahead of it but the kernel itself, so a late wakeup here
+is time the machine did not give: on a virtual machine, the host running something else (counted as
+``steal`` in ``/proc/stat``). A dropout in the audio at the same time is not the audio code's doing;
+:meth:`WakeupProbe.stalls_near` says which stalls overlap a moment. One thread per CPU matters: the
+audio passes through threads on both CPUs of a 2-core machine, and a stall of either empties it.
 
     with WakeupProbe() as probe:
         ...                      # the work to watch
-    probe.result                 # {'wakeups', 'worst_ms', 'over_2ms', 'over_5ms', 'steal_percent', 'priority'}
+    probe.result                 # {'wakeups', 'worst_ms', 'over_2ms', 'over_5ms', 'steal_percent', 'priority', 'cpus'}
+    probe.stalls                 # [(perf_counter s, late s, cpu), ...] for each wakeup over 2 ms late
 
-``python tests/rt_probe.py [--seconds 10] [--cpus-awake]`` probes an idle machine (holding the audio
-engine's CPU wake-up request, :mod:`iirnn_core.cpu_wakeup`, with ``--cpus-awake``). :func:`on_a_steady_machine` makes a
-device test judge the audio code only on a take during which the machine let such a thread run.
+``python tests/rt_probe.py [--seconds 10] [--cpus-awake] [--load N]`` probes the machine (holding the
+audio engine's CPU wake-up request, :mod:`iirnn_core.cpu_wakeup`, with ``--cpus-awake``; beside N
+threads that keep CPUs busy in user mode and never enter the kernel, with ``--load N``: a wakeup late
+beside such a load cannot have waited for a guest kernel path, so it was the host). :func:`on_a_steady_machine`
+makes a device test judge the audio code only on a take during which the machine let such threads run.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import ctypes
 import functools
+import os
 import sys
 import threading
 from pathlib import Path
@@ -30,7 +37,7 @@ from numba import njit
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from iirnn_core.atomics import monotonic_seconds  # noqa: E402
+from iirnn_core.atomics import load_acquire, monotonic_seconds  # noqa: E402
 from iirnn_core.cpu_wakeup import CpuWakeup  # noqa: E402
 from iirnn_core.priority import raise_callback_priority  # noqa: E402
 
@@ -43,16 +50,41 @@ PERIOD_S = 0.001
 """How long the probe asks to sleep each time (s)."""
 
 
+STALL_CAPACITY = 100_000
+"""How many wakeups over :data:`LATE_S` late one probe thread remembers (time and lateness)."""
+
+LATE_S = 0.002
+"""A wakeup this late (s) is remembered with its time, to set beside the dropouts of the same moment."""
+
+
 @njit(nogil=True)  # not cached: numba cannot cache a ctypes function pointer
-def _probe(request, stop, lates):
-    """Sleep PERIOD_S at a time until ``stop[0]``; returns how many wakeups, their lateness (s) in ``lates``."""
+def _probe(request, stop, lates, stall_at, stall_late, counts):
+    """Sleep PERIOD_S at a time until ``stop[0]``: each wakeup's lateness (s) goes to ``lates``; the expected
+    wakeup time (s, ``time.perf_counter``) and lateness (s) of each over LATE_S late go to ``stall_at`` and
+    ``stall_late``; ``counts`` gets how many of each (wakeups, late ones)."""
     n = 0
-    while stop[0] == 0 and n < lates.shape[0]:
+    stalls = 0
+    while load_acquire(stop, 0) == 0 and n < lates.shape[0]:
         start = monotonic_seconds()
         _nanosleep(request.ctypes.data, 0)
-        lates[n] = monotonic_seconds() - start - PERIOD_S
+        late = monotonic_seconds() - start - PERIOD_S
+        lates[n] = late
+        if late > LATE_S and stalls < stall_at.shape[0]:
+            stall_at[stalls] = start + PERIOD_S
+            stall_late[stalls] = late
+            stalls += 1
         n += 1
-    return n
+        counts[0] = n
+        counts[1] = stalls
+
+
+@njit(nogil=True)
+def _spin(stop):
+    """Count in user mode, never entering the kernel, until ``stop[0]``; returns the count."""
+    count = 0
+    while load_acquire(stop, 0) == 0:
+        count += 1
+    return count
 
 
 def steal_jiffies() -> tuple[int, int]:
@@ -65,38 +97,65 @@ def steal_jiffies() -> tuple[int, int]:
     return (fields[7] if len(fields) > 7 else 0), sum(fields[:8])
 
 
+class _CpuProbe:
+    """One probe thread, pinned to one CPU, and what it recorded."""
+
+    def __init__(self, cpu: int, max_seconds: float):
+        self.cpu = cpu
+        self.request = np.array([0, int(PERIOD_S * 1e9)], dtype=np.int64)  # struct timespec
+        self.lates = np.zeros(int(max_seconds / PERIOD_S), dtype=np.float64)
+        self.stall_at = np.zeros(STALL_CAPACITY, dtype=np.float64)
+        self.stall_late = np.zeros(STALL_CAPACITY, dtype=np.float64)
+        self.counts = np.zeros(2, dtype=np.int64)
+        self.priority = "normal"
+
+    def run(self, stop: np.ndarray) -> None:
+        """The thread: pin, raise, probe until ``stop[0]``."""
+        with contextlib.suppress(OSError):
+            os.sched_setaffinity(threading.get_native_id(), {self.cpu})
+        self.priority = raise_callback_priority(threading.get_native_id())
+        _probe(self.request, stop, self.lates, self.stall_at, self.stall_late, self.counts)
+
+
 class WakeupProbe:
-    """A context manager that probes real-time wakeups while its block runs (see the module docstring)."""
+    """A context manager that probes real-time wakeups on every CPU while its block runs (see the module
+    docstring). ``result`` then holds the totals, and ``stalls`` every wakeup over :data:`LATE_S` late as
+    (expected wakeup time in s of ``time.perf_counter``, lateness in s, CPU), in time order."""
 
     def __init__(self, max_seconds: float = 3600.0):
-        self._request = np.array([0, int(PERIOD_S * 1e9)], dtype=np.int64)  # struct timespec
         self._stop = np.zeros(1, dtype=np.int64)
-        self._lates = np.zeros(int(max_seconds / PERIOD_S), dtype=np.float64)
-        self._count = 0
-        self._thread = threading.Thread(target=self._run, name="rt-probe", daemon=True)
-        self.priority = "normal"
+        cpus = sorted(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else [0]
+        self._probes = [_CpuProbe(cpu, max_seconds) for cpu in cpus]
+        self._threads = [threading.Thread(target=p.run, args=(self._stop,), name=f"rt-probe-{p.cpu}", daemon=True)
+                         for p in self._probes]
         self.result: dict = {}
-        _probe(self._request, np.ones(1, dtype=np.int64), self._lates[:1])  # compiled before it counts
-
-    def _run(self) -> None:
-        self.priority = raise_callback_priority(threading.get_native_id())
-        self._count = int(_probe(self._request, self._stop, self._lates))
+        self.stalls: list[tuple[float, float, int]] = []
+        warm = self._probes[0]  # compiled before it counts
+        _probe(warm.request, np.ones(1, dtype=np.int64), warm.lates[:1], warm.stall_at, warm.stall_late, warm.counts)
 
     def __enter__(self) -> "WakeupProbe":
         self._steal0 = steal_jiffies()
-        self._thread.start()
+        for thread in self._threads:
+            thread.start()
         return self
 
     def __exit__(self, *exc) -> None:
-        self._stop[0] = 1
-        self._thread.join()
+        self._stop[0] = 1  # the probes read it with acquire ordering
+        for thread in self._threads:
+            thread.join()
         steal1 = steal_jiffies()
-        lates = self._lates[:self._count]
+        lates = np.concatenate([p.lates[:p.counts[0]] for p in self._probes])
+        self.stalls = sorted((float(p.stall_at[i]), float(p.stall_late[i]), p.cpu)
+                             for p in self._probes for i in range(p.counts[1]))
         total = steal1[1] - self._steal0[1]
         self.result = {"wakeups": len(lates), "worst_ms": 1000.0 * float(lates.max()) if len(lates) else float("nan"),
                        "over_2ms": int(np.sum(lates > 0.002)), "over_5ms": int(np.sum(lates > 0.005)),
                        "steal_percent": 100.0 * (steal1[0] - self._steal0[0]) / total if total > 0 else float("nan"),
-                       "priority": self.priority}
+                       "priority": self._probes[0].priority, "cpus": len(self._probes)}
+
+    def stalls_near(self, at: float, within: float = 0.05, over_s: float = 0.005) -> list[tuple[float, float, int]]:
+        """The stalls over ``over_s`` late (s) that overlap ``at`` ± ``within`` (s, ``time.perf_counter``)."""
+        return [s for s in self.stalls if s[1] > over_s and s[0] - within <= at <= s[0] + s[1] + within]
 
 
 STALL_MS = 5.0
@@ -130,28 +189,63 @@ def on_a_steady_machine(attempts: int = 4, stall_ms: float = STALL_MS):
     return decorate
 
 
+def spinning(count: int):
+    """A context manager running ``count`` threads that keep a CPU busy in user mode at nice 19, never
+    entering the kernel: a load no guest kernel path can hide behind, so a probe wakeup that is late
+    beside it was the host's doing."""
+
+    @contextlib.contextmanager
+    def spin():
+        stop = np.zeros(1, dtype=np.int64)
+        _spin(np.ones(1, dtype=np.int64))  # compiled before it counts
+
+        def run():
+            with contextlib.suppress(OSError):
+                os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), 19)
+            _spin(stop)
+
+        threads = [threading.Thread(target=run, name=f"spin-{i}", daemon=True) for i in range(count)]
+        for thread in threads:
+            thread.start()
+        try:
+            yield
+        finally:
+            stop[0] = 1
+            for thread in threads:
+                thread.join()
+
+    return spin()
+
+
 def main() -> int:
-    """Probe for ``--seconds`` and print one line."""
+    """Probe for ``--seconds`` and print one line, then each wakeup over 5 ms late."""
     import time
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=float, default=10.0)
     parser.add_argument("--cpus-awake", action="store_true",
                         help="hold the audio engine's CPU wake-up request meanwhile (iirnn_core.cpu_wakeup)")
+    parser.add_argument("--load", type=int, default=0, metavar="N",
+                        help="meanwhile keep N threads busy in user mode at nice 19 (no kernel path to wait behind)")
     args = parser.parse_args()
     wakeup = CpuWakeup()
     if args.cpus_awake:
         wakeup.open()
         wakeup.sound()
     try:
-        with WakeupProbe() as probe:
+        with spinning(args.load), WakeupProbe() as probe:
+            t0 = time.perf_counter()
             time.sleep(args.seconds)
     finally:
         state = wakeup.state
         wakeup.close()
     r = probe.result
-    print(f"CPUs {state}: {r['wakeups']} wakeups of a {r['priority']} thread asking for 1 ms sleeps: worst {r['worst_ms']:.2f} ms late, "
-          f"{r['over_2ms']} over 2 ms, {r['over_5ms']} over 5 ms; CPU steal {r['steal_percent']:.1f} %")
+    print(f"CPUs {state}, {args.load} user-mode spinners: {r['wakeups']} wakeups of {r['cpus']} {r['priority']} threads "
+          f"(one per CPU) asking for 1 ms sleeps: worst {r['worst_ms']:.2f} ms late, {r['over_2ms']} over 2 ms, "
+          f"{r['over_5ms']} over 5 ms; CPU steal {r['steal_percent']:.1f} %")
+    for at, late, cpu in probe.stalls:
+        if late > STALL_MS / 1000.0:
+            print(f"  CPU {cpu}: {1000.0 * late:.1f} ms late at {at - t0:.3f} s")
     return 0
 
 
