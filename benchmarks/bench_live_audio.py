@@ -14,7 +14,9 @@ row: underruns counted from callback timestamps and from the wall clock (with th
 the host's ``output_underflow`` flags, mean/max callback load, key-to-sound latency (median,
 90th percentile, spread), training steps done, and what the machine let a real-time thread have meanwhile
 (``tests/rt_probe.py``, a thread on each CPU: the worst wakeup lateness in ms, wakeups over 2 and over 5 ms late,
-CPU steal in %). Run::
+CPU steal in %). On its own null sink (no ``--device``) it also records the sink's monitor: ``heard`` counts
+the dropouts heard (silences over 5 ms), ``unexp`` those with no probe stall over 5 ms within 50 ms (the
+ones the machine does not explain). Run::
 
     python3 benchmarks/bench_live_audio.py                       # 60 s per row, 5 ms host buffer
     python3 benchmarks/bench_live_audio.py --latency low --rows process
@@ -27,6 +29,7 @@ The ``cpus`` column says whether the CPUs were kept awake while the notes sounde
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import math
 import os
@@ -44,7 +47,10 @@ from iirnn_core.training import TrainConfig, Training
 from iirnn_core.worker import TrainingJob, TrainingWorker
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))  # pulse.py, rt_probe.py
+import pulse  # noqa: E402
 from rt_probe import WakeupProbe  # noqa: E402
+
+RATE = 48000
 
 KEYS = "C4..C6"
 
@@ -132,8 +138,9 @@ class ThreadLoad(Load):
         self._thread.join(timeout=30)
 
 
-def play_row(kind: str, args) -> dict:
-    """One row: start the load, open the device, play for ``args.seconds``, return the figures."""
+def play_row(kind: str, args, sink: str | None) -> dict:
+    """One row: start the load, open the device, play for ``args.seconds``, return the figures. On our own
+    null ``sink`` its monitor is recorded too, for the dropouts heard and when they came."""
     # One run spans the whole row (its final stage repeats), so the row measures training, not the
     # start of a training process (torch's import in a new process is a burst of its own).
     config = TrainConfig(notes=(KEYS,), optimizer=args.optimizer, seed=0, steps=10_000_000,
@@ -141,15 +148,17 @@ def play_row(kind: str, args) -> dict:
     load = {"idle": Load(), "process": ProcessLoad(config, args.training_nice), "thread": ThreadLoad(config)}[kind]
     load.start()
     latency = args.latency if args.latency in ("low", "high") else float(args.latency)
-    engine = AudioEngine(AudioConfig(device=args.device, samplerate=48000, blocksize=args.blocksize, latency=latency,
+    engine = AudioEngine(AudioConfig(device=args.device, samplerate=RATE, blocksize=args.blocksize, latency=latency,
                                      cpus_awake=not args.cpus_may_sleep),
                          SynthSettings(q=0.9999, drive=0.3), "rnn-analytic", polyphony=16)
     probe = WakeupProbe(args.seconds + 60)
+    heard = None
     try:
         engine.start()
         keys = [note_to_midi(n) for n in note_range(KEYS)]
         steps_before = load.steps
-        with probe:
+        recording = pulse.record_monitor(sink, RATE) if sink else contextlib.nullcontext([])
+        with recording as take, probe:
             start = time.perf_counter()
             i = 0
             while True:
@@ -167,6 +176,8 @@ def play_row(kind: str, args) -> dict:
                 time.sleep(remaining)
             load.poll()
             stats = engine.stats()
+        if take:
+            heard = heard_dropouts(take[0].mean(axis=1), start, args.seconds, probe)
         status = engine.status_line
         cpus = stats.cpu_wakeup
         latencies = engine.latencies_ms()
@@ -185,23 +196,31 @@ def play_row(kind: str, args) -> dict:
                 training_steps=steps, training_runs=load.runs, training_errors=list(load.errors),
                 rt_late_ms=probe.result["worst_ms"], rt_over_2ms=probe.result["over_2ms"],
                 rt_over_5ms=probe.result["over_5ms"],
+                dropouts=heard["dropouts"] if heard else None, dropouts_beside_stall=heard["beside"] if heard else None,
                 steal_percent=probe.result["steal_percent"])
 
 
-def with_sound_server(args, body):
-    """Run ``body()``; without ``--device``, on a null sink of our own (``norewinds=1``) of a PulseAudio
-    server (started here, real-time as on a desktop, when none runs), as the tests and the window benchmark do."""
-    if args.device is not None:
-        return body()
-    import pulse
+def heard_dropouts(x: np.ndarray, start: float, seconds: float, probe) -> dict:
+    """Dropouts in the recording ``x`` (mono) of a row whose first key was struck at ``start``
+    (``time.perf_counter``) and which lasted ``seconds``; and how many came beside a real-time probe stall."""
+    first = int(np.argmax(np.abs(x) > 0.01))  # the first key, found by its sound (16 voices sound from then on)
+    gaps = pulse.silences(x, first, min(len(x), first + int((seconds - 0.1) * RATE)), RATE)
+    return {"dropouts": len(gaps), "beside": sum(bool(probe.stalls_near(start + at)) for at, _ in gaps)}
 
+
+def with_sound_server(args, body):
+    """Run ``body(sink)``; without ``--device``, on a null sink of our own (``norewinds=1``) of a PulseAudio
+    server (started here, real-time as on a desktop, when none runs), as the tests and the window benchmark do;
+    with it, ``body(None)``."""
+    if args.device is not None:
+        return body(None)
     from iirnn_core.devices import refresh_devices
 
     server = pulse.start_server()
     try:
-        with pulse.own_sink(f"iirnn_bench_{os.getpid()}"):
+        with pulse.own_sink(f"iirnn_bench_{os.getpid()}") as sink:
             refresh_devices()
-            return body()
+            return body(sink)
     finally:
         pulse.stop_server(server)
 
@@ -224,8 +243,8 @@ def main(argv=None) -> int:
     args = p.parse_args(argv)
     if args.training_nice < 0:
         args.training_nice = None
-    rows = with_sound_server(args, lambda: [play_row(kind.strip(), args) for kind in args.rows.split(",")
-                                             if kind.strip()])
+    rows = with_sound_server(args, lambda sink: [play_row(kind.strip(), args, sink) for kind in args.rows.split(",")
+                                                  if kind.strip()])
     if args.json:
         print(json.dumps(rows))
         return 0
@@ -234,13 +253,15 @@ def main(argv=None) -> int:
           f"({'NULL OUTPUT' if first['null_output'] else 'device'}), 48 kHz, {args.blocksize}-frame blocks, "
           f"latency {args.latency} ({first['output_latency_ms']:.1f} ms output), training {KEYS} ({args.optimizer})")
     print(f"{'row':<8}{'ur_ts':>6}{'ur_wc':>6}{'lost%':>8}{'flags':>6}{'load':>7}{'max':>7}"
-          f"{'lat50':>7}{'lat90':>7}{'spread':>7}{'notes':>6}{'steps':>7}{'RTlate':>7}{'RT>2':>5}{'RT>5':>5}{'steal':>6}  cpus")
+          f"{'lat50':>7}{'lat90':>7}{'spread':>7}{'notes':>6}{'steps':>7}{'RTlate':>7}{'RT>2':>5}{'RT>5':>5}{'steal':>6}{'heard':>6}{'unexp':>6}  cpus")
     for r in rows:
-        lost = 100.0 * r["frames_lost"] / (r["seconds"] * 48000)
+        lost = 100.0 * r["frames_lost"] / (r["seconds"] * RATE)
         print(f"{r['row']:<8}{r['underruns_timestamps']:>6}{r['underruns_wallclock']:>6}{lost:>8.2f}"
               f"{r['underflow_flags']:>6}{r['load_mean']:>7.3f}{r['load_max']:>7.3f}{r['latency_ms_median']:>7.2f}"
               f"{r['latency_ms_p90']:>7.2f}{r['latency_ms_spread']:>7.2f}{r['notes']:>6}{r['training_steps']:>7}"
-              f"{r['rt_late_ms']:>7.2f}{r['rt_over_2ms']:>5}{r['rt_over_5ms']:>5}{r['steal_percent']:>6.1f}  {r['cpus']}")
+              f"{r['rt_late_ms']:>7.2f}{r['rt_over_2ms']:>5}{r['rt_over_5ms']:>5}{r['steal_percent']:>6.1f}"
+              f"{r['dropouts'] if r['dropouts'] is not None else '-':>6}"
+              f"{r['dropouts'] - r['dropouts_beside_stall'] if r['dropouts'] is not None else '-':>6}  {r['cpus']}")
         print(f"  {r['status']}")
         for err in r["training_errors"]:
             print(f"  training error: {err}")

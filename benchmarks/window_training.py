@@ -40,9 +40,6 @@ sys.path.insert(0, str(ROOT / "tests"))  # the tests' PulseAudio helpers and rea
 RATE = 48000
 KEY_PERIOD_MS = 125
 TRAIN_AT_S = 4.0
-DROPOUT_S = 0.005
-SILENT = 1e-6
-"""A recorded sample below this is silence (a ringing A/B note is far above it for its whole tail)."""
 
 
 def start_xvfb() -> subprocess.Popen | None:
@@ -82,14 +79,6 @@ def real_window_session():
         pulse.stop_server(server)
         if xvfb is not None:
             xvfb.terminate()
-
-
-def dropouts(x: np.ndarray, start: int, end: int) -> list[tuple[float, float]]:
-    """(start in s from x[start], length in s) of each run of silence longer than DROPOUT_S in x[start:end] (mono)."""
-    quiet = np.abs(x[start:end]) < SILENT
-    edges = np.flatnonzero(np.diff(np.concatenate(([0], quiet.astype(np.int8), [0]))))
-    runs = zip(edges[0::2] / RATE, (edges[1::2] - edges[0::2]) / RATE)
-    return [(float(at), float(length)) for at, length in runs if length > DROPOUT_S]
 
 
 def run(app, args, sink: str, tmp: str, index: int) -> dict:
@@ -190,7 +179,7 @@ def run(app, args, sink: str, tmp: str, index: int) -> dict:
     # The recording started t0 - (its own start) before the first key: find the first key by its sound.
     first = int(np.argmax(np.abs(x) > 0.01))
     span = int((state["last"] - state["first"]) * RATE)
-    gaps = dropouts(x, first, first + span)
+    gaps = pulse.silences(x, first, first + span, RATE)  # a ringing A/B note is far above 1e-6 for its whole tail
     stats = end["stats"]
     # A dropout beside a probe stall over 5 ms on either CPU (within 50 ms: the recording's alignment) was the machine's.
     host = [bool(probe.stalls_near(state["first"] + at)) for at, _ in gaps]

@@ -161,3 +161,13 @@ def record_monitor(sink: str, rate: int = 48000, channels: int = 2, connect_time
         data = np.fromfile(raw.name, dtype=np.float32)
     frames = data[: len(data) // channels * channels].reshape(-1, channels)
     result.append(frames[start:])
+
+
+def silences(x: np.ndarray, start: int, end: int, rate: int = 48000, longer_than_s: float = 0.005,
+             silent: float = 1e-6) -> list[tuple[float, float]]:
+    """Dropouts heard in a recording: (start in s from ``x[start]``, length in s) of each run of samples
+    below ``silent`` longer than ``longer_than_s`` in ``x[start:end]`` (mono, at ``rate`` Hz)."""
+    quiet = np.abs(x[start:end]) < silent
+    edges = np.flatnonzero(np.diff(np.concatenate(([0], quiet.astype(np.int8), [0]))))
+    runs = zip(edges[0::2] / rate, (edges[1::2] - edges[0::2]) / rate)
+    return [(float(at), float(length)) for at, length in runs if length > longer_than_s]
