@@ -178,7 +178,7 @@ def play_row(kind: str, args, sink: str | None) -> dict:
             stats = engine.stats()
         if take:
             heard = heard_dropouts(take[0].mean(axis=1), start, args.seconds, probe)
-        status = engine.status_line
+        status = engine.status_line + (" Nothing was heard on the sink." if take and heard is None else "")
         cpus = stats.cpu_wakeup
         latencies = engine.latencies_ms()
         steps = load.steps - steps_before
@@ -200,12 +200,15 @@ def play_row(kind: str, args, sink: str | None) -> dict:
                 steal_percent=probe.result["steal_percent"])
 
 
-def heard_dropouts(x: np.ndarray, start: float, seconds: float, probe) -> dict:
+def heard_dropouts(x: np.ndarray, start: float, seconds: float, probe) -> dict | None:
     """Dropouts in the recording ``x`` (mono) of a row whose first key was struck at ``start``
-    (``time.perf_counter``) and which lasted ``seconds``; and how many came beside a real-time probe stall."""
-    first = int(np.argmax(np.abs(x) > 0.01))  # the first key, found by its sound (16 voices sound from then on)
+    (``time.perf_counter``) and which lasted ``seconds``, and how many came beside a real-time probe
+    stall; None if nothing was heard."""
+    first = pulse.first_sound(x)  # the first key, found by its sound (16 voices sound from then on)
+    if first is None:
+        return None
     gaps = pulse.silences(x, first, min(len(x), first + int((seconds - 0.1) * RATE)), RATE)
-    return {"dropouts": len(gaps), "beside": sum(bool(probe.stalls_near(start + at)) for at, _ in gaps)}
+    return {"dropouts": len(gaps), "beside": sum(probe.beside(start + at for at, _ in gaps))}
 
 
 def with_sound_server(args, body):

@@ -145,7 +145,7 @@ def run(app, args, sink: str, tmp: str, index: int) -> dict:
         end["stats"], end["status"] = window.engine.stats(), window.engine.status_line
         app.exit()
 
-    from rt_probe import WakeupProbe
+    from rt_probe import STALL_MS, WakeupProbe
 
     probe = WakeupProbe(args.seconds + 60.0)
     with pulse.record_monitor(sink, RATE) as take, probe:
@@ -177,12 +177,14 @@ def run(app, args, sink: str, tmp: str, index: int) -> dict:
     window.close()
     x = take[0].mean(axis=1)
     # The recording started t0 - (its own start) before the first key: find the first key by its sound.
-    first = int(np.argmax(np.abs(x) > 0.01))
+    first = pulse.first_sound(x)
+    if first is None:
+        raise SystemExit(f"run {index + 1}: nothing was heard on {sink}; the window's status: {end['status']}")
     span = int((state["last"] - state["first"]) * RATE)
     gaps = pulse.silences(x, first, first + span, RATE)  # a ringing A/B note is far above 1e-6 for its whole tail
     stats = end["stats"]
     # A dropout beside a probe stall over 5 ms on either CPU (within 50 ms: the recording's alignment) was the machine's.
-    host = [bool(probe.stalls_near(state["first"] + at)) for at, _ in gaps]
+    host = probe.beside(state["first"] + at for at, _ in gaps)
     tick_gaps = np.diff(ticks) * 1000.0 if len(ticks) > 1 else np.array([np.nan])
     return {
         "audio_after_s": audio_after,
@@ -190,10 +192,10 @@ def run(app, args, sink: str, tmp: str, index: int) -> dict:
         "heard_s": span / RATE,
         "dropouts": len(gaps),
         "silence_s": sum(length for _, length in gaps),
-        # from the window's t0: the first key sounds one key period after it, training starts at TRAIN_AT_S
-        "dropouts_at_s": [round(at + KEY_PERIOD_MS / 1000.0, 2) for at, _ in gaps],
+        # from the window's t0 (training starts TRAIN_AT_S after it), as the stalls are
+        "dropouts_at_s": [round(state["first"] - t0 + at, 2) for at, _ in gaps],
         "dropouts_host": host,
-        "stalls_at_s": [round(at - t0, 2) for at, late, _ in probe.stalls if late > 0.005],
+        "stalls_at_s": [round(at - t0, 2) for at, late, _ in probe.stalls if late > STALL_MS / 1000.0],
         "underruns": f"{stats.underruns_timestamps} / {stats.underruns_wallclock}",
         "updates_per_s": (len(updates) - 1) / (updates[-1] - updates[0]) if len(updates) > 1 else 0.0,
         "first_update_s": (updates[0] - t0 - TRAIN_AT_S) if updates else float("nan"),

@@ -171,3 +171,9 @@ def silences(x: np.ndarray, start: int, end: int, rate: int = 48000, longer_than
     edges = np.flatnonzero(np.diff(np.concatenate(([0], quiet.astype(np.int8), [0]))))
     runs = zip(edges[0::2] / rate, (edges[1::2] - edges[0::2]) / rate)
     return [(float(at), float(length)) for at, length in runs if length > longer_than_s]
+
+
+def first_sound(x: np.ndarray, level: float = 0.01) -> int | None:
+    """Index of the first sample of ``x`` (mono) louder than ``level``: where the first key was heard; None if none was."""
+    loud = np.abs(x) > level
+    return int(np.argmax(loud)) if loud.any() else None

@@ -2,7 +2,7 @@
 
 import numpy as np
 
-from pulse import silences
+from pulse import first_sound, silences
 
 
 def test_silences_are_the_quiet_runs_longer_than_5_ms_with_when_and_how_long():
@@ -17,3 +17,13 @@ def test_silences_are_the_quiet_runs_longer_than_5_ms_with_when_and_how_long():
     assert silences(x, 0, 20000, rate) == [(0.2, 0.01)]
     x[-480:] = 0.0                   # a silence running to the end counts too
     assert silences(x, 0, len(x), rate)[-1] == ((rate - 480) / rate, 0.01)
+
+
+def test_the_first_sound_is_the_first_sample_louder_than_the_level_and_none_in_silence():
+    x = np.zeros(1000)
+    assert first_sound(x) is None
+    x[300] = 0.005   # below the level: not yet a key
+    x[420] = -0.5    # a key, heard (either sign)
+    x[600] = 0.9
+    assert first_sound(x) == 420
+    assert first_sound(x, level=0.001) == 300

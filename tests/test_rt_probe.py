@@ -6,16 +6,35 @@ import time
 from rt_probe import WakeupProbe, spinning
 
 
-def test_the_probe_wakes_a_thread_on_every_cpu_and_says_what_it_got():
+def test_the_probe_wakes_a_pinned_thread_on_every_cpu_and_says_what_it_got():
     with spinning(1), WakeupProbe(5.0) as probe:
         time.sleep(0.3)
     r = probe.result
-    assert r["cpus"] == len(os.sched_getaffinity(0))
-    assert r["wakeups"] > 100 * r["cpus"]  # 1 ms sleeps for 0.3 s on each CPU, however slow the machine
-    assert r["priority"] in ("SCHED_FIFO 60", "nice -10", "normal")
-    assert r["over_5ms"] <= r["over_2ms"] <= r["wakeups"]
-    assert all(late > 0.002 for _, late, _ in probe.stalls)
+    assert len(r["wakeups_per_cpu"]) == len(os.sched_getaffinity(0))
+    assert all(n > 100 for n in r["wakeups_per_cpu"])  # 1 ms sleeps for 0.3 s on each CPU, however slow the machine
+    assert r["pinned"]
+    assert set(r["priorities"]) <= {"SCHED_FIFO 60", "nice -10", "normal"}
+    assert r["over_5ms"] <= r["over_2ms"] <= r["wakeups"] == sum(r["wakeups_per_cpu"])
+    assert not r["cut_short"] and r["stalls_unrecorded"] == 0
+
+
+def test_each_late_wakeup_is_remembered_with_its_time_and_cpu():
+    before = time.perf_counter()
+    with WakeupProbe(5.0, late_s=-1.0) as probe:  # every wakeup counts as late
+        time.sleep(0.2)
+    after = time.perf_counter()
+    r = probe.result
+    assert len(probe.stalls) == r["wakeups"]
+    assert all(before < at < after and late > -1.0 for at, late, _ in probe.stalls)
+    assert {cpu for _, _, cpu in probe.stalls} == os.sched_getaffinity(0)
     assert [at for at, _, _ in probe.stalls] == sorted(at for at, _, _ in probe.stalls)
+
+
+def test_a_probe_that_runs_out_of_room_says_so():
+    with WakeupProbe(0.05, late_s=-1.0) as probe:  # room for 50 wakeups per CPU
+        time.sleep(0.2)
+    assert probe.result["cut_short"]
+    assert probe.result["wakeups_per_cpu"] == [50] * len(os.sched_getaffinity(0))
 
 
 def test_stalls_near_a_moment_are_those_over_5_ms_that_overlap_it():
@@ -26,4 +45,4 @@ def test_stalls_near_a_moment_are_those_over_5_ms_that_overlap_it():
     assert probe.stalls_near(20.06) == [(20.0, 0.012, 1)]  # within 50 ms of its end
     assert probe.stalls_near(20.07) == []
     assert probe.stalls_near(29.96) == [(30.0, 0.020, 0)]
-    assert probe.stalls_near(25.0) == []
+    assert probe.beside([10.0, 20.005, 25.0, 29.96]) == [False, True, False, True]
