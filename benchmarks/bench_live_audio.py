@@ -219,13 +219,9 @@ def with_sound_server(args, body):
         return body(None)
     from iirnn_core.devices import refresh_devices
 
-    server = pulse.start_server()
-    try:
-        with pulse.own_sink(f"iirnn_bench_{os.getpid()}") as sink:
-            refresh_devices()
-            return body(sink)
-    finally:
-        pulse.stop_server(server)
+    with pulse.server_and_sink(f"iirnn_bench_{os.getpid()}") as sink:
+        refresh_devices()
+        return body(sink)
 
 
 def main(argv=None) -> int:

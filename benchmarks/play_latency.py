@@ -67,12 +67,8 @@ def main() -> int:
     parser.add_argument("--cpus-may-sleep", action="store_true", help="pass --cpus-may-sleep to iirnn play (the peer)")
     args = parser.parse_args()
     extra = ["--cpus-may-sleep"] if args.cpus_may_sleep else []
-    server = pulse.start_server()
-    try:
-        with pulse.own_sink(f"iirnn_latency_{os.getpid()}"):  # PULSE_SINK: the child plays into it
-            rows = [one_run(extra) for _ in range(args.runs)]
-    finally:
-        pulse.stop_server(server)
+    with pulse.server_and_sink(f"iirnn_latency_{os.getpid()}"):  # PULSE_SINK: the child plays into it
+        rows = [one_run(extra) for _ in range(args.runs)]
     print(f"iirnn {' '.join(COMMAND[2:])}{' ' + ' '.join(extra) if extra else ''}, {args.runs} runs; "
           f"{os.cpu_count()} CPUs")
     print(f"{'run':>4}{'ur ts/wall':>12}{'lat50':>8}{'max':>8}{'load max':>10}{'RT worst':>10}{'RT>5':>6}  cpus")

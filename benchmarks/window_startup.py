@@ -105,11 +105,9 @@ def main() -> int:
     from window_training import start_xvfb
 
     xvfb = start_xvfb()
-    server = pulse.start_server()
     rows = []
     try:
-        with pulse.own_sink(f"iirnn_start_{os.getpid()}") as sink, tempfile.TemporaryDirectory() as tmp:
-            os.environ["PULSE_SINK"] = sink
+        with pulse.server_and_sink(f"iirnn_start_{os.getpid()}"), tempfile.TemporaryDirectory() as tmp:
             for mode in ("library", "numba"):
                 launch(mode, tmp, -1)  # warm the page cache and numba's cache; not counted
                 for i in range(args.runs):
@@ -117,7 +115,6 @@ def main() -> int:
                     print(f"launch {mode} {i + 1}: visible after {rows[-1]['visible']:.2f} s, "
                           f"audio after {rows[-1]['audio']:.2f} s", flush=True)
     finally:
-        pulse.stop_server(server)
         if xvfb is not None:
             xvfb.terminate()
     print(f"{'audio code':<10} {'visible s':>9} {'audio s':>7} {'RSS MB':>7} {'RSS played':>10} {'peak MB':>8}  torch llvm library")

@@ -63,9 +63,8 @@ def real_window_session():
     xvfb = start_xvfb()
     import pulse
 
-    server = pulse.start_server()
     try:
-        with pulse.own_sink(f"iirnn_bench_{os.getpid()}") as sink, tempfile.TemporaryDirectory() as tmp:
+        with pulse.server_and_sink(f"iirnn_bench_{os.getpid()}") as sink, tempfile.TemporaryDirectory() as tmp:
             from PySide6.QtWidgets import QApplication
 
             from app.binding_check import keep_none_alive
@@ -76,7 +75,6 @@ def real_window_session():
             keep_none_alive()
             yield app, sink, tmp
     finally:
-        pulse.stop_server(server)
         if xvfb is not None:
             xvfb.terminate()
 
@@ -145,7 +143,7 @@ def run(app, args, sink: str, tmp: str, index: int) -> dict:
         end["stats"], end["status"] = window.engine.stats(), window.engine.status_line
         app.exit()
 
-    from rt_probe import STALL_MS, WakeupProbe
+    from rt_probe import WakeupProbe
 
     probe = WakeupProbe(args.seconds + 60.0)
     with pulse.record_monitor(sink, RATE) as take, probe:
@@ -195,7 +193,7 @@ def run(app, args, sink: str, tmp: str, index: int) -> dict:
         # from the window's t0 (training starts TRAIN_AT_S after it), as the stalls are
         "dropouts_at_s": [round(state["first"] - t0 + at, 2) for at, _ in gaps],
         "dropouts_host": host,
-        "stalls_at_s": [round(at - t0, 2) for at, late, _ in probe.stalls if late > STALL_MS / 1000.0],
+        "stalls_at_s": [round(at - t0, 2) for at, _, _ in probe.long_stalls()],
         "underruns": f"{stats.underruns_timestamps} / {stats.underruns_wallclock}",
         "updates_per_s": (len(updates) - 1) / (updates[-1] - updates[0]) if len(updates) > 1 else 0.0,
         "first_update_s": (updates[0] - t0 - TRAIN_AT_S) if updates else float("nan"),

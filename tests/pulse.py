@@ -128,6 +128,18 @@ def own_sink(name: str):
 
 
 @contextlib.contextmanager
+def server_and_sink(name: str):
+    """A PulseAudio server (started here, real-time, when none runs; stopped after only if started here) with
+    a null sink of our own, ``name`` (:func:`own_sink`); yields the sink's name. Raises RuntimeError without one."""
+    server = start_server()
+    try:
+        with own_sink(name) as sink:
+            yield sink
+    finally:
+        stop_server(server)
+
+
+@contextlib.contextmanager
 def record_monitor(sink: str, rate: int = 48000, channels: int = 2, connect_timeout: float = 5.0):
     """Record the sink's monitor while the block runs; yields a list that then holds one array (frames, channels).
 

@@ -69,7 +69,7 @@ def _probe(request, stop, late_s, lates, stall_at, stall_late, counts):
     """Sleep PERIOD_S at a time until ``stop[0]`` or ``lates`` is full: each wakeup's lateness (s) goes to
     ``lates``; the expected wakeup time (s, ``time.perf_counter``) and lateness (s) of each over ``late_s``
     late go to ``stall_at`` and ``stall_late`` while they have room; ``counts`` gets (wakeups, wakeups
-    over ``late_s`` late, of them those with no room)."""
+    over ``late_s`` late)."""
     n = 0
     stalls = 0
     while load_acquire(stop, 0) == 0 and n < lates.shape[0]:
@@ -81,8 +81,6 @@ def _probe(request, stop, late_s, lates, stall_at, stall_late, counts):
             if stalls < stall_at.shape[0]:
                 stall_at[stalls] = start + PERIOD_S
                 stall_late[stalls] = late
-            else:
-                counts[2] += 1
             stalls += 1
         n += 1
         counts[0] = n
@@ -118,7 +116,7 @@ class _CpuProbe:
         self.lates = np.zeros(int(max_seconds / PERIOD_S), dtype=np.float64)
         self.stall_at = np.zeros(STALL_CAPACITY, dtype=np.float64)
         self.stall_late = np.zeros(STALL_CAPACITY, dtype=np.float64)
-        self.counts = np.zeros(3, dtype=np.int64)
+        self.counts = np.zeros(2, dtype=np.int64)
         self.priority = "normal"
         self.pinned = False
 
@@ -149,7 +147,7 @@ class WakeupProbe:
         self.stalls: list[tuple[float, float, int]] = []
         warm = self._probes[0]  # compiled before it counts
         _probe(warm.request, np.ones(1, dtype=np.int64), warm.late_s, warm.lates[:1], warm.stall_at, warm.stall_late,
-               np.zeros(3, dtype=np.int64))
+               np.zeros(2, dtype=np.int64))
 
     def __enter__(self) -> "WakeupProbe":
         self._steal0 = steal_jiffies()
@@ -174,14 +172,16 @@ class WakeupProbe:
                        "wakeups_per_cpu": [int(p.counts[0]) for p in self._probes],
                        "priorities": [p.priority for p in self._probes],
                        "pinned": all(p.pinned for p in self._probes),
-                       "stalls_unrecorded": int(sum(p.counts[2] for p in self._probes)),
+                       "stalls_unrecorded": int(sum(max(0, p.counts[1] - STALL_CAPACITY) for p in self._probes)),
                        "cut_short": any(p.counts[0] >= len(p.lates) for p in self._probes)}
 
-    def stalls_near(self, at: float, within: float = 0.05, over_ms: float | None = None) -> list[tuple[float, float, int]]:
-        """The stalls over ``over_ms`` (default :data:`STALL_MS`) late that overlap ``at`` ± ``within`` (s,
-        ``time.perf_counter``)."""
-        over_s = (STALL_MS if over_ms is None else over_ms) / 1000.0
-        return [s for s in self.stalls if s[1] > over_s and s[0] - within <= at <= s[0] + s[1] + within]
+    def long_stalls(self) -> list[tuple[float, float, int]]:
+        """The :attr:`stalls` over :data:`STALL_MS` late: long enough to empty the shortest host buffer."""
+        return [s for s in self.stalls if s[1] > STALL_MS / 1000.0]
+
+    def stalls_near(self, at: float, within: float = 0.05) -> list[tuple[float, float, int]]:
+        """The :meth:`long_stalls` that overlap ``at`` ± ``within`` (s, ``time.perf_counter``)."""
+        return [s for s in self.long_stalls() if s[0] - within <= at <= s[0] + s[1] + within]
 
     def beside(self, moments) -> list[bool]:
         """For each moment (s, ``time.perf_counter``): did a stall over :data:`STALL_MS` come within 50 ms of it?"""
@@ -214,32 +214,27 @@ def on_a_steady_machine(attempts: int = 4, stall_ms: float = STALL_MS):
     return decorate
 
 
+@contextlib.contextmanager
 def spinning(count: int):
-    """A context manager running ``count`` threads that keep a CPU busy in user mode at nice 19, never
-    entering the kernel: a load no guest kernel path can hide behind, so a probe wakeup that is late
-    beside it was the host's doing."""
+    """While the block runs, ``count`` threads keep CPUs busy in user mode at nice 19, never entering the
+    kernel: no core halts, and nothing of ours runs kernel code a real-time wakeup could wait behind."""
+    stop = np.zeros(1, dtype=np.int64)
+    _spin(np.ones(1, dtype=np.int64))  # compiled before it counts
 
-    @contextlib.contextmanager
-    def spin():
-        stop = np.zeros(1, dtype=np.int64)
-        _spin(np.ones(1, dtype=np.int64))  # compiled before it counts
+    def run():
+        with contextlib.suppress(OSError):
+            os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), 19)
+        _spin(stop)
 
-        def run():
-            with contextlib.suppress(OSError):
-                os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), 19)
-            _spin(stop)
-
-        threads = [threading.Thread(target=run, name=f"spin-{i}", daemon=True) for i in range(count)]
+    threads = [threading.Thread(target=run, name=f"spin-{i}", daemon=True) for i in range(count)]
+    for thread in threads:
+        thread.start()
+    try:
+        yield
+    finally:
+        stop[0] = 1
         for thread in threads:
-            thread.start()
-        try:
-            yield
-        finally:
-            stop[0] = 1
-            for thread in threads:
-                thread.join()
-
-    return spin()
+            thread.join()
 
 
 def main() -> int:
@@ -269,9 +264,8 @@ def main() -> int:
     print(f"CPUs {state}, {args.load} user-mode spinners: {r['wakeups']} wakeups of {r['cpus']} {r['priority']} threads "
           f"(one per CPU, {'pinned' if r['pinned'] else 'NOT pinned'}) asking for 1 ms sleeps: worst {r['worst_ms']:.2f} ms late, {r['over_2ms']} over 2 ms, "
           f"{r['over_5ms']} over 5 ms; CPU steal {r['steal_percent']:.1f} %")
-    for at, late, cpu in probe.stalls:
-        if late > STALL_MS / 1000.0:
-            print(f"  CPU {cpu}: {1000.0 * late:.1f} ms late at {at - t0:.3f} s")
+    for at, late, cpu in probe.long_stalls():
+        print(f"  CPU {cpu}: {1000.0 * late:.1f} ms late at {at - t0:.3f} s")
     return 0
 
 
