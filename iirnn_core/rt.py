@@ -79,8 +79,26 @@ def library_key() -> str:
     return digest.hexdigest()[:16]
 
 
+def target_cpu() -> tuple[str | None, str | None]:
+    """The CPU the compiled code is built for, as numba reads it: ``(NUMBA_CPU_NAME, NUMBA_CPU_FEATURES)``.
+
+    ``(None, None)`` means this machine's CPU (the default). ``NUMBA_CPU_NAME=generic`` builds for a
+    baseline CPU of the architecture (x86-64: SSE2, no AVX, no FMA), with no extra features unless
+    ``NUMBA_CPU_FEATURES`` names some (LLVM's ``+avx2,+fma`` form). The ahead-of-time library
+    follows the same variables, so it and numba's JIT always compile for the same target.
+    """
+    name = os.environ.get("NUMBA_CPU_NAME") or None
+    features = os.environ.get("NUMBA_CPU_FEATURES")
+    if features is None and name == "generic":
+        features = ""
+    return name, features
+
+
 def _cpu_identity() -> str:
-    """The CPU's model and feature flags (the library is compiled for this CPU)."""
+    """The target CPU: the one :func:`target_cpu` names, else this machine's model and feature flags."""
+    name, features = target_cpu()
+    if name is not None or features is not None:
+        return f"target cpu={name} features={features}"
     try:
         lines = Path("/proc/cpuinfo").read_text().splitlines()
     except OSError:

@@ -3,11 +3,12 @@
 Takes the entry points of :mod:`iirnn_core.rt_entries` (numba ``@cfunc`` s), each with every
 function it calls, as numba's own LLVM IR; renames each C wrapper to ``iirnn_<name>``
 (:data:`iirnn_core.rt.PROTOTYPES`) and makes everything else internal; compiles the modules for
-this CPU at -O3 with llvmlite (the same LLVM that numba's JIT uses, so the machine code is the
-JIT's); and links them with ``ld -shared`` into :func:`iirnn_core.rt.library_path`, written
-atomically. The library's undefined symbols are the C library's, the maths library's, and the
-Python C API's (on exception paths only; the running ``python`` provides them), plus a few of
-numba's runtime helpers, supplied here as small stubs (again on exception paths only).
+this CPU (or the one ``NUMBA_CPU_NAME`` / ``NUMBA_CPU_FEATURES`` name, as numba's JIT does) at
+-O3 with llvmlite (the same LLVM that numba's JIT uses, so the machine code is the JIT's); and
+links them with ``ld -shared`` into :func:`iirnn_core.rt.library_path`, written atomically.
+The library's undefined symbols are the C library's, the maths library's, and the Python C API's
+(on exception paths only; the running ``python`` provides them), plus a few of numba's runtime
+helpers, supplied here as small stubs (again on exception paths only).
 
 ``./run`` builds it after installing; a missing or stale library only means numba compiles the
 same code in the process that needs it (:mod:`iirnn_core.rt`). About 40 s on 2 cores.
@@ -73,11 +74,15 @@ def build(path: Path) -> Path:
     from .rt import SYMBOL_PREFIX
     from .rt_entries import ENTRIES
 
+    from .rt import target_cpu
+
     llvm.initialize_native_target()
     llvm.initialize_native_asmprinter()
+    cpu, features = target_cpu()  # numba's JIT compiles for the same CPU (NUMBA_CPU_NAME / _FEATURES)
     target = llvm.Target.from_default_triple().create_target_machine(
-        cpu=llvm.get_host_cpu_name(), features=llvm.get_host_cpu_features().flatten(), reloc="pic",
-        codemodel="default", opt=3)
+        cpu=cpu or llvm.get_host_cpu_name(),
+        features=llvm.get_host_cpu_features().flatten() if features is None else features,
+        reloc="pic", codemodel="default", opt=3)
     path.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory() as tmp:
         objects = []

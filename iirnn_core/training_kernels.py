@@ -12,6 +12,13 @@ then ``u``, then ``v`` (see :func:`pack` / :func:`unpack`).
 gradient ``J^T r`` (P,) of the summed squared error on the fly (nothing of length N is stored).
 :func:`lm_steps` runs Levenberg-Marquardt iterations for many (key, start) pairs in parallel.
 Verified against ``nn.RNN`` and autograd in ``tests/test_training.py``.
+
+Rounding is the same on every CPU: no kernel here is compiled with fast-math flags (no
+reassociation, no contraction), multiply-adds are fused only where :func:`fma` says so, and sums
+that vectorise are written lane by lane (:func:`_dot`). So the compiler may use vectors of any
+width, but every result is rounded in the order the code gives, and ``iirnn train`` gives the
+same weights bit for bit whatever the vector unit (tested with the kernels compiled for the
+host and for a generic x86-64). What is left to the platform is the C library's ``tanh``.
 """
 
 from __future__ import annotations
@@ -20,6 +27,7 @@ import math
 
 import numpy as np
 from numba import literally, njit, prange, typeof, types
+from numba.extending import intrinsic
 
 _JIT = dict(nogil=True, cache=True, error_model="numpy")
 
@@ -54,8 +62,8 @@ def impulse_responses(k1, k2, amplitude, length):
 
     The sums are rounded in ``scipy.signal.lfilter``'s order (its transposed direct form 2 adds
     ``k2 y[n-2]`` and ``k1 y[n-1]`` first, then the input), so the result equals
-    :func:`resonator.impulse_response` bit for bit (tested) without importing scipy.signal,
-    which costs the trainer about 1.8 s at start."""
+    :func:`resonator.impulse_response` to rounding (bit for bit where scipy's C fuses no
+    multiply-add, as on x86-64) without importing scipy.signal, slow to import."""
     out = np.zeros((k1.shape[0], length))
     for k in range(k1.shape[0]):
         y1 = 0.0
@@ -107,7 +115,51 @@ def sse(theta, hidden, x, target, length):
     return total
 
 
-@njit(fastmath={"reassoc", "contract"}, **_JIT)  # reassociated sums vectorise; NaN and Inf keep their meaning
+@intrinsic
+def fma(typingctx, a, b, c):
+    """``a * b + c`` rounded once (IEEE 754 fusedMultiplyAdd), float64: the same bits on every CPU.
+
+    Where the CPU has an FMA instruction it is one instruction; where it has none (a generic
+    x86-64 target), LLVM calls the C library's ``fma``, which rounds the same way, only slower.
+    Unlike the ``contract`` fast-math flag, which lets the compiler fuse where the target allows
+    (so the rounding follows the CPU), this fuses exactly where it is written.
+    """
+    sig = types.float64(types.float64, types.float64, types.float64)
+
+    def codegen(context, builder, signature, args):
+        return builder.fma(*args)
+
+    return sig, codegen
+
+
+@njit(inline="always", **_JIT)
+def _dot(a, b, count):
+    """``sum(a[:count] * b[:count])`` (float64) summed in one fixed order on every CPU.
+
+    Eight partial sums over ``k mod 8`` (fused multiply-adds), then the leftover terms into the
+    first one, then ``((s0 + s1) + (s2 + s3)) + ((s4 + s5) + (s6 + s7))``. Every operation is
+    written out, so the compiler may put the eight lanes in vector registers of any width (SSE2,
+    AVX2, AVX-512, NEON) but may not reorder them: with no fast-math flags, the result is the
+    same bit for bit whatever the vector width. (Reassociation would let the sum's rounding
+    follow the host's vector width, and the trained weights with it.)
+    """
+    s0 = s1 = s2 = s3 = s4 = s5 = s6 = s7 = 0.0
+    whole = count - count % 8
+    for k in range(0, whole, 8):
+        s0 = fma(a[k], b[k], s0)
+        s1 = fma(a[k + 1], b[k + 1], s1)
+        s2 = fma(a[k + 2], b[k + 2], s2)
+        s3 = fma(a[k + 3], b[k + 3], s3)
+        s4 = fma(a[k + 4], b[k + 4], s4)
+        s5 = fma(a[k + 5], b[k + 5], s5)
+        s6 = fma(a[k + 6], b[k + 6], s6)
+        s7 = fma(a[k + 7], b[k + 7], s7)
+    for k in range(whole, count):
+        s0 = fma(a[k], b[k], s0)
+    return ((s0 + s1) + (s2 + s3)) + ((s4 + s5) + (s6 + s7))
+
+
+@njit(**_JIT)
 def normal_equations(theta, hidden, x, target, length, jtj, jtr):
     """Fill ``jtj`` (P, P) with J^T J and ``jtr`` (P,) with J^T r over ``length`` samples; return sum r^2.
 
@@ -163,17 +215,11 @@ def normal_equations(theta, hidden, x, target, length, jtj, jtr):
         res[b] = r
         total += r * r
         b += 1
-        if b == _BLOCK or n == length - 1:  # J^T J += R R^T and J^T r += R res over the block (vectorised dots)
+        if b == _BLOCK or n == length - 1:  # J^T J += R R^T and J^T r += R res over the block
             for p in range(p_all):
-                acc = 0.0
-                for k in range(b):
-                    acc += rows[p, k] * res[k]
-                jtr[p] += acc
+                jtr[p] += _dot(rows[p], res, b)
                 for q in range(p, p_all):
-                    acc = 0.0
-                    for k in range(b):
-                        acc += rows[p, k] * rows[q, k]
-                    jtj[p, q] += acc
+                    jtj[p, q] += _dot(rows[p], rows[q], b)
             b = 0
         for i in range(hidden):
             h_prev[i] = h[i]

@@ -276,4 +276,4 @@ def test_the_callback_plays_what_iirnn_render_renders_sample_for_sample(engine):
     played = np.concatenate([drv.block_at(8000) for _ in range(20)])
     expected = render_notes(engine, ["A4"], settings, 20 * BLOCK / 8000)
     assert np.abs(played).max() > 0.05
-    np.testing.assert_array_equal(played, expected.astype(np.float32))
+    np.testing.assert_array_equal(played, expected.astype(np.float32))  # one compiled library, one target

@@ -1,5 +1,8 @@
 """The ahead-of-time audio library (iirnn_core.rt_build) against the same code compiled by numba.
 
+Bit for bit, as both are the same LLVM IR compiled by the same LLVM for the same CPU target (the
+host's, or the one ``NUMBA_CPU_NAME`` names: :func:`iirnn_core.rt.target_cpu`).
+
 ``./run`` builds the library before the tests, so these tests require it: the window's process is
 meant to run on it (tests/test_app_no_torch.py checks that process has no numba).
 """

@@ -1,6 +1,7 @@
 """Training: the fused kernels against nn.RNN and autograd, the three optimizers, progress, determinism."""
 
 import math
+import platform
 
 import numpy as np
 import pytest
@@ -26,15 +27,19 @@ def target_of(note="A4", q=0.995, seconds=0.6, rate=8000.0, amplitude=0.1):
 
 
 @pytest.mark.parametrize("rate, q", [(8000, 0.995), (16000, 0.999), (48000, 0.9998), (44100, 0.9)])
-def test_the_trainers_targets_are_the_seeds_lfilter_bit_for_bit(rate, q):
-    """The compiled targets (no scipy.signal in the trainer) equal scipy's lfilter exactly, every piano key."""
+def test_the_trainers_targets_are_the_seeds_lfilter(rate, q):
+    """The compiled targets (no scipy.signal in the trainer) equal scipy's lfilter, every piano key.
+
+    Across targets, so within a tolerance: numba's kernel and scipy's C are built by different
+    compilers for different CPU targets (a compiler that fuses a multiply-add rounds differently).
+    Both add in the same order, so the tolerance is rounding: 1e-12 of the target's peak."""
     names = piano_keys(rate)
     n = int(round(0.6 * rate))
     targets = iir_targets(names, q, rate, 0.1, n)
     assert targets.shape == (len(names), n)
     for name, target in zip(names, targets):
         reference = impulse_response(resonator(note_to_hz(name), q, rate), 0.6, 0.1)
-        assert np.array_equal(target, reference), name
+        np.testing.assert_allclose(target, reference, rtol=0, atol=1e-12 * np.abs(reference).max(), err_msg=name)
 
 
 @pytest.mark.parametrize("hidden", [2, 3, 5])
@@ -200,7 +205,7 @@ def test_same_seed_same_run_other_seed_other_run(optimizer):
     a, wa = run(1)
     b, wb = run(1)
     c, _ = run(2)
-    assert a == b
+    assert a == b  # same code, same target, same process: bit for bit
     for x, y in zip(wa, wb):
         np.testing.assert_array_equal(x.w_hh, y.w_hh)
         np.testing.assert_array_equal(x.w_out, y.w_out)
@@ -289,8 +294,14 @@ def test_measure_snr_renders_through_the_renderer():
     assert measure_snr(model, "E5") == pytest.approx(snr_db(target, y), abs=1e-6)
 
 
+@pytest.mark.skipif(platform.machine() not in ("x86_64", "AMD64"), reason="bit for bit is promised on x86-64")
 def test_the_shipped_model_is_what_iirnn_train_gives():
-    """`iirnn train --notes A0..B7` (seed 0) made the shipped model; its first key trains alone identically."""
+    """`iirnn train --notes A0..B7` (seed 0) made the shipped model; its first key trains alone identically.
+
+    Bit for bit across CPU targets: the trainer's kernels round the same whatever the vector width
+    (no fast-math; explicit fused multiply-adds; sums written lane by lane), so this holds on any
+    x86-64 with this C library's tanh; the suite's run with the kernels compiled for a generic
+    x86-64 (``test_any_cpu.py``) checks it there too. Every key's quality is checked on any CPU."""
     from iirnn_core.modelfile import DEFAULT_MODEL_PATH, load_model
 
     shipped = load_model(DEFAULT_MODEL_PATH)
