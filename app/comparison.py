@@ -12,10 +12,10 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from iirnn_core.weights import snr_db
-from iirnn_core.renderer import SynthSettings, patches_for, render_notes
-from iirnn_core.resonator import t60_from_q
-from iirnn_core.what_plays import what_plays
+from iirnn_core.dsp.weights import snr_db
+from iirnn_core.synth.renderer import SynthSettings, patches_for, render_notes
+from iirnn_core.dsp.resonator import t60_from_q
+from iirnn_core.models.what_plays import what_plays
 
 MIN_SECONDS, MAX_SECONDS = 0.6, 2.0
 """The responses span one T60, at least the seed's 0.6 s and at most 2 s."""

@@ -13,7 +13,7 @@ from PySide6.QtCore import QPointF, QRectF, QSize, Qt, Signal
 from PySide6.QtGui import QColor, QFont, QPainter, QPen
 from PySide6.QtWidgets import QSizePolicy, QWidget
 
-from iirnn_core.notes import midi_to_note, note_to_midi
+from iirnn_core.dsp.notes import midi_to_note, note_to_midi
 
 _BLACK = {1, 3, 6, 8, 10}
 """Semitones (within an octave) of the black keys."""

@@ -1,6 +1,6 @@
 """The main window: piano, sound controls, plots, training panel, menus and status bar.
 
-It owns one audio engine (:class:`iirnn_core.audio.AudioEngine`, or what ``engine_factory``
+It owns one audio engine (:class:`iirnn_core.audio.engine.AudioEngine`, or what ``engine_factory``
 makes) and forwards every key and control to it; nothing here touches samples. Timers: plots at
 about 30 Hz (scope, last key's twins), status at 2 Hz (callback load, underruns, latency).
 The computer keyboard plays through :class:`app.key_input.KeyInput`, a MIDI keyboard through
@@ -20,10 +20,10 @@ from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import (QFileDialog, QHBoxLayout, QLabel, QMainWindow, QMessageBox, QPushButton, QSplitter,
                                QVBoxLayout, QWidget)
 
-from iirnn_core.what_plays import Playing, model_fits, uses_trained_model, what_plays
-from iirnn_core.worker import TrainingJob, TrainingWorker
-from iirnn_core.notes import midi_to_hz, midi_to_note, note_to_midi
-from iirnn_core.renderer import SynthSettings
+from iirnn_core.models.what_plays import Playing, model_fits, uses_trained_model, what_plays
+from iirnn_core.training.worker import TrainingJob, TrainingWorker
+from iirnn_core.dsp.notes import midi_to_hz, midi_to_note, note_to_midi
+from iirnn_core.synth.renderer import SynthSettings
 
 from .audio_dialog import AudioDialog
 from .comparison import compare
@@ -66,14 +66,14 @@ IMPULSE_AMPLITUDE = 0.1
 
 def default_engine_factory(config, settings, engine, model, polyphony):
     """The real audio engine (imported here so the window module loads without the audio stack)."""
-    from iirnn_core.audio import AudioEngine
+    from iirnn_core.audio.engine import AudioEngine
 
     return AudioEngine(config, settings=settings, engine=engine, model=model, polyphony=polyphony)
 
 
 def audio_config(s: AppSettings):
     """The AudioConfig for the saved audio settings (device "" means the system default)."""
-    from iirnn_core.audio import AudioConfig
+    from iirnn_core.audio.engine import AudioConfig
 
     return AudioConfig(device=s.device or None, samplerate=s.samplerate, blocksize=s.blocksize,
                        latency=latency_for_stream(s.latency), cpus_awake=s.cpus_awake)
@@ -82,7 +82,7 @@ def audio_config(s: AppSettings):
 def list_devices() -> list[str]:
     """Output device names (empty when the audio stack cannot list them)."""
     try:
-        from iirnn_core.audio import list_output_devices
+        from iirnn_core.audio.engine import list_output_devices
 
         return list(list_output_devices())
     except Exception:  # a broken audio stack must not stop the dialog from opening
@@ -288,7 +288,7 @@ class MainWindow(QMainWindow):
 
     def _load_startup_model(self, path) -> str:
         """Load the shipped model; returns a status line when it is missing or bad."""
-        from iirnn_core.modelfile import DEFAULT_MODEL_PATH, ModelFileError, load_model
+        from iirnn_core.models.modelfile import DEFAULT_MODEL_PATH, ModelFileError, load_model
 
         path = DEFAULT_MODEL_PATH if path is None else path
         if not os.path.isfile(path):
@@ -311,7 +311,7 @@ class MainWindow(QMainWindow):
 
     def playing(self, model=None) -> Playing:
         """What sounds for the controls with ``model`` (default: the model in use), by the core's one rule
-        (:func:`iirnn_core.what_plays.what_plays`): a trained twin without a fitting model plays the
+        (:func:`iirnn_core.models.what_plays.what_plays`): a trained twin without a fitting model plays the
         analytic twin (the sound panel says why)."""
         return what_plays(self.sound.engine, self.selected_settings(), self.model if model is None else model)
 
@@ -326,7 +326,7 @@ class MainWindow(QMainWindow):
     def apply_sound(self) -> None:
         """Send the controls and the model to the engine as one change (one patch table, whatever moved);
         a refused change is one status line."""
-        from iirnn_core.resonator import SettingError
+        from iirnn_core.dsp.resonator import SettingError
 
         self._sound_timer.stop()
         try:
@@ -441,7 +441,7 @@ class MainWindow(QMainWindow):
         rate and Q (its other keys sound as before). Published like every engine change: sounding
         notes keep their weights, new notes take the new nets. The model in use, and its file, stay
         as they are until the run ends."""
-        from iirnn_core.resonator import SettingError
+        from iirnn_core.dsp.resonator import SettingError
 
         if not uses_trained_model(self.sound.engine, self.selected_settings()):
             return
@@ -474,7 +474,7 @@ class MainWindow(QMainWindow):
 
     def open_model_file(self, path: str) -> bool:
         """Load ``path`` and use it; a bad file shows a one-sentence dialog and the model in use stays."""
-        from iirnn_core.modelfile import ModelFileError, load_model
+        from iirnn_core.models.modelfile import ModelFileError, load_model
 
         try:
             model = load_model(path)
@@ -488,7 +488,7 @@ class MainWindow(QMainWindow):
 
     def save_model_file(self, path: str) -> bool:
         """Save the model in use to ``path``; a failure shows a one-sentence dialog."""
-        from iirnn_core.modelfile import ModelFileError, save_model
+        from iirnn_core.models.modelfile import ModelFileError, save_model
 
         if self.model is None:
             QMessageBox.information(self, "No model", "There is no trained model to save yet.")
@@ -537,7 +537,7 @@ class MainWindow(QMainWindow):
                     cpus_awake: bool | None = None) -> None:
         """Reopen the output with these settings (``cpus_awake`` None: as it is), off the GUI thread (a device
         can take seconds to start); the engine reports trouble in its status line, shown when the reopen has ended."""
-        from iirnn_core.resonator import SettingError
+        from iirnn_core.dsp.resonator import SettingError
 
         if self._reopening is not None and self._reopening.is_alive():
             self.statusBar().showMessage("Audio is still reopening; try again in a moment.")

@@ -1,6 +1,6 @@
 """Audio > MIDI input: pick the MIDI keyboard that plays the engine, remembered between runs.
 
-The submenu lists "None" and every MIDI input port (:func:`iirnn_core.midi_input.list_input_ports`),
+The submenu lists "None" and every MIDI input port (:func:`iirnn_core.midi.ports.list_input_ports`),
 refreshed each time it opens. The chosen port's name is remembered (the window saves it in its
 settings); a poll every :data:`POLL_MS` closes it when it disappears and opens it again when it
 comes back (ALSA's changing client numbers do not matter). With ``start_now=False`` (the window,
@@ -9,7 +9,7 @@ before the stream opens would go to a block processor that the stream then repla
 unheard while their keys lit. Where there is no MIDI at all (no python-rtmidi, no MIDI system)
 the submenu says why in one disabled line and the rest works.
 
-Messages go from rtmidi's thread straight into the engine (:class:`~iirnn_core.midi_input.MidiInput`);
+Messages go from rtmidi's thread straight into the engine (:class:`~iirnn_core.midi.ports.MidiInput`);
 only the key lights come to the GUI thread, through :attr:`MidiMenu.key` (a signal emitted on
 rtmidi's thread, which Qt queues to the window's thread).
 """
@@ -20,7 +20,7 @@ from PySide6.QtCore import QObject, QTimer, Signal
 from PySide6.QtGui import QAction, QActionGroup
 from PySide6.QtWidgets import QMenu
 
-from iirnn_core.midi_input import MidiInput, MidiUnavailable, list_input_ports, same_port
+from iirnn_core.midi.ports import MidiInput, MidiUnavailable, list_input_ports, same_port
 
 POLL_MS = 2500
 """How often the chosen port is looked for (gone, or back)."""

@@ -1,6 +1,6 @@
 """File > Record / Stop recording: what the output plays, to a 32-bit float WAV at the device rate.
 
-A :class:`~iirnn_core.recorder.Recorder` does the work (the callback fills a ring, a thread of its
+A :class:`~iirnn_core.audio.recorder.Recorder` does the work (the callback fills a ring, a thread of its
 own writes the file); this puts it in the File menu, asks where to save, and reports in the status
 bar: where it records, when it could not keep up, and how long the finished file is. Closing the
 window stops the recording, which finishes a valid file.
@@ -12,7 +12,7 @@ from PySide6.QtCore import QObject, QTimer, Signal
 from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import QFileDialog, QMenu, QMessageBox, QWidget
 
-from iirnn_core.recorder import Recorder, RecordingError
+from iirnn_core.audio.recorder import Recorder, RecordingError
 
 CHECK_MS = 500
 """How often a running recording is asked whether it keeps up."""

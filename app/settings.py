@@ -12,7 +12,7 @@ from dataclasses import asdict, dataclass, fields
 
 from PySide6.QtCore import QByteArray, QSettings
 
-from iirnn_core.renderer import ENGINES
+from iirnn_core.synth.renderer import ENGINES
 
 OPTIMIZERS = ("best", "adam", "randdir")
 INITS = ("random", "warm")

@@ -14,8 +14,8 @@ from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (QComboBox, QFormLayout, QGroupBox, QHBoxLayout, QLabel, QPushButton, QSlider,
                                QVBoxLayout, QWidget)
 
-from iirnn_core.resonator import t60_from_q
-from iirnn_core.what_plays import model_fits
+from iirnn_core.dsp.resonator import t60_from_q
+from iirnn_core.models.what_plays import model_fits
 
 from .settings import MODEL_RATES
 
@@ -25,7 +25,7 @@ ENGINE_LABELS = {
     "rnn-trained": "RNN, trained weights",
     "ab": "A/B: IIR left, RNN right",
 }
-"""Engine names (iirnn_core.renderer.ENGINES) as the window shows them."""
+"""Engine names (iirnn_core.synth.renderer.ENGINES) as the window shows them."""
 
 Q_CHOICES = (0.9, 0.95, 0.97, 0.98, 0.99, 0.993, 0.995, 0.997, 0.998, 0.999, 0.9993, 0.9995, 0.9997,
              0.9998, 0.9999)
@@ -36,7 +36,7 @@ DRIVE_MIN, DRIVE_MAX, DRIVE_STEPS = 0.01, 3.0, 100
 
 
 def model_mismatch(model, rate: float, q: float) -> str:
-    """Why ``model`` cannot play at ``rate`` (Hz) and ``q`` (the core's rule, :func:`iirnn_core.what_plays.model_fits`),
+    """Why ``model`` cannot play at ``rate`` (Hz) and ``q`` (the core's rule, :func:`iirnn_core.models.what_plays.model_fits`),
     as the panel says it, or "" when it fits (or is None)."""
     if model is None or not model_fits(model, rate, q):
         return ""
@@ -155,7 +155,7 @@ class SoundPanel(QGroupBox):
 
     @property
     def engine(self) -> str:
-        """Selected engine name (one of iirnn_core.renderer.ENGINES)."""
+        """Selected engine name (one of iirnn_core.synth.renderer.ENGINES)."""
         return self.engine_box.currentData()
 
     @property

@@ -1,6 +1,6 @@
 """The training panel: keys, optimizer, init, budget; Start/Stop; live per-key loss curves and SNR table.
 
-Training runs in a child process (:class:`iirnn_core.worker.TrainingJob`). A small thread of this
+Training runs in a child process (:class:`iirnn_core.training.worker.TrainingJob`). A small thread of this
 process calls the job's ``poll()`` (which joins the child when it ends, up to seconds) and passes
 the progress on through a deque; a ``QTimer`` drains that deque every ``POLL_MS``, so neither the
 window nor the audio ever waits for the child.
@@ -23,7 +23,7 @@ from PySide6.QtWidgets import (QComboBox, QDoubleSpinBox, QFormLayout, QGroupBox
                                QLineEdit, QPushButton, QTableWidget, QTableWidgetItem, QVBoxLayout, QWidget)
 import pyqtgraph as pg
 
-from iirnn_core.notes import WHOLE_KEYBOARD, parse_notes, piano_keys
+from iirnn_core.dsp.notes import WHOLE_KEYBOARD, parse_notes, piano_keys
 
 from .loss_curves import LossCurves
 from .plots import cache_axes
@@ -82,7 +82,7 @@ class TrainingChoice:
 class TrainingPanel(QGroupBox):
     """Configure and run a training job; shows its loss curves (log scale) and per-key SNR.
 
-    ``job_factory(config)`` makes the job (default: :class:`iirnn_core.worker.TrainingJob`);
+    ``job_factory(config)`` makes the job (default: :class:`iirnn_core.training.worker.TrainingJob`);
     ``context()`` gives the (rate, q, warm model) the window is playing with.
     Signals: ``model_trained(model)``, ``model_snapshot(model)`` (every key's best net so far, a few
     times a second during a run), ``run_ended()`` (before ``model_trained``),
@@ -200,7 +200,7 @@ class TrainingPanel(QGroupBox):
 
     def make_config(self):
         """The TrainConfig for the form and the window's rate, Q and model; NoteError for bad keys."""
-        from iirnn_core.train_config import TrainConfig
+        from iirnn_core.training.config import TrainConfig
 
         form = self.choice()
         rate, q, model = self._context()
@@ -225,7 +225,7 @@ class TrainingPanel(QGroupBox):
             config = self.make_config()
             factory = self._job_factory
             if factory is None:
-                from iirnn_core.worker import TrainingJob as factory
+                from iirnn_core.training.worker import TrainingJob as factory
             job = factory(config)
             job.start()  # the child lowers its own priority (worker.TRAINING_NICENESS)
         except Exception as exc:  # a bad key list, setting or warm model: one line, nothing starts

@@ -5,7 +5,7 @@ Each row plays 16 RNN voices cycling (one new key every ``--gap`` s through C4..
 128-frame blocks, while the trainer trains the 25 keys C4..C6:
 
 - ``idle``:    no training (the floor);
-- ``process``: training in a persistent child process (:class:`iirnn_core.worker.TrainingWorker`) at nice 10, as
+- ``process``: training in a persistent child process (:class:`iirnn_core.training.worker.TrainingWorker`) at nice 10, as
                the window runs it, the design;
 - ``thread``:  the same training in a thread of the audio process (the contrast: the GIL).
 
@@ -23,7 +23,7 @@ ones the machine does not explain). Run::
     python3 benchmarks/bench_live_audio.py --cpus-may-sleep         # the peer: idle CPUs may halt
 
 The ``cpus`` column says whether the CPUs were kept awake while the notes sounded
-(:mod:`iirnn_core.cpu_wakeup`): 'awake', or 'refused: why' where ``/dev/cpu_dma_latency`` is not writable.
+(:mod:`iirnn_core.audio.cpu_wakeup`): 'awake', or 'refused: why' where ``/dev/cpu_dma_latency`` is not writable.
 """
 
 from __future__ import annotations
@@ -40,11 +40,11 @@ from pathlib import Path
 
 import numpy as np
 
-from iirnn_core.audio import AudioConfig, AudioEngine
-from iirnn_core.notes import note_range, note_to_midi
-from iirnn_core.renderer import SynthSettings
-from iirnn_core.training import TrainConfig, Training
-from iirnn_core.worker import TrainingJob, TrainingWorker
+from iirnn_core.audio.engine import AudioConfig, AudioEngine
+from iirnn_core.dsp.notes import note_range, note_to_midi
+from iirnn_core.synth.renderer import SynthSettings
+from iirnn_core.training.run import TrainConfig, Training
+from iirnn_core.training.worker import TrainingJob, TrainingWorker
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))  # pulse.py, rt_probe.py
 import pulse  # noqa: E402
@@ -217,7 +217,7 @@ def with_sound_server(args, body):
     with it, ``body(None)``."""
     if args.device is not None:
         return body(None)
-    from iirnn_core.devices import refresh_devices
+    from iirnn_core.audio.devices import refresh_devices
 
     with pulse.server_and_sink(f"iirnn_bench_{os.getpid()}") as sink:
         refresh_devices()

@@ -34,8 +34,8 @@ import sys
 import tempfile
 import time
 
-from iirnn_core.modelfile import load_model
-from iirnn_core.training import TrainConfig, train_model
+from iirnn_core.models.modelfile import load_model
+from iirnn_core.training.run import TrainConfig, train_model
 
 
 def timed_training(label: str, **config) -> dict:

@@ -2,7 +2,7 @@
 
 Launches ``python -m app`` (a fresh settings file; Qt's xcb platform on Xvfb, started here when there
 is no ``DISPLAY``; PulseAudio with a null sink of our own, started here when none runs), ``--runs``
-times for each way the audio code can be loaded (:mod:`iirnn_core.rt`): the library compiled ahead
+times for each way the audio code can be loaded (:mod:`iirnn_core.rt.library`): the library compiled ahead
 of time (the default) and numba in the process (``IIRNN_RT=numba``, warm numba cache), side by side.
 Per launch: seconds until the window is mapped on the X server (``xdotool search --onlyvisible``
 every 20 ms) and until its audio stream plays on the sound server (a sink input of its process in

@@ -13,7 +13,7 @@ SCHED_FIFO 60 thread on each CPU, the callback's priority, sleeping 1 ms at a ti
 machine itself imposed on such a thread during the run, how often it was over 5 ms, and the CPU steal
 (a virtual machine's host taking the CPUs); a dropout within 50 ms of such a stall is marked ``*``
 (the machine's, not the audio code's doing), and "not beside" counts the dropouts that are not. The window
-keeps the CPUs awake while notes sound (``iirnn_core.cpu_wakeup``) unless ``--cpus-may-sleep``. Usage::
+keeps the CPUs awake while notes sound (``iirnn_core.audio.cpu_wakeup``) unless ``--cpus-may-sleep``. Usage::
 
     python benchmarks/window_training.py [--seconds 20] [--runs 3] [--hold-gil] [--no-training] [--latency low]
                                          [--keys KEYS] [--cpus-may-sleep] [--profile]
@@ -68,7 +68,7 @@ def real_window_session():
             from PySide6.QtWidgets import QApplication
 
             from app.binding_check import keep_none_alive
-            from iirnn_core.devices import refresh_devices
+            from iirnn_core.audio.devices import refresh_devices
 
             refresh_devices()
             app = QApplication([sys.argv[0]])
@@ -87,7 +87,7 @@ def run(app, args, sink: str, tmp: str, index: int) -> dict:
     from PySide6.QtCore import QSettings, QTimer
 
     from app.main_window import MainWindow
-    from iirnn_core.notes import note_to_midi
+    from iirnn_core.dsp.notes import note_to_midi
 
     libc = ctypes.PyDLL(None)  # a PyDLL call keeps the GIL: usleep then holds it for the whole sleep
 

@@ -12,7 +12,7 @@ import importlib
 import os
 import sys
 
-from .errors import Failure, UsageError, one_line
+from iirnn_core.errors import Failure, UsageError, one_line
 
 __all__ = ["COMMANDS", "Failure", "UsageError", "build_parser", "main"]
 
@@ -38,8 +38,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _usage_errors() -> tuple[type[BaseException], ...]:
-    from .notes import NoteError
-    from .resonator import SettingError
+    from iirnn_core.dsp.notes import NoteError
+    from iirnn_core.dsp.resonator import SettingError
 
     return (UsageError, NoteError, SettingError)
 

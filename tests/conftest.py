@@ -17,7 +17,7 @@ def pulse_server():
     """A real PulseAudio server (started here only if none runs) with a null sink of the tests' own;
     yields the sink's name. Every stream this process opens plays there (``PULSE_SINK``)."""
     import pulse
-    from iirnn_core.audio import refresh_devices
+    from iirnn_core.audio.engine import refresh_devices
 
     try:
         proc = pulse.start_server()
@@ -39,8 +39,8 @@ def jack_server():
     if shutil.which("jackd") is None:
         pytest.skip("no MIDI system to test a real port with: jackd is not installed (./run installs jackd2)")
     import pulse
-    from iirnn_core import midi_input
-    from iirnn_core.audio import refresh_devices
+    from iirnn_core.midi import ports as midi_input
+    from iirnn_core.audio.engine import refresh_devices
 
     if "jack" not in midi_input.midi_apis():
         pytest.skip(f"this python-rtmidi has no JACK API (it has {midi_input.midi_apis()})")

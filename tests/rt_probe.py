@@ -16,7 +16,7 @@ audio passes through threads on both CPUs of a 2-core machine, and a stall of ei
     probe.stalls                 # [(perf_counter s, late s, cpu), ...] for each wakeup over 2 ms late
 
 ``python tests/rt_probe.py [--seconds 10] [--cpus-awake] [--load N]`` probes the machine (holding the
-audio engine's CPU wake-up request, :mod:`iirnn_core.cpu_wakeup`, with ``--cpus-awake``; beside N
+audio engine's CPU wake-up request, :mod:`iirnn_core.audio.cpu_wakeup`, with ``--cpus-awake``; beside N
 threads that keep CPUs busy in user mode and never enter the kernel, with ``--load N``: then no core
 halts and nothing of ours runs kernel code a real-time thread could wait behind, so a late wakeup is
 the host's or the guest kernel's own doing). :func:`on_a_steady_machine`
@@ -39,9 +39,9 @@ from numba import njit
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from iirnn_core.atomics import load_acquire, monotonic_seconds  # noqa: E402
-from iirnn_core.cpu_wakeup import CpuWakeup  # noqa: E402
-from iirnn_core.priority import raise_callback_priority  # noqa: E402
+from iirnn_core.rt.atomics import load_acquire, monotonic_seconds  # noqa: E402
+from iirnn_core.audio.cpu_wakeup import CpuWakeup  # noqa: E402
+from iirnn_core.audio.priority import raise_callback_priority  # noqa: E402
 
 _libc = ctypes.CDLL(None, use_errno=True)
 _nanosleep = _libc.nanosleep
@@ -244,7 +244,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=float, default=10.0)
     parser.add_argument("--cpus-awake", action="store_true",
-                        help="hold the audio engine's CPU wake-up request meanwhile (iirnn_core.cpu_wakeup)")
+                        help="hold the audio engine's CPU wake-up request meanwhile (iirnn_core.audio.cpu_wakeup)")
     parser.add_argument("--load", type=int, default=0, metavar="N",
                         help="meanwhile keep N threads busy in user mode at nice 19 (no core halts, and nothing of ours "
                              "runs in the kernel)")

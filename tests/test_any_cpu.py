@@ -28,7 +28,7 @@ def test_the_numeric_tests_pass_with_the_kernels_built_for_a_generic_cpu(tmp_pat
     env = dict(os.environ, NUMBA_CPU_NAME="generic", NUMBA_CACHE_DIR=str(tmp_path / "numba"),
                XDG_CACHE_HOME=str(tmp_path / "cache"), PYTHONDONTWRITEBYTECODE="1")
     env.pop("NUMBA_CPU_FEATURES", None)
-    build = subprocess.run([sys.executable, "-m", "iirnn_core.rt_build"], cwd=ROOT, env=env,
+    build = subprocess.run([sys.executable, "-m", "iirnn_core.rt.build"], cwd=ROOT, env=env,
                            capture_output=True, text=True, timeout=900)
     assert build.returncode == 0, build.stdout + build.stderr
     assert str(tmp_path) in build.stdout  # the generic library, in its own cache (the host's is untouched)

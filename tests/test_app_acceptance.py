@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from iirnn_core.notes import note_to_hz
+from iirnn_core.dsp.notes import note_to_hz
 
 TOOLS = ("Xvfb", "xdotool", "parec", "pactl", "pulseaudio")
 pytestmark = pytest.mark.skipif(any(shutil.which(t) is None for t in TOOLS),

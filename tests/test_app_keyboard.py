@@ -4,7 +4,7 @@ import pytest
 from PySide6.QtCore import QPoint, QPointF, Qt
 
 from app.keyboard import PianoKeyboard, is_black
-from iirnn_core.notes import note_to_midi
+from iirnn_core.dsp.notes import note_to_midi
 
 
 @pytest.fixture

@@ -1,7 +1,7 @@
 """The computer-keyboard mapping (pure logic): rows, octave shift, auto-repeat, release-all."""
 
 from app.keymap import BOTTOM_ROW, MAX_SHIFT, MIN_SHIFT, TOP_ROW, KeyboardPlayer, midi_for, semitone_of
-from iirnn_core.notes import midi_to_note
+from iirnn_core.dsp.notes import midi_to_note
 
 
 def test_rows_cover_c4_to_c5_and_c5_to_c6():

@@ -1,5 +1,5 @@
 """The window's process never imports torch (the weights it plays are numpy, training runs in a child), nor
-numba and llvmlite (the audio code comes compiled ahead of time, iirnn_core.rt_build, which ./run builds)."""
+numba and llvmlite (the audio code comes compiled ahead of time, iirnn_core.rt.build, which ./run builds)."""
 
 import os
 import subprocess
@@ -25,7 +25,7 @@ while window.training.is_running and time.monotonic() < deadline:
     time.sleep(0.02)
 window.engine.note_on(69)
 time.sleep(0.1)
-from iirnn_core import rt
+from iirnn_core.rt import library as rt
 print(rt.backend().split()[0], "numba" in sys.modules, "llvmlite" in sys.modules)
 print("trained" if window.model is not None else "no model", "torch" in sys.modules)
 window.close()

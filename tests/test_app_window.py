@@ -15,11 +15,11 @@ from PySide6.QtGui import QKeyEvent
 from PySide6.QtWidgets import QApplication, QMessageBox
 
 from app.main_window import MainWindow
-from iirnn_core.worker import TRAINING_NICENESS
-from iirnn_core.model import analytic_weights
-from iirnn_core.modelfile import KeyModel, TrainedModel, load_model, save_model
-from iirnn_core.notes import note_range, note_to_hz, note_to_midi
-from iirnn_core.resonator import resonator
+from iirnn_core.training.worker import TRAINING_NICENESS
+from iirnn_core.training.network import analytic_weights
+from iirnn_core.models.modelfile import KeyModel, TrainedModel, load_model, save_model
+from iirnn_core.dsp.notes import note_range, note_to_hz, note_to_midi
+from iirnn_core.dsp.resonator import resonator
 
 NO_DEVICE = "iirnn-tests: no such device"
 """An output name no host has: the real engine falls back to its paced null output."""
@@ -60,7 +60,7 @@ def null_config(settings):
 
 
 def recording_factory(config, settings, engine, model, polyphony):
-    from iirnn_core.audio import AudioEngine
+    from iirnn_core.audio.engine import AudioEngine
 
     return RecordingEngine(AudioEngine(config, settings=settings, engine=engine, model=model, polyphony=polyphony))
 
@@ -85,7 +85,7 @@ def model_path(tmp_path):
 @pytest.fixture(scope="session")
 def trainer():
     """One training process for every window of the session (as one window keeps one)."""
-    from iirnn_core.worker import TrainingWorker
+    from iirnn_core.training.worker import TrainingWorker
 
     worker = TrainingWorker()
     worker.start()
@@ -492,7 +492,7 @@ def test_status_counts_each_dropout_once_and_shows_troubles():
     from dataclasses import replace
 
     from app.main_window import stats_text
-    from iirnn_core.audio import EngineStats
+    from iirnn_core.audio.engine import EngineStats
 
     stats = EngineStats(underruns_timestamps=3, underruns_wallclock=2, muted_blocks=0, callback_load_mean=0.01,
                         callback_load_max=0.05, latency_ms_median=9.2, null_output=False, device_name="pulse",
@@ -562,8 +562,8 @@ def test_the_trained_engine_plays_the_network_while_it_learns(make_window, qtbot
 
 def test_the_pole_plot_shows_the_twins_poles_and_a_trained_net_sits_on_the_iirs():
     from app.comparison import compare
-    from iirnn_core.modelfile import DEFAULT_MODEL_PATH, load_model
-    from iirnn_core.renderer import SynthSettings
+    from iirnn_core.models.modelfile import DEFAULT_MODEL_PATH, load_model
+    from iirnn_core.synth.renderer import SynthSettings
 
     c = compare("A4", SynthSettings(), "rnn-trained", load_model(DEFAULT_MODEL_PATH))  # 63 dB nets
     w = 2 * np.pi * 440.0 / 8000.0
@@ -749,8 +749,8 @@ def test_file_record_writes_a_valid_file_and_closing_the_window_finishes_one(mak
 
 
 def test_the_trained_engine_plays_every_key_the_octave_shift_reaches(make_window):
-    from iirnn_core.modelfile import DEFAULT_MODEL_PATH
-    from iirnn_core.notes import midi_to_hz
+    from iirnn_core.models.modelfile import DEFAULT_MODEL_PATH
+    from iirnn_core.dsp.notes import midi_to_hz
 
     window = make_window(model=DEFAULT_MODEL_PATH)  # the shipped model: A0..B7 at 8 kHz
     window.sound.set_values("rnn-trained", 0.995, 1.0, 100, 0.8, 8000)

@@ -2,7 +2,7 @@
 
 import numpy as np
 
-from iirnn_core.accounting import WINDOW_SECONDS, Accounting
+from iirnn_core.synth.accounting import WINDOW_SECONDS, Accounting
 
 RATE, BLOCK = 48000, 128
 PERIOD = BLOCK / RATE

@@ -6,10 +6,10 @@ import tracemalloc
 import numpy as np
 import pytest
 
-from iirnn_core.audio import AudioConfig, AudioEngine
-from iirnn_core.null_output import NoStatus, TimeInfo
-from iirnn_core.renderer import SynthSettings
-from iirnn_core.resonator import SettingError
+from iirnn_core.audio.engine import AudioConfig, AudioEngine
+from iirnn_core.audio.null_output import NoStatus, TimeInfo
+from iirnn_core.synth.renderer import SynthSettings
+from iirnn_core.dsp.resonator import SettingError
 
 RATE, BLOCK = 48000, 128
 PERIOD = BLOCK / RATE
@@ -266,7 +266,7 @@ def test_scope_holds_the_newest_mono_samples():
 
 @pytest.mark.parametrize("engine", ["iir", "rnn-analytic", "ab"])
 def test_the_callback_plays_what_iirnn_render_renders_sample_for_sample(engine):
-    from iirnn_core.renderer import render_notes
+    from iirnn_core.synth.renderer import render_notes
 
     settings = SynthSettings(q=0.999, drive=0.3, channels=2)
     eng = AudioEngine(AudioConfig(samplerate=8000, blocksize=BLOCK), settings, engine)  # device rate = model rate

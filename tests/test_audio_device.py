@@ -10,9 +10,9 @@ import pytest
 import pulse
 from rt_probe import on_a_steady_machine
 from iirnn_core import cli
-from iirnn_core.audio import AudioConfig, AudioEngine, list_output_devices
-from iirnn_core.cpu_wakeup import AWAKE_US, PATH, kernel_limit_us
-from iirnn_core.renderer import ENGINES, SynthSettings, render_notes
+from iirnn_core.audio.engine import AudioConfig, AudioEngine, list_output_devices
+from iirnn_core.audio.cpu_wakeup import AWAKE_US, PATH, kernel_limit_us
+from iirnn_core.synth.renderer import ENGINES, SynthSettings, render_notes
 
 RATE = 48000
 
@@ -32,9 +32,9 @@ def engine(pulse_server):
 
 def trained_model():
     """The shipped trained model if it exists yet, else a stand-in holding A4's analytic weights (H = 4)."""
-    from iirnn_core import modelfile
-    from iirnn_core.model import analytic_weights
-    from iirnn_core.resonator import resonator
+    from iirnn_core.models import modelfile
+    from iirnn_core.training.network import analytic_weights
+    from iirnn_core.dsp.resonator import resonator
 
     if modelfile.DEFAULT_MODEL_PATH.is_file():
         return modelfile.load_model(modelfile.DEFAULT_MODEL_PATH)
@@ -154,7 +154,7 @@ def test_a_thread_holding_the_gil_for_300_ms_leaves_no_gap(engine, pulse_server)
 
     from numba import njit
 
-    from iirnn_core.atomics import monotonic_seconds
+    from iirnn_core.rt.atomics import monotonic_seconds
 
     @njit(nogil=False)  # holds the GIL for the whole call
     def hold_the_gil(seconds):

@@ -4,9 +4,9 @@ import time
 
 import numpy as np
 
-from iirnn_core.audio import AudioConfig, AudioEngine
-from iirnn_core.null_output import NullOutput
-from iirnn_core.renderer import SynthSettings
+from iirnn_core.audio.engine import AudioConfig, AudioEngine
+from iirnn_core.audio.null_output import NullOutput
+from iirnn_core.synth.renderer import SynthSettings
 
 
 def test_null_output_paces_callbacks_at_the_block_rate():

@@ -3,8 +3,8 @@
 import numpy as np
 import pytest
 
-from iirnn_core.resample import StreamingResampler, rate_ratio
-from iirnn_core.resonator import SettingError
+from iirnn_core.synth.resample import StreamingResampler, rate_ratio
+from iirnn_core.dsp.resonator import SettingError
 
 
 def stream(resampler, signal, block_sizes):
@@ -88,7 +88,7 @@ def test_ratio_checks():
 def test_kaiser_lowpass_is_scipys_firwin():
     import scipy.signal
 
-    from iirnn_core.resample import kaiser_lowpass
+    from iirnn_core.synth.resample import kaiser_lowpass
 
     for taps, cutoff in ((96, 1 / 6), (441 * 16, 1 / 441), (33, 0.5)):
         np.testing.assert_allclose(kaiser_lowpass(taps, cutoff, 7.0),

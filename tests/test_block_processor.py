@@ -6,10 +6,10 @@ import time
 import numpy as np
 from numba import njit
 
-from iirnn_core.atomics import load_acquire, store_release
-from iirnn_core.audio import AudioConfig, AudioEngine
-from iirnn_core.block_processor import EVENT_RING, NOTE_ON, BlockProcessor
-from iirnn_core.renderer import SynthSettings
+from iirnn_core.rt.atomics import load_acquire, store_release
+from iirnn_core.audio.engine import AudioConfig, AudioEngine
+from iirnn_core.synth.block_processor import EVENT_RING, NOTE_ON, BlockProcessor
+from iirnn_core.synth.renderer import SynthSettings
 
 N_EVENTS = 200_000
 

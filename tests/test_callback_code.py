@@ -14,7 +14,7 @@ import textwrap
 
 SCRIPT = textwrap.dedent(r"""
     import re
-    from iirnn_core.rt_entries import pa_callback
+    from iirnn_core.rt.entries import pa_callback
     ir = pa_callback.inspect_llvm()
     funcs = {m.group(1): m.group(0) for m in re.finditer(r'^define [^@]*@"?([^"(\s]+)"?\((.*?)^}', ir, re.S | re.M)}
     calls = {n: set(re.findall(r'call [^@\n]*@"?([^"(\s]+)"?\(', body)) for n, body in funcs.items()}

@@ -10,8 +10,8 @@ import scipy.io.wavfile
 import scipy.signal
 
 from iirnn_core.cli import main
-from iirnn_core.notes import note_to_hz
-from iirnn_core.resonator import impulse, resonator
+from iirnn_core.dsp.notes import note_to_hz
+from iirnn_core.dsp.resonator import impulse, resonator
 
 
 def run_cli(*args):

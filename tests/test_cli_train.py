@@ -7,7 +7,7 @@ import sys
 import pytest
 
 from iirnn_core.cli import main
-from iirnn_core.modelfile import load_model
+from iirnn_core.models.modelfile import load_model
 
 
 def run_cli(*args, cwd=None):

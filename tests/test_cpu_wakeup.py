@@ -5,7 +5,7 @@ import struct
 
 import pytest
 
-from iirnn_core.cpu_wakeup import AWAKE_US, NO_CONSTRAINT_US, PATH, CpuWakeup, kernel_limit_us
+from iirnn_core.audio.cpu_wakeup import AWAKE_US, NO_CONSTRAINT_US, PATH, CpuWakeup, kernel_limit_us
 
 
 class Clock:

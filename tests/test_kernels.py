@@ -5,8 +5,8 @@ import pytest
 import scipy.signal
 import torch
 
-from iirnn_core import kernels
-from iirnn_core.model import RNNWeights, run_torch_rnn
+from iirnn_core.rt import bank_kernels as kernels
+from iirnn_core.training.network import RNNWeights, run_torch_rnn
 
 
 def _vectorised_tanh(x):

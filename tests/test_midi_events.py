@@ -2,7 +2,7 @@
 
 import mido
 
-from iirnn_core.midi_events import RELEASE, SILENCE, START, Action, MidiState
+from iirnn_core.midi.events import RELEASE, SILENCE, START, Action, MidiState
 
 
 def on(note, velocity=100, channel=0):

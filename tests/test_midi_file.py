@@ -7,9 +7,9 @@ import pytest
 import scipy.io.wavfile
 
 from iirnn_core.cli import main
-from iirnn_core.midi_file import read_midi, render_midi
-from iirnn_core.notes import midi_to_hz, note_to_midi
-from iirnn_core.renderer import SynthSettings
+from iirnn_core.midi.file import read_midi, render_midi
+from iirnn_core.dsp.notes import midi_to_hz, note_to_midi
+from iirnn_core.synth.renderer import SynthSettings
 
 TPB = 480
 TEMPO_CHANGE_TICK = 4 * TPB + 240  # between two notes' ticks: the time math must split a delta

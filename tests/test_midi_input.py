@@ -10,10 +10,11 @@ import mido
 import numpy as np
 import pytest
 
-from iirnn_core import cli, midi_input
-from iirnn_core.audio import AudioConfig, AudioEngine
-from iirnn_core.midi_input import MidiInput, MidiUnavailable, NoSuchPort, same_port
-from iirnn_core.renderer import SynthSettings
+from iirnn_core import cli
+from iirnn_core.midi import ports as midi_input
+from iirnn_core.audio.engine import AudioConfig, AudioEngine
+from iirnn_core.midi.ports import MidiInput, MidiUnavailable, NoSuchPort, same_port
+from iirnn_core.synth.renderer import SynthSettings
 from test_audio_callback import Driver
 
 NO_DEVICE = "iirnn-tests: no such device"
@@ -211,6 +212,6 @@ def test_iirnn_play_midi_in_plays_a_real_port(midi_keyboard, capsys):
 
 
 def _outputs():
-    from iirnn_core.audio import list_output_devices
+    from iirnn_core.audio.engine import list_output_devices
 
     return list_output_devices()

@@ -4,8 +4,8 @@ import numpy as np
 import pytest
 import torch
 
-from iirnn_core.model import RNNNet, RNNWeights, analytic_weights, run_torch_rnn, snr_db, spectral_radius
-from iirnn_core.resonator import SettingError, impulse, impulse_response, resonator
+from iirnn_core.training.network import RNNNet, RNNWeights, analytic_weights, run_torch_rnn, snr_db, spectral_radius
+from iirnn_core.dsp.resonator import SettingError, impulse, impulse_response, resonator
 
 SEED = resonator(440.0, 0.995, 8000)  # the seed's case: 8 kHz, 440 Hz, Q 0.995, 0.6 s, impulse 0.1
 

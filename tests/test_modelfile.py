@@ -8,14 +8,14 @@ import pickle
 import numpy as np
 import pytest
 
-from iirnn_core import modelfile
-from iirnn_core.notes import parse_notes
-from iirnn_core.model import RNNWeights, analytic_weights
-from iirnn_core.modelfile import (DEFAULT_MODEL_PATH, KeyModel, ModelFileError, TrainedModel, load_model,
+from iirnn_core.models import modelfile
+from iirnn_core.dsp.notes import parse_notes
+from iirnn_core.training.network import RNNWeights, analytic_weights
+from iirnn_core.models.modelfile import (DEFAULT_MODEL_PATH, KeyModel, ModelFileError, TrainedModel, load_model,
                                   save_model)
-from iirnn_core.notes import note_to_hz
-from iirnn_core.resonator import SettingError, resonator
-from iirnn_core.training import measure_snr
+from iirnn_core.dsp.notes import note_to_hz
+from iirnn_core.dsp.resonator import SettingError, resonator
+from iirnn_core.training.run import measure_snr
 
 
 def small_model(notes=("A4", "C5"), drive=0.1) -> TrainedModel:

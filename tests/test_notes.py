@@ -2,7 +2,7 @@
 
 import pytest
 
-from iirnn_core.notes import NoteError, canonical, midi_to_note, note_range, note_to_hz, note_to_midi, parse_notes
+from iirnn_core.dsp.notes import NoteError, canonical, midi_to_note, note_range, note_to_hz, note_to_midi, parse_notes
 
 
 def test_a4_is_440_and_octaves_double():

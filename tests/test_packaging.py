@@ -40,7 +40,7 @@ def test_an_installed_wheel_renders_the_shipped_trained_a4(wheel, tmp_path):
     elsewhere = tmp_path / "elsewhere"
     elsewhere.mkdir()
     env = dict(os.environ, PYTHONPATH=str(site))
-    where = subprocess.run([sys.executable, "-c", "import iirnn_core.modelfile as m; print(m.__file__); "
+    where = subprocess.run([sys.executable, "-c", "import iirnn_core.models.modelfile as m; print(m.__file__); "
                             "print(m.DEFAULT_MODEL_PATH)"], capture_output=True, text=True, cwd=elsewhere, env=env)
     assert where.returncode == 0, where.stderr
     assert all(line.startswith(str(site)) for line in where.stdout.split()), where.stdout  # not the checkout's

@@ -7,10 +7,10 @@ import numpy as np
 import pytest
 import soundfile
 
-from iirnn_core import block_processor
-from iirnn_core.audio import AudioConfig, AudioEngine
-from iirnn_core.recorder import Recorder, RecordingError
-from iirnn_core.renderer import SynthSettings
+from iirnn_core.synth import block_processor
+from iirnn_core.audio.engine import AudioConfig, AudioEngine
+from iirnn_core.audio.recorder import Recorder, RecordingError
+from iirnn_core.synth.renderer import SynthSettings
 
 NO_DEVICE = "iirnn-tests: no such device"
 RATE, BLOCK = 48000, 128

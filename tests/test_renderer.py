@@ -5,10 +5,10 @@ import dataclasses
 import numpy as np
 import pytest
 
-from iirnn_core.model import RNNWeights, analytic_weights, run_torch_rnn, snr_db
-from iirnn_core.notes import note_to_hz, note_to_midi
-from iirnn_core.renderer import (RETIRE_LEVEL, Renderer, SynthSettings, VoicePatch, patches_for, render_notes)
-from iirnn_core.resonator import SettingError, impulse, impulse_response, resonator
+from iirnn_core.training.network import RNNWeights, analytic_weights, run_torch_rnn, snr_db
+from iirnn_core.dsp.notes import note_to_hz, note_to_midi
+from iirnn_core.synth.renderer import (RETIRE_LEVEL, Renderer, SynthSettings, VoicePatch, patches_for, render_notes)
+from iirnn_core.dsp.resonator import SettingError, impulse, impulse_response, resonator
 
 RAW = SynthSettings(raw=True)
 
@@ -161,7 +161,7 @@ def test_render_pitch_at_48k():
 
 
 def test_a_key_the_model_lacks_plays_the_analytic_twin_or_nothing():
-    from iirnn_core.modelfile import DEFAULT_MODEL_PATH, load_model
+    from iirnn_core.models.modelfile import DEFAULT_MODEL_PATH, load_model
 
     shipped = load_model(DEFAULT_MODEL_PATH)
     model = dataclasses.replace(shipped, keys={n: k for n, k in shipped.keys.items() if n != "A2"})  # lacks A2

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import scipy.signal
 
-from iirnn_core.resonator import (SettingError, impulse, impulse_response, q_from_t60, reference_filter, resonator,
+from iirnn_core.dsp.resonator import (SettingError, impulse, impulse_response, q_from_t60, reference_filter, resonator,
                                   resonator_t60, t60_from_q)
 
 

@@ -1,7 +1,7 @@
-"""The ahead-of-time audio library (iirnn_core.rt_build) against the same code compiled by numba.
+"""The ahead-of-time audio library (iirnn_core.rt.build) against the same code compiled by numba.
 
 Bit for bit, as both are the same LLVM IR compiled by the same LLVM for the same CPU target (the
-host's, or the one ``NUMBA_CPU_NAME`` names: :func:`iirnn_core.rt.target_cpu`).
+host's, or the one ``NUMBA_CPU_NAME`` names: :func:`iirnn_core.rt.library.target_cpu`).
 
 ``./run`` builds the library before the tests, so these tests require it: the window's process is
 meant to run on it (tests/test_app_no_torch.py checks that process has no numba).
@@ -16,7 +16,7 @@ from contextlib import contextmanager
 import numpy as np
 import pytest
 
-from iirnn_core import rt
+from iirnn_core.rt import library as rt
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 ALLOWED_UNDEFINED = {"clock_gettime", "gettid", "memset", "memcpy", "memmove", "free", "tanh"}
@@ -36,20 +36,20 @@ def backend(functions):
 
 def library_functions():
     path = rt.library_path()
-    assert path.is_file(), f"{path} missing: ./run builds it (python -m iirnn_core.rt_build)"
+    assert path.is_file(), f"{path} missing: ./run builds it (python -m iirnn_core.rt.build)"
     return rt._from_library(path)
 
 
 def numba_functions():
-    from iirnn_core.rt_entries import ENTRIES
+    from iirnn_core.rt.entries import ENTRIES
 
     return {name: entry.ctypes for name, entry in ENTRIES.items()}
 
 
 def play_a_phrase():
     """The callback's output (device blocks, A/B engine, resampled, two pipelines) and what it recorded."""
-    from iirnn_core.audio import AudioConfig, AudioEngine
-    from iirnn_core.renderer import SynthSettings
+    from iirnn_core.audio.engine import AudioConfig, AudioEngine
+    from iirnn_core.synth.renderer import SynthSettings
 
     from test_audio_callback import Driver
 
@@ -82,7 +82,7 @@ def test_the_library_plays_exactly_what_numba_plays():
 
 
 def test_offline_rendering_through_the_library_matches_numba():
-    from iirnn_core.renderer import SynthSettings, render_notes
+    from iirnn_core.synth.renderer import SynthSettings, render_notes
 
     settings = SynthSettings(q=0.999)
     with backend(library_functions()):
@@ -107,15 +107,18 @@ def test_the_library_needs_only_libc_libm_and_python():
 
 
 def test_the_library_key_covers_every_module_its_code_comes_from():
-    script = "import sys, iirnn_core.rt_entries; print(' '.join(m for m in sys.modules if m.startswith('iirnn_core.')))"
+    """The key hashes every source of the rt package; the entry points load nothing from outside it."""
+    script = "import sys, iirnn_core.rt.entries; print(' '.join(m for m in sys.modules if m.startswith('iirnn_core.')))"
     out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True, cwd=ROOT).stdout
-    loaded = {m.split(".", 1)[1] for m in out.split()}
-    assert loaded <= set(rt.KERNEL_MODULES), loaded - set(rt.KERNEL_MODULES)
+    loaded = set(out.split())
+    assert "iirnn_core.rt.block_kernels" in loaded
+    outside = {m for m in loaded if m != rt.KERNEL_PACKAGE and not m.startswith(rt.KERNEL_PACKAGE + ".")}
+    assert not outside, outside
 
 
 def test_a_broken_library_falls_back_to_numba_with_one_line(tmp_path):
     script = ("import logging, sys; logging.basicConfig(level=logging.INFO, stream=sys.stdout)\n"
-              "from iirnn_core import rt\n"
+              "from iirnn_core.rt import library as rt\n"
               "p = rt.library_path(); p.parent.mkdir(parents=True); p.write_bytes(b'not a library')\n"
               "import numpy as np\n"
               "ints, floats = np.ones(7, dtype=np.int64), np.zeros(10)\n"

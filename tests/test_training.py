@@ -7,11 +7,11 @@ import numpy as np
 import pytest
 import torch
 
-from iirnn_core import training_kernels as tk
-from iirnn_core.model import RNNNet, RNNWeights, run_torch_rnn, snr_db
-from iirnn_core.notes import note_to_hz, piano_keys
-from iirnn_core.resonator import SettingError, impulse, impulse_response, resonator
-from iirnn_core.training import (LMOptimizer, iir_targets, Progress, TrainConfig, Training, measure_snr, spectral_radii, stabilised, train,
+from iirnn_core.training import kernels as tk
+from iirnn_core.training.network import RNNNet, RNNWeights, run_torch_rnn, snr_db
+from iirnn_core.dsp.notes import note_to_hz, piano_keys
+from iirnn_core.dsp.resonator import SettingError, impulse, impulse_response, resonator
+from iirnn_core.training.run import (LMOptimizer, iir_targets, Progress, TrainConfig, Training, measure_snr, spectral_radii, stabilised, train,
                                  train_model)
 
 H = 3
@@ -302,7 +302,7 @@ def test_the_shipped_model_is_what_iirnn_train_gives():
     (no fast-math; explicit fused multiply-adds; sums written lane by lane), so this holds on any
     x86-64 with this C library's tanh; the suite's run with the kernels compiled for a generic
     x86-64 (``test_any_cpu.py``) checks it there too. Every key's quality is checked on any CPU."""
-    from iirnn_core.modelfile import DEFAULT_MODEL_PATH, load_model
+    from iirnn_core.models.modelfile import DEFAULT_MODEL_PATH, load_model
 
     shipped = load_model(DEFAULT_MODEL_PATH)
     assert (shipped.optimizer, shipped.init, shipped.seed) == ("best", "random", 0)
@@ -317,7 +317,7 @@ def test_the_shipped_model_is_what_iirnn_train_gives():
 
 
 def test_the_seeds_adam_reports_every_key_step_not_only_each_epoch():
-    from iirnn_core.training import Progress, Training
+    from iirnn_core.training.run import Progress, Training
 
     config = TrainConfig(notes=["A4", "C5", "E5"], optimizer="adam", steps=2, seconds=0.05)
     events = list(Training(config).run())

@@ -2,10 +2,10 @@
 
 import pytest
 
-from iirnn_core.modelfile import DEFAULT_MODEL_PATH, load_model
-from iirnn_core.renderer import SynthSettings
-from iirnn_core.resonator import SettingError
-from iirnn_core.what_plays import model_fits, uses_trained_model, what_plays
+from iirnn_core.models.modelfile import DEFAULT_MODEL_PATH, load_model
+from iirnn_core.synth.renderer import SynthSettings
+from iirnn_core.dsp.resonator import SettingError
+from iirnn_core.models.what_plays import model_fits, uses_trained_model, what_plays
 
 MODEL = load_model(DEFAULT_MODEL_PATH)  # 8 kHz, Q 0.995
 

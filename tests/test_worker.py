@@ -6,9 +6,9 @@ import time
 
 import pytest
 
-from iirnn_core.modelfile import TrainedModel
-from iirnn_core.training import Progress, TrainConfig
-from iirnn_core.worker import TRAINING_NICENESS, TrainingJob, config_from_dict, config_to_dict
+from iirnn_core.models.modelfile import TrainedModel
+from iirnn_core.training.run import Progress, TrainConfig
+from iirnn_core.training.worker import TRAINING_NICENESS, TrainingJob, config_from_dict, config_to_dict
 
 WAIT = 120.0  # generous: a spawned child imports torch and numba first
 
@@ -90,7 +90,7 @@ def test_progress_is_throttled_but_the_last_event_always_arrives():
 
 
 def test_config_crosses_as_plain_data(tmp_path):
-    from iirnn_core.modelfile import DEFAULT_MODEL_PATH, load_model
+    from iirnn_core.models.modelfile import DEFAULT_MODEL_PATH, load_model
 
     warm = load_model(DEFAULT_MODEL_PATH)
     config = TrainConfig(notes=["A4"], init="warm", warm_model=warm, seed=5, budget=3.0)
@@ -115,7 +115,7 @@ def test_the_child_lowers_its_own_priority_below_the_audio():
 
 
 def test_one_persistent_worker_trains_job_after_job_cancels_and_survives_a_crash():
-    from iirnn_core.worker import TrainingWorker
+    from iirnn_core.training.worker import TrainingWorker
 
     worker = TrainingWorker()
     worker.start()
@@ -152,7 +152,7 @@ def test_one_persistent_worker_trains_job_after_job_cancels_and_survives_a_crash
 
 PARENT = r"""
 import sys, time
-from iirnn_core.worker import TrainingWorker
+from iirnn_core.training.worker import TrainingWorker
 if __name__ == "__main__":
     worker = TrainingWorker()
     worker.start()

@@ -17,9 +17,9 @@ import time
 import numpy as np
 import torch
 
-from ..model import RNNNet
-from ..notes import midi_to_note
-from ..renderer import Renderer, SynthSettings, patches_for
+from iirnn_core.training.network import RNNNet
+from iirnn_core.dsp.notes import midi_to_note
+from iirnn_core.synth.renderer import Renderer, SynthSettings, patches_for
 
 BENCH_Q = 0.99999
 """Pole radius for the benchmark: decays slowly enough that no voice retires during a run."""
@@ -52,7 +52,7 @@ def live_block_load(engine: str, voices: int, rate: int, block: int, seconds: fl
     """CPU seconds per audio second of the live callback's compiled block (``process_block``: key events,
     voices at ``model_rate``, resampler to ``rate``, output stage, scope, accounting) with ``voices``
     voices of ``engine`` sounding (A/B: ``voices`` keys of two voices each)."""
-    from ..audio import AudioConfig, AudioEngine
+    from iirnn_core.audio.engine import AudioConfig, AudioEngine
 
     settings = SynthSettings(rate=model_rate, q=BENCH_Q, drive=0.3, channels=2)
     eng = AudioEngine(AudioConfig(samplerate=rate, blocksize=block), settings, engine, polyphony=voices)
@@ -130,7 +130,7 @@ def add_parser(sub) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Print the load table (or JSON); returns 0."""
-    from ..errors import UsageError
+    from iirnn_core.errors import UsageError
 
     if args.rate <= 0 or args.block <= 0 or args.seconds <= 0:
         raise UsageError("iirnn bench: --rate, --block and --seconds must be positive")

@@ -19,7 +19,7 @@ def add_parser(sub) -> None:
 
 def midi_inputs() -> tuple[list[str], str]:
     """(MIDI input port names, "" or the one line saying why MIDI is unavailable)."""
-    from ..midi_input import MidiUnavailable, list_input_ports
+    from iirnn_core.midi.ports import MidiUnavailable, list_input_ports
 
     try:
         return list_input_ports(), ""
@@ -29,8 +29,8 @@ def midi_inputs() -> tuple[list[str], str]:
 
 def run(args: argparse.Namespace) -> int:
     """Print the device and port names; a host with no audio output is a failure (exit 1)."""
-    from ..devices import default_output_device, list_output_devices
-    from ..errors import Failure
+    from iirnn_core.audio.devices import default_output_device, list_output_devices
+    from iirnn_core.errors import Failure
 
     names = list_output_devices()
     default = default_output_device() if names else None

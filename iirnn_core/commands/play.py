@@ -3,9 +3,9 @@
 With ``--gap 0`` every note is struck at once; otherwise one note every ``--gap`` seconds,
 cycling through the list until ``--seconds`` have passed (each note is released when the next
 one starts; it rings on). ``--midi-in NAME`` plays from a MIDI input port (velocity, note-off,
-sustain pedal; see :mod:`iirnn_core.midi_input`), for ``--seconds`` or until Ctrl-C; it can go
+sustain pedal; see :mod:`iirnn_core.midi.ports`), for ``--seconds`` or until Ctrl-C; it can go
 with ``--notes``. ``--record OUT.wav`` writes what the device played, at the device rate, as a
-32-bit float WAV (:mod:`iirnn_core.recorder`). ``--json`` prints underruns (counted from callback
+32-bit float WAV (:mod:`iirnn_core.audio.recorder`). ``--json`` prints underruns (counted from callback
 timestamps and from the wall clock), mean and max callback load and the median key-to-sound latency.
 """
 
@@ -17,10 +17,10 @@ import math
 import sys
 import time
 
-from ..midi_input import APIS
-from ..notes import note_to_midi, parse_notes
-from ..renderer import ENGINES, SynthSettings
-from .render import model_for_engine
+from iirnn_core.midi.ports import APIS
+from iirnn_core.dsp.notes import note_to_midi, parse_notes
+from iirnn_core.synth.renderer import ENGINES, SynthSettings
+from iirnn_core.commands.render import model_for_engine
 
 
 def add_parser(sub) -> None:
@@ -56,7 +56,7 @@ def add_parser(sub) -> None:
 
 
 def _latency(text: str):
-    from ..errors import UsageError
+    from iirnn_core.errors import UsageError
 
     if text in ("low", "high"):
         return text
@@ -93,10 +93,10 @@ def _play(engine, midis: list[int], args: argparse.Namespace) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Play, then print the accounting (one line, or JSON)."""
-    from ..audio import AudioConfig, AudioEngine, find_output_device, list_output_devices
-    from ..errors import UsageError
-    from ..midi_input import MidiInput, find_port
-    from ..recorder import Recorder
+    from iirnn_core.audio.engine import AudioConfig, AudioEngine, find_output_device, list_output_devices
+    from iirnn_core.errors import UsageError
+    from iirnn_core.midi.ports import MidiInput, find_port
+    from iirnn_core.audio.recorder import Recorder
 
     if args.notes is None and args.midi_in is None:
         raise UsageError("iirnn play: give --notes, --midi-in, or both")

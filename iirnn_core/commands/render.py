@@ -9,10 +9,10 @@ import sys
 import numpy as np
 import scipy.io.wavfile
 
-from ..midi_file import read_midi, render_midi
-from ..notes import midi_to_note, parse_notes
-from ..renderer import ENGINES, SynthSettings, render_notes
-from ..what_plays import uses_trained_model
+from iirnn_core.midi.file import read_midi, render_midi
+from iirnn_core.dsp.notes import midi_to_note, parse_notes
+from iirnn_core.synth.renderer import ENGINES, SynthSettings, render_notes
+from iirnn_core.models.what_plays import uses_trained_model
 
 ENGINE_CHOICES = tuple(e for e in ENGINES if e != "ab")
 
@@ -46,11 +46,11 @@ def load_model_arg(path: str | None):
     """The model named by ``--model`` (None when not given); a missing file is a usage error."""
     if path is None:
         return None
-    from ..errors import UsageError
+    from iirnn_core.errors import UsageError
 
     if not os.path.isfile(path):
         raise UsageError(f"iirnn: model file {path!r} does not exist")
-    from ..modelfile import load_model
+    from iirnn_core.models.modelfile import load_model
 
     return load_model(path)
 
@@ -61,8 +61,8 @@ def model_for_engine(engine: str, path: str | None, settings: SynthSettings):
     if not uses_trained_model(engine, settings):
         return load_model_arg(path)
     if path is None:
-        from ..errors import Failure
-        from ..modelfile import DEFAULT_MODEL_PATH
+        from iirnn_core.errors import Failure
+        from iirnn_core.models.modelfile import DEFAULT_MODEL_PATH
 
         if not DEFAULT_MODEL_PATH.is_file():
             raise Failure(f"iirnn: the shipped model {DEFAULT_MODEL_PATH} is missing; pass --model FILE")

@@ -14,7 +14,7 @@ import math
 import os
 import sys
 
-from ..training import INITS, OPTIMIZERS
+from iirnn_core.training.run import INITS, OPTIMIZERS
 
 
 def add_parser(sub) -> None:
@@ -42,7 +42,7 @@ def add_parser(sub) -> None:
 
 def _check_out(path: str) -> None:
     """Fail early (exit 2) when --out cannot be written: a folder, or a missing folder."""
-    from ..cli import UsageError
+    from iirnn_core.errors import UsageError
 
     if os.path.isdir(path):
         raise UsageError(f"iirnn: --out {path!r} is a folder, not a file")
@@ -59,10 +59,10 @@ def run(args: argparse.Namespace) -> int:
     """Train, save, report; returns 0."""
     from tqdm import tqdm
 
-    from ..cli import Failure, UsageError
-    from ..modelfile import save_model
-    from ..training import Training, TrainConfig, build_model, run_metadata
-    from .render import load_model_arg
+    from iirnn_core.errors import Failure, UsageError
+    from iirnn_core.models.modelfile import save_model
+    from iirnn_core.training.run import Training, TrainConfig, build_model, run_metadata
+    from iirnn_core.commands.render import load_model_arg
 
     if args.init == "warm" and args.model is None:
         raise UsageError("iirnn: --init warm needs --model FILE")

@@ -1,0 +1,136 @@
+"""Voices of both banks driven through an array table: start, release, and render one model-rate block.
+
+A :class:`~iirnn_core.synth.renderer.Renderer` keeps its arrays in numpy and lists them in an int64
+table (rows of address and shape, :mod:`iirnn_core.rt.atomics`), so the same compiled functions run
+from Python (``iirnn render``, the tests, ``iirnn bench``) and from the audio callback, which
+has no Python objects, only the table. Table rows (:mod:`iirnn_core.rt.voice_layout`):
+
+- bank ``b`` (0: IIR, linear; 1: RNN, tanh) at ``b * BANK_ROWS``: ``w_hh`` (H, H, V), ``w_ih``,
+  ``w_out``, ``h``, ``scratch`` (H, V), ``gains`` (C, V), ``x``, ``y`` (N, V), ``ints`` (2, V)
+  int64 (note, released), ``floats`` (1, V) (level), ``peaks`` (V,);
+- ``ROW_CTL`` int64: voice count of each bank, blocks, muted blocks, voices started, voices
+  stolen, limiter on/off; ``ROW_PARAMS`` float64: retire level, limiter knee.
+
+Nothing here allocates; every function releases the GIL.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit
+
+from iirnn_core.rt.atomics import f64_array1, f64_array2, f64_array3, i64_array1, i64_array2
+from iirnn_core.rt.bank_kernels import advance_iir_bank, advance_rnn_bank, mix_bank, quietest_voice, retire_voices, soft_limit
+from iirnn_core.rt.voice_layout import (BANK_IIR, BANK_ROWS, BANK_RNN, CTL_BLOCKS, CTL_LIMITER, CTL_MUTED, CTL_STARTED,  # noqa: F401
+                           CTL_STOLEN, PARAM_KNEE, PARAM_RETIRE, ROW_CTL, ROW_PARAMS)
+
+_JIT = dict(nogil=True, cache=True, error_model="numpy")
+
+
+@njit(inline="always")
+def bank_arrays(tab, bank):
+    """The arrays of ``bank``: (w_hh, w_ih, w_out, h, scratch, gains, x, y, ints, floats, peaks), as listed above."""
+    base = bank * BANK_ROWS
+    return (f64_array3(tab, base), f64_array2(tab, base + 1), f64_array2(tab, base + 2), f64_array2(tab, base + 3),
+            f64_array2(tab, base + 4), f64_array2(tab, base + 5), f64_array2(tab, base + 6),
+            f64_array2(tab, base + 7), i64_array2(tab, base + 8), f64_array2(tab, base + 9),
+            f64_array1(tab, base + 10))
+
+
+@njit(**_JIT)
+def start_voice(tab, bank, hidden, w_hh, w_ih, w_out, gains, amplitude, offset, note):
+    """Start one voice in ``bank`` with weights ``w_hh`` (>= hidden, >= hidden), ``w_ih``, ``w_out`` (>= hidden,)
+    (only the first ``hidden`` states are used), ``gains`` (C,), an impulse of ``amplitude`` at frame
+    ``offset`` of the next block; the quietest voice is stolen when every slot sounds. Returns the slot."""
+    W, IH, OUT, H, _, G, X, _, INTS, FL, _ = bank_arrays(tab, bank)
+    ctl = i64_array1(tab, ROW_CTL)
+    count = ctl[bank]
+    if count < H.shape[1]:
+        slot = count
+        ctl[bank] = count + 1
+    else:
+        slot = quietest_voice(FL[0], INTS[1], count)
+        ctl[CTL_STOLEN] += 1
+    ctl[CTL_STARTED] += 1
+    for i in range(H.shape[0]):
+        IH[i, slot] = w_ih[i] if i < hidden else 0.0
+        OUT[i, slot] = w_out[i] if i < hidden else 0.0
+        H[i, slot] = 0.0
+        for j in range(H.shape[0]):
+            W[i, j, slot] = w_hh[i, j] if (i < hidden and j < hidden) else 0.0
+    for n in range(X.shape[0]):
+        X[n, slot] = 0.0
+    X[offset, slot] = amplitude
+    for c in range(G.shape[0]):
+        G[c, slot] = gains[c]
+    INTS[0, slot] = note
+    INTS[1, slot] = 0
+    FL[0, slot] = np.inf  # a new voice is never the quietest before it sounds
+    return slot
+
+
+@njit(**_JIT)
+def release_note(tab, note):
+    """Mark every voice of ``note`` released in both banks (they ring on and are stolen first)."""
+    ctl = i64_array1(tab, ROW_CTL)
+    for bank in range(2):
+        ints = bank_arrays(tab, bank)[8]
+        for v in range(ctl[bank]):
+            if ints[0, v] == note:
+                ints[1, v] = 1
+
+
+@njit(**_JIT)
+def silence_voices(tab):
+    """Stop every voice of both banks at once."""
+    ctl = i64_array1(tab, ROW_CTL)
+    ctl[BANK_IIR] = 0
+    ctl[BANK_RNN] = 0
+
+
+@njit(**_JIT)
+def voice_count(tab):
+    """Sounding voices in both banks."""
+    ctl = i64_array1(tab, ROW_CTL)
+    return ctl[BANK_IIR] + ctl[BANK_RNN]
+
+
+@njit(**_JIT)
+def _render_bank(tab, bank, out, retire_level):
+    ctl = i64_array1(tab, ROW_CTL)
+    count = ctl[bank]
+    if count == 0:
+        return
+    W, IH, OUT, H, SCR, G, X, Y, INTS, FL, PK = bank_arrays(tab, bank)
+    n = out.shape[0]
+    x = X[:n]
+    y = Y[:n]
+    if bank == BANK_IIR:
+        advance_iir_bank(W, IH, OUT, H, SCR, x, y, count)
+    else:
+        advance_rnn_bank(W, IH, OUT, H, SCR, x, y, count)
+    for i in range(n):
+        for v in range(count):
+            x[i, v] = 0.0
+    mix_bank(y, count, G, out, PK)
+    ctl[bank] = retire_voices(PK, count, retire_level, W, IH, OUT, H, G, X, INTS, FL)
+
+
+@njit(**_JIT)
+def render_voices(tab, out):
+    """Overwrite out (N, C) float64 with the next N frames of both banks' mix, soft-limited when the limiter is on.
+
+    A block holding NaN or Inf is muted and counted in ``ROW_CTL``; returns 1 for such a block, else 0.
+    """
+    ctl = i64_array1(tab, ROW_CTL)
+    params = f64_array1(tab, ROW_PARAMS)
+    for i in range(out.shape[0]):
+        for c in range(out.shape[1]):
+            out[i, c] = 0.0
+    _render_bank(tab, BANK_IIR, out, params[PARAM_RETIRE])
+    _render_bank(tab, BANK_RNN, out, params[PARAM_RETIRE])
+    ctl[CTL_BLOCKS] += 1
+    if ctl[CTL_LIMITER] and soft_limit(out, params[PARAM_KNEE]):
+        ctl[CTL_MUTED] += 1
+        return 1
+    return 0

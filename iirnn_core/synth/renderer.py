@@ -1,0 +1,281 @@
+"""The block renderer: voices of each engine, impulses at exact sample offsets, mixing, limiting.
+
+One code path for live audio, ``iirnn render``, the benchmarks and the tests. A
+:class:`Renderer` owns two :class:`VoiceBank` s (IIR resonators and RNN twins) of preallocated
+voice slots; :meth:`Renderer.trigger` places an impulse at a sample offset of the next block,
+:meth:`Renderer.render_block` advances every sounding voice and mixes them into ``out``
+(frames, channels), through the compiled entry points of :mod:`iirnn_core.rt.library` (the live callback
+runs the same compiled functions on the same arrays). Nothing in ``render_block`` allocates; the
+per-key :class:`VoicePatch` es are built beforehand by :func:`patches_for`.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from iirnn_core.rt import library as rt
+from iirnn_core.rt import voice_layout as vl
+from iirnn_core.rt.tables import table_row
+from iirnn_core.dsp.weights import RNNWeights, analytic_weights, check_drive
+from iirnn_core.dsp.notes import canonical, note_to_midi, midi_to_hz
+from iirnn_core.dsp.resonator import SettingError, check_amplitude, check_q, check_rate, resonator
+
+ENGINES = ("iir", "rnn-analytic", "rnn-trained", "ab")
+"""Engine names: the reference filter, the twin with computed or trained weights, and A/B
+(IIR on the left channel, an RNN twin on the right)."""
+
+UNTRAINED = ("silent", "analytic")
+"""What a trained twin plays for a key its model lacks: nothing, or the analytic twin."""
+
+VOICE_PEAK = 0.25
+"""Peak level (full scale = 1) of one full-velocity voice after loudness compensation."""
+
+RETIRE_LEVEL = 10.0 ** (-90.0 / 20.0)
+"""A voice whose block peak (after its gain) falls below -90 dBFS is retired."""
+
+LIMITER_KNEE = 0.5
+"""The soft limiter is linear up to this level and approaches 1.0 above it."""
+
+
+@dataclass(frozen=True)
+class SynthSettings:
+    """What every voice shares: model ``rate`` (samples/s), pole radius ``q``, ``drive`` of the
+    analytic twin, impulse ``amplitude`` at full velocity, ``hidden`` size of the analytic twin,
+    output ``channels`` (1 or 2), ``raw`` (unity gains, no limiter: the seed's convention) and
+    ``ab_twin``: the RNN engine heard on the right channel in A/B; ``untrained``: what a trained twin plays
+    for a key its model lacks (a key not trained yet): 'silent' (it cannot sound) or 'analytic' (the
+    analytic twin)."""
+
+    rate: float = 8000.0
+    q: float = 0.995
+    drive: float = 1.0
+    amplitude: float = 0.1
+    hidden: int = 3
+    channels: int = 1
+    raw: bool = False
+    ab_twin: str = "rnn-analytic"
+    untrained: str = "silent"
+
+    def __post_init__(self):
+        check_q(self.q)
+        check_drive(self.drive)
+        check_rate(self.rate)
+        check_amplitude(self.amplitude)
+        if self.channels not in (1, 2):
+            raise SettingError(f"channels must be 1 or 2, got {self.channels}")
+        if self.ab_twin not in ("rnn-analytic", "rnn-trained"):
+            raise SettingError(f"the A/B twin must be rnn-analytic or rnn-trained, got {self.ab_twin}")
+        if self.untrained not in UNTRAINED:
+            raise SettingError(f"untrained keys must be {' or '.join(UNTRAINED)}, got {self.untrained}")
+
+
+@dataclass(frozen=True)
+class VoicePatch:
+    """How one key sounds in one bank: ``bank`` ('iir' or 'rnn'), its recurrence weights
+    (``w_hh`` (H, H), ``w_ih`` (H,), ``w_out`` (H,)) and per-channel output ``gains`` (C,)."""
+
+    bank: str
+    weights: RNNWeights
+    gains: np.ndarray
+
+
+def _voice_gain(freq: float, settings: SynthSettings) -> float:
+    """Loudness compensation: unity when raw, else ``sin(w) * VOICE_PEAK / amplitude``."""
+    if settings.raw:
+        return 1.0
+    return math.sin(2.0 * math.pi * freq / settings.rate) * VOICE_PEAK / settings.amplitude
+
+
+def _channel_gains(gain: float, settings: SynthSettings, side: int | None) -> np.ndarray:
+    """Gains (C,) for a voice heard on both channels (``side=None``), left (0) or right (1)."""
+    gains = np.full(settings.channels, gain)
+    if side is not None and settings.channels == 2:
+        gains[1 - side] = 0.0
+    return gains
+
+
+def iir_weights(k1: float, k2: float) -> RNNWeights:
+    """The resonator in state-space form for the linear bank: state ``(y[n], y[n-1])``."""
+    return RNNWeights(np.array([[k1, k2], [1.0, 0.0]]), np.array([1.0, 0.0]), np.array([1.0, 0.0]))
+
+
+def patches_for(engine: str, note: str, settings: SynthSettings, model=None) -> tuple[VoicePatch, ...]:
+    """The voices one key starts in ``engine`` (one voice, or two for 'ab').
+
+    ``model`` (a :class:`iirnn_core.models.modelfile.TrainedModel`) is needed for 'rnn-trained'; it must
+    hold the key and match the settings' rate and Q, else SettingError says which.
+    """
+    if engine not in ENGINES:
+        raise SettingError(f"unknown engine {engine!r} (choose from {', '.join(ENGINES)})")
+    name = canonical(note)
+    freq = midi_to_hz(note_to_midi(name))
+    res = resonator(freq, settings.q, settings.rate)
+    gain = _voice_gain(freq, settings)
+
+    def one(kind: str, side: int | None) -> VoicePatch:
+        gains = _channel_gains(gain, settings, side)
+        if kind == "iir":
+            return VoicePatch("iir", iir_weights(res.k1, res.k2), gains)
+        if kind == "rnn-analytic":
+            return VoicePatch("rnn", analytic_weights(res, settings.hidden, settings.drive), gains)
+        if model is None:
+            raise SettingError("the rnn-trained engine needs a model file (--model FILE)")
+        if name not in model.keys and settings.untrained == "analytic":  # not trained yet: the analytic twin
+            return VoicePatch("rnn", analytic_weights(res, settings.hidden, settings.drive), gains)
+        return VoicePatch("rnn", model.weights_for(name, settings.rate, settings.q), gains)
+
+    if engine == "ab":
+        return (one("iir", 0), one(settings.ab_twin, 1))
+    return (one(engine, None),)
+
+
+class VoiceBank:
+    """Preallocated slots for up to ``max_voices`` voices of one recurrence (hidden size ``hidden``).
+
+    Sounding voices are packed in slots ``0..count-1``. Per voice: weights, state, an excitation
+    buffer for the next block, gains, the key it plays (``note``), whether it was released and
+    its last block peak (``level``, after gain). The count lives in the renderer's control row
+    ``ctl[index]``; the compiled functions of :mod:`iirnn_core.rt.voice_kernels` do the work.
+    """
+
+    def __init__(self, hidden: int, max_voices: int, block_max: int, channels: int, ctl: np.ndarray, index: int):
+        self.hidden = hidden
+        self.max_voices = max_voices
+        self._ctl, self._index = ctl, index
+        v = max_voices
+        self.w_hh = np.zeros((hidden, hidden, v))
+        self.w_ih = np.zeros((hidden, v))
+        self.w_out = np.zeros((hidden, v))
+        self.h = np.zeros((hidden, v))
+        self.scratch = np.zeros((hidden, v))
+        self.gains = np.zeros((channels, v))
+        self.x = np.zeros((block_max, v))
+        self.y = np.zeros((block_max, v))
+        self.ints = np.zeros((2, v), dtype=np.int64)  # rows: note, released
+        self.floats = np.zeros((1, v))  # row: level
+        self.peaks = np.zeros(v)
+
+    def table_rows(self) -> list[list[int]]:
+        """Its rows of the renderer's array table, in :mod:`~iirnn_core.rt.voice_kernels` order."""
+        return [table_row(a) for a in (self.w_hh, self.w_ih, self.w_out, self.h, self.scratch, self.gains,
+                                       self.x, self.y, self.ints, self.floats, self.peaks)]
+
+    @property
+    def count(self) -> int:
+        """Sounding voices (slots ``0..count-1``)."""
+        return int(self._ctl[self._index])
+
+    @property
+    def notes(self) -> np.ndarray:
+        """Key (MIDI number, or any int id) of each slot; valid for slots ``0..count-1``."""
+        return self.ints[0]
+
+    @property
+    def levels(self) -> np.ndarray:
+        """Last block peak of each slot (after gain); valid for slots ``0..count-1``."""
+        return self.floats[0]
+
+
+@dataclass
+class RenderStats:
+    """What the renderer counted: blocks rendered, blocks muted for NaN/Inf, voices started/stolen."""
+
+    blocks: int = 0
+    muted_blocks: int = 0
+    voices_started: int = 0
+    voices_stolen: int = 0
+
+
+class Renderer:
+    """Voices of both banks, mixed into blocks of up to ``block_max`` frames at ``settings.rate``.
+
+    ``max_voices`` is the polyphony of each bank; ``rnn_hidden`` the largest hidden size an RNN
+    voice may have (smaller ones are zero-padded, which leaves their output unchanged).
+    ``retire_level`` is the block peak below which a voice stops (0 keeps every voice to the end).
+    Its arrays are listed in :attr:`table` (int64, ``voice_layout.RENDERER_ROWS`` rows), which the
+    compiled functions, the live callback's included, work on.
+    """
+
+    def __init__(self, channels: int = 1, max_voices: int = 32, rnn_hidden: int = 3,
+                 block_max: int = 4096, limiter: bool = True, retire_level: float = RETIRE_LEVEL):
+        self.channels = channels
+        self.block_max = block_max
+        self.limiter = limiter
+        self.ctl = np.zeros(vl.CTL_SIZE, dtype=np.int64)
+        self.ctl[vl.CTL_LIMITER] = int(limiter)
+        self.params = np.array([retire_level, LIMITER_KNEE])
+        self.banks = {
+            "iir": VoiceBank(2, max_voices, block_max, channels, self.ctl, vl.BANK_IIR),
+            "rnn": VoiceBank(rnn_hidden, max_voices, block_max, channels, self.ctl, vl.BANK_RNN),
+        }
+        self.table = np.array(self.banks["iir"].table_rows() + self.banks["rnn"].table_rows()
+                              + [table_row(self.ctl), table_row(self.params)], dtype=np.int64)
+
+    @property
+    def stats(self) -> RenderStats:
+        """What it counted so far."""
+        c = self.ctl
+        return RenderStats(int(c[vl.CTL_BLOCKS]), int(c[vl.CTL_MUTED]), int(c[vl.CTL_STARTED]), int(c[vl.CTL_STOLEN]))
+
+    @property
+    def active_voices(self) -> int:
+        """Number of sounding voices in both banks."""
+        return int(self.ctl[vl.BANK_IIR] + self.ctl[vl.BANK_RNN])
+
+    def trigger(self, patches: tuple[VoicePatch, ...], amplitude: float, offset: int = 0, note: int = -1) -> None:
+        """Start ``patches`` (one key) with an impulse of ``amplitude`` at frame ``offset`` of the next block."""
+        if not 0 <= offset < self.block_max:
+            raise ValueError(f"offset {offset} outside a block of at most {self.block_max} frames")
+        for patch in patches:
+            bank = self.banks[patch.bank]
+            w = patch.weights
+            if w.hidden > bank.hidden:
+                raise SettingError(f"a voice with {w.hidden} hidden states needs a larger bank ({bank.hidden})")
+            rt.start_voice(self.table, bank._index, w.hidden, w.w_hh, w.w_ih, w.w_out, patch.gains,
+                           float(amplitude), int(offset), int(note))
+
+    def release(self, note: int) -> None:
+        """Release ``note``: its voices ring on (a resonator's tail) and are stolen first."""
+        rt.release_note(self.table, int(note))
+
+    def silence(self) -> None:
+        """Stop every voice at once (panic)."""
+        rt.silence_voices(self.table)
+
+    def render_block(self, out: np.ndarray) -> None:
+        """Overwrite out (N, C) float64, N <= block_max, with the next N frames of the mix.
+
+        Without ``limiter`` the plain sum of the voices is written (the seed's convention);
+        with it the mix is soft-limited to (-1, 1). A block with NaN or Inf is muted and counted.
+        """
+        rt.render_voices(self.table, out)
+
+    def render(self, frames: int, block: int = 128) -> np.ndarray:
+        """Render ``frames`` frames in blocks of ``block``; returns (frames, C) float64 (offline use)."""
+        out = np.zeros((frames, self.channels))
+        for start in range(0, frames, block):
+            self.render_block(out[start:start + block])
+        return out
+
+
+def render_notes(engine: str, notes: list[str], settings: SynthSettings, seconds: float,
+                 model=None, block: int = 128) -> np.ndarray:
+    """Every note struck at sample 0 with an impulse of ``settings.amplitude``; (frames, C) float64.
+
+    This is ``iirnn render``: with ``settings.raw`` the plain sum of the voices (unity gains, no
+    limiter), otherwise what the live synth plays.
+    """
+    if not (math.isfinite(seconds) and seconds > 0):
+        raise SettingError(f"duration must be positive, got {seconds} s")
+    frames = int(round(seconds * settings.rate))
+    hidden = max([settings.hidden] + ([model.hidden] if model is not None else []))
+    renderer = Renderer(settings.channels, max_voices=max(len(notes), 1), rnn_hidden=hidden,
+                        block_max=block, limiter=not settings.raw,
+                        retire_level=0.0 if settings.raw else RETIRE_LEVEL)
+    for note in notes:
+        renderer.trigger(patches_for(engine, note, settings, model), settings.amplitude, 0,
+                         note_to_midi(note))
+    return renderer.render(frames, block)
