@@ -11,7 +11,9 @@ from iirnn_core.training import kernels as tk
 from iirnn_core.training.network import RNNNet, RNNWeights, run_torch_rnn, snr_db
 from iirnn_core.dsp.notes import note_to_hz, piano_keys
 from iirnn_core.dsp.resonator import SettingError, impulse, impulse_response, resonator
-from iirnn_core.training.run import (LMOptimizer, iir_targets, Progress, TrainConfig, Training, measure_snr, spectral_radii, stabilised, train,
+from iirnn_core.training.lm import LMOptimizer
+from iirnn_core.training.problem import iir_targets, spectral_radii, stabilised
+from iirnn_core.training.run import (Progress, TrainConfig, Training, measure_snr, train,
                                  train_model)
 
 H = 3

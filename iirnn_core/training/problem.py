@@ -1,0 +1,82 @@
+"""What every optimizer sees: the inputs, each key's IIR target, and the checks on a trained net.
+
+:class:`Problem` holds the impulse inputs and targets (K keys, N samples) of a
+:class:`~iirnn_core.training.config.TrainConfig`; :func:`iir_targets` computes targets with a compiled
+kernel; :func:`spectral_radii` and :func:`stabilised` keep ``W_hh`` below radius 1. numpy and numba only.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from iirnn_core.dsp.notes import note_to_hz
+from iirnn_core.dsp.resonator import impulse, resonator
+from iirnn_core.training import kernels as tk
+from iirnn_core.training.config import TrainConfig
+
+
+MAX_RADIUS = 1.0 - 1e-7
+"""A trained ``W_hh`` must have a spectral radius below 1 (model files require it); a net that
+ends at 1 or above is scaled down to this radius (the fidelity measured afterwards says what it
+cost). Targets need radii up to Q, so this sits just below 1."""
+
+@dataclass
+class Problem:
+    """The data every optimizer sees: ``x`` (K, N) inputs, ``targets`` (K, N), their energies (K,)."""
+
+    config: TrainConfig
+    x: np.ndarray
+    targets: np.ndarray
+    energy: np.ndarray = field(init=False)
+
+    def __post_init__(self):
+        self.energy = np.sum(self.targets**2, axis=1)
+
+    def snr(self, losses: np.ndarray) -> tuple:
+        """Training SNR (dB) per key for summed squared errors ``losses`` (K,)."""
+        out = []
+        for e, l in zip(self.energy, losses):
+            out.append(float("inf") if l == 0 else (10.0 * math.log10(e / l) if math.isfinite(l) else float("-inf")))
+        return tuple(out)
+
+
+def make_problem(config: TrainConfig) -> Problem:
+    """Inputs and IIR targets (K, N) of every key of ``config``."""
+    n = config.length
+    x = np.tile(impulse(n, config.amplitude), (len(config.notes), 1))
+    return Problem(config, x, iir_targets(config.notes, config.q, config.rate, config.amplitude, n))
+
+
+def iir_targets(notes, q: float, rate: float, amplitude: float, length: int) -> np.ndarray:
+    """The IIR's impulse responses (K, ``length``) of ``notes`` (names) at pole radius ``q`` and
+    ``rate`` (samples/s) for an impulse of ``amplitude``: what ``resonator.impulse_response``
+    gives (to rounding), computed by a compiled kernel."""
+    coefficients = [resonator(note_to_hz(name), q, rate) for name in notes]
+    return tk.impulse_responses(np.array([c.k1 for c in coefficients], dtype=np.float64),
+                                np.array([c.k2 for c in coefficients], dtype=np.float64),
+                                float(amplitude), int(length))
+
+
+def stabilised(theta: np.ndarray, hidden: int) -> np.ndarray:
+    """``theta`` (P,), with ``W_hh`` scaled down to :data:`MAX_RADIUS` if its spectral radius is 1 or more."""
+    hh = hidden * hidden
+    radius = float(np.max(np.abs(np.linalg.eigvals(theta[:hh].reshape(hidden, hidden)))))
+    if radius < 1.0:
+        return theta
+    out = theta.copy()
+    out[:hh] *= MAX_RADIUS / radius
+    return out
+
+
+def spectral_radii(thetas: np.ndarray, hidden: int) -> np.ndarray:
+    """Spectral radius of ``W_hh`` of every row of ``thetas`` (S, P); NaN rows give inf."""
+    hh = hidden * hidden
+    w = thetas[:, :hh].reshape(-1, hidden, hidden)
+    out = np.full(len(thetas), np.inf)
+    ok = np.all(np.isfinite(w), axis=(1, 2))
+    if np.any(ok):
+        out[ok] = np.max(np.abs(np.linalg.eigvals(w[ok])), axis=1)
+    return out
