@@ -24,6 +24,7 @@ ones the machine does not explain). Run::
 
 The ``cpus`` column says whether the CPUs were kept awake while the notes sounded
 (:mod:`iirnn_core.audio.cpu_wakeup`): 'awake', or 'refused: why' where ``/dev/cpu_dma_latency`` is not writable.
+The rows also go to ``docs/measurements/bench_live_audio.json`` (``benchmarks/record.py``).
 """
 
 from __future__ import annotations
@@ -45,6 +46,7 @@ from iirnn_core.dsp.notes import note_range, note_to_midi
 from iirnn_core.synth.renderer import SynthSettings
 from iirnn_core.training.run import TrainConfig, Training
 from iirnn_core.training.worker import TrainingJob, TrainingWorker
+from record import write_result
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))  # pulse.py, rt_probe.py
 import pulse  # noqa: E402
@@ -66,16 +68,17 @@ class Load:
         self.errors: list[str] = []
 
     def start(self) -> None:
+        """Start training and return once it has stepped (at most 60 s); no training: return at once."""
         deadline = time.monotonic() + 60
         while self.config is not None and self.steps == 0 and time.monotonic() < deadline:
             self.poll()
             time.sleep(0.05)
 
     def poll(self) -> None:
-        pass
+        """Take the training's news (steps done; a run that ended is started again)."""
 
     def stop(self) -> None:
-        pass
+        """Stop training and wait for it."""
 
 
 class ProcessLoad(Load):
@@ -225,7 +228,7 @@ def with_sound_server(args, body):
 
 
 def main(argv=None) -> int:
-    """Run the rows and print the table (or JSON)."""
+    """Run the rows, write them to ``docs/measurements/bench_live_audio.json`` and print the table (or JSON)."""
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--seconds", type=float, default=60.0, help="seconds per row (default 60)")
     p.add_argument("--rows", default="idle,process,thread", help="comma-separated rows: idle, process, thread")
@@ -244,13 +247,22 @@ def main(argv=None) -> int:
         args.training_nice = None
     rows = with_sound_server(args, lambda sink: [play_row(kind.strip(), args, sink) for kind in args.rows.split(",")
                                                   if kind.strip()])
+    first = rows[0]
+    title = (f"live audio: 16 voices cycling {args.seconds:g} s on {first['device']} "
+             f"({'NULL OUTPUT' if first['null_output'] else 'device'}), 48 kHz, {args.blocksize}-frame blocks, "
+             f"latency {args.latency} ({first['output_latency_ms']:.1f} ms output), training {KEYS} ({args.optimizer})")
+    by_row = {r["row"]: r for r in rows}
+    contrast = []
+    if "process" in by_row and "thread" in by_row:
+        a, b = by_row["process"], by_row["thread"]
+        contrast.append(f"thread vs process: underruns {b['underruns_wallclock']} vs {a['underruns_wallclock']} "
+                        f"(wall clock), max load {b['load_max'] / max(a['load_max'], 1e-9):.1f}x, "
+                        f"training steps {b['training_steps']} vs {a['training_steps']}")
+    write_result("bench_live_audio", rows, {"summary": [title, *contrast]}, steal=[r["steal_percent"] for r in rows])
     if args.json:
         print(json.dumps(rows))
         return 0
-    first = rows[0]
-    print(f"live audio: 16 voices cycling {args.seconds:g} s on {first['device']} "
-          f"({'NULL OUTPUT' if first['null_output'] else 'device'}), 48 kHz, {args.blocksize}-frame blocks, "
-          f"latency {args.latency} ({first['output_latency_ms']:.1f} ms output), training {KEYS} ({args.optimizer})")
+    print(title)
     print(f"{'row':<8}{'ur_ts':>6}{'ur_wc':>6}{'lost%':>8}{'flags':>6}{'load':>7}{'max':>7}"
           f"{'lat50':>7}{'lat90':>7}{'spread':>7}{'notes':>6}{'steps':>7}{'RTlate':>7}{'RT>2':>5}{'RT>5':>5}{'steal':>6}{'heard':>6}{'unexp':>6}  cpus")
     for r in rows:
@@ -264,12 +276,8 @@ def main(argv=None) -> int:
         print(f"  {r['status']}")
         for err in r["training_errors"]:
             print(f"  training error: {err}")
-    by_row = {r["row"]: r for r in rows}
-    if "process" in by_row and "thread" in by_row:
-        a, b = by_row["process"], by_row["thread"]
-        print(f"thread vs process: underruns {b['underruns_wallclock']} vs {a['underruns_wallclock']} (wall clock), "
-              f"max load {b['load_max'] / max(a['load_max'], 1e-9):.1f}x, "
-              f"training steps {b['training_steps']} vs {a['training_steps']}")
+    for line in contrast:
+        print(line)
     return 0
 
 

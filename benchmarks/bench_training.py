@@ -20,6 +20,7 @@ seconds (both cores together; less disturbed by other jobs on the machine than w
 the worst / median per-key SNR in dB measured through the renderer, and training steps per second of
 training (each step is one progress update of the window's curves); the last column is the
 seed's wall time divided by the row's. Run: ``python3 benchmarks/bench_training.py [--seed-epochs N] [--json]``.
+The rows also go to ``docs/measurements/bench_training.json`` (``benchmarks/record.py``).
 """
 
 from __future__ import annotations
@@ -36,6 +37,7 @@ import time
 
 from iirnn_core.models.modelfile import load_model
 from iirnn_core.training.run import TrainConfig, train_model
+from record import write_result
 
 
 def timed_training(label: str, **config) -> dict:
@@ -88,6 +90,7 @@ def _children_cpu() -> float:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Run the rows, write them to ``docs/measurements/bench_training.json`` and print the table (or JSON)."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seed-epochs", type=int, default=500, help="epochs of the seed's loop (default 500)")
     parser.add_argument("--json", action="store_true", help="print the rows as JSON")
@@ -111,18 +114,22 @@ def main(argv: list[str] | None = None) -> int:
     seed_wall = rows[0]["wall_s"]
     for row in rows:
         row["seed_time_ratio"] = seed_wall / row["wall_s"]
+        row["steps_per_s"] = row["steps"] / row["train_s"]
+    load_average = os.getloadavg()
+    load = ", ".join(f"{x:.1f}" for x in load_average)
+    footer = (f"({os.cpu_count()} CPUs, load average {load} at the end; SNR measured by rendering each key "
+              "through the renderer against the IIR target)")
+    write_result("bench_training", rows, {"load_average": load_average, "summary": [footer]})
     if args.json:
-        print(json.dumps({"cpu_count": os.cpu_count(), "load_average": os.getloadavg(), "rows": rows}, indent=1))
+        print(json.dumps({"cpu_count": os.cpu_count(), "load_average": load_average, "rows": rows}, indent=1))
         return 0
     print(f"{'row':<40} {'keys':>4} {'steps':>6} {'wall s':>8} {'cpu s':>7} {'worst dB':>9} {'median dB':>9} "
           f"{'steps/s':>8} {'seed/row':>9}")
     for r in rows:
         print(f"{r['row']:<40} {r['keys']:>4} {r['steps']:>6} {r['wall_s']:>8.2f} {r['cpu_s']:>7.2f} "
-              f"{r['worst_snr_db']:>9.1f} {r['median_snr_db']:>9.1f} {r['steps'] / r['train_s']:>8.1f} "
+              f"{r['worst_snr_db']:>9.1f} {r['median_snr_db']:>9.1f} {r['steps_per_s']:>8.1f} "
               f"{r['seed_time_ratio']:>8.1f}x")
-    load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
-    print(f"({os.cpu_count()} CPUs, load average {load} at the end; SNR measured by rendering each key "
-          "through the renderer against the IIR target)")
+    print(footer)
     return 0
 
 

@@ -9,6 +9,8 @@ strike heard is compared with the IIR's: ``10 log10(sum ref^2 / sum (played - re
 since Start and the SNR in dB. Usage::
 
     python benchmarks/hear_it_learn.py [--every 0.3] [--window 0.15] [--optimizer best]
+
+The rows also go to ``docs/measurements/hear_it_learn.json`` (``benchmarks/record.py``).
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+from record import write_result  # noqa: E402
 from window_training import RATE, real_window_session  # noqa: E402 - the same real-window set-up
 
 A4 = 69
@@ -52,7 +55,7 @@ def snr_db(ref: np.ndarray, played: np.ndarray, max_shift: int = 48) -> float:
 
 
 def main() -> int:
-    """Run once and print the SNR of every A4 heard."""
+    """Run once, write the SNR of every A4 heard to ``docs/measurements/hear_it_learn.json`` and print it."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--every", type=float, default=0.3, help="seconds between A4 strikes (default 0.3)")
     parser.add_argument("--window", type=float, default=0.15, help="seconds compared per strike (default 0.15)")
@@ -101,14 +104,19 @@ def main() -> int:
     x = take[0].mean(axis=1)
     heard = onsets(x, 0.02)
     n = int(args.window * RATE)
+    summary = []
     if len(heard) != len(strikes):
-        print(f"heard {len(heard)} strikes of {len(strikes)}; the table pairs them in order")
+        summary.append(f"heard {len(heard)} strikes of {len(strikes)}; the table pairs them in order")
     ref = x[heard[0]:heard[0] + n]
-    print(f"A4 on the trained engine against the IIR's A4, heard from the sink ({args.window:g} s per strike), "
-          f"while C4..C6 trains ({args.optimizer}, random init)")
+    summary.append(f"A4 on the trained engine against the IIR's A4, heard from the sink ({args.window:g} s per strike), "
+                   f"while C4..C6 trains ({args.optimizer}, random init)")
+    rows = [{"since_start_s": t, "snr_db": snr_db(ref, x[i - 48:i + n + 48])} for t, i in zip(strikes[1:], heard[1:])]
+    write_result("hear_it_learn", rows, {"summary": summary})
+    for line in summary:
+        print(line)
     print(f"{'since Start s':>14}{'SNR dB':>10}")
-    for t, i in zip(strikes[1:], heard[1:]):
-        print(f"{t:>14.2f}{snr_db(ref, x[i - 48:i + n + 48]):>10.1f}")
+    for r in rows:
+        print(f"{r['since_start_s']:>14.2f}{r['snr_db']:>10.1f}")
     return 0
 
 

@@ -12,6 +12,8 @@ against a run that played cleanly); then the worst figures over the runs with no
 over all runs. Usage::
 
     python benchmarks/play_latency.py [--runs 10] [--cpus-may-sleep]
+
+The rows also go to ``docs/measurements/play_latency.json`` (``benchmarks/record.py``).
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tests"))  # pulse.py, rt_probe.py
 import pulse  # noqa: E402
+from record import write_result  # noqa: E402
 from rt_probe import STALL_MS, WakeupProbe  # noqa: E402
 
 COMMAND = ["-m", "iirnn_core.cli", "play", "--engine", "ab", "--notes", "C4..C5", "--gap", "0.1", "--seconds", "8", "--json"]
@@ -47,7 +50,8 @@ def one_run(extra: list[str]) -> dict:
         return {"error": f"iirnn play exited {out.returncode}: {said}"}
     if row.get("latency_ms_median") is None or row.get("latency_ms_max") is None:
         return {"error": "iirnn play measured no key-to-sound latency (no note reached the device)"}
-    row.update(rt_worst_ms=probe.result["worst_ms"], rt_over_5ms=probe.result["over_5ms"])
+    row.update(rt_worst_ms=probe.result["worst_ms"], rt_over_5ms=probe.result["over_5ms"],
+               steal_percent=probe.result["steal_percent"])
     return row
 
 
@@ -61,7 +65,8 @@ def summary(rows: list[dict], what: str) -> str:
 
 
 def main() -> int:
-    """Run ``--runs`` times and print one row per run, then the worst figures."""
+    """Run ``--runs`` times, write the rows to ``docs/measurements/play_latency.json``, print one row per run,
+    then the worst figures."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=10)
     parser.add_argument("--cpus-may-sleep", action="store_true", help="pass --cpus-may-sleep to iirnn play (the peer)")
@@ -69,8 +74,14 @@ def main() -> int:
     extra = ["--cpus-may-sleep"] if args.cpus_may_sleep else []
     with pulse.server_and_sink(f"iirnn_latency_{os.getpid()}"):  # PULSE_SINK: the child plays into it
         rows = [one_run(extra) for _ in range(args.runs)]
-    print(f"iirnn {' '.join(COMMAND[2:])}{' ' + ' '.join(extra) if extra else ''}, {args.runs} runs; "
-          f"{os.cpu_count()} CPUs")
+    played = [r for r in rows if "error" not in r]
+    summaries = [f"iirnn {' '.join(COMMAND[2:])}{' ' + ' '.join(extra) if extra else ''}, {args.runs} runs; "
+                 f"{os.cpu_count()} CPUs",
+                 summary([r for r in played if r["rt_worst_ms"] <= STALL_MS],
+                         f"runs with no probe stall over {STALL_MS:g} ms"),
+                 summary(played, "all runs")]
+    write_result("play_latency", rows, {"summary": summaries}, steal=[r.get("steal_percent") for r in rows])
+    print(summaries[0])
     print(f"{'run':>4}{'ur ts/wall':>12}{'lat50':>8}{'max':>8}{'load max':>10}{'RT worst':>10}{'RT>5':>6}  cpus")
     for i, r in enumerate(rows):
         if "error" in r:
@@ -79,9 +90,8 @@ def main() -> int:
         print(f"{i + 1:>4}{r['underruns_timestamps']:>6} / {r['underruns_wallclock']:<3}{r['latency_ms_median']:>8.2f}"
               f"{r['latency_ms_max']:>8.2f}{r['callback_load_max']:>10.3f}{r['rt_worst_ms']:>10.1f}{r['rt_over_5ms']:>6}"
               f"  {r['cpu_wakeup']}")
-    played = [r for r in rows if "error" not in r]
-    print(summary([r for r in played if r["rt_worst_ms"] <= STALL_MS], f"runs with no probe stall over {STALL_MS:g} ms"))
-    print(summary(played, "all runs"))
+    print(summaries[1])
+    print(summaries[2])
     return 0 if len(played) == len(rows) else 1
 
 

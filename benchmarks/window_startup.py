@@ -12,6 +12,8 @@ process's resident memory (``VmRSS``) and its peak (``VmHWM``), and whether torc
 the audio library are mapped in it. Usage::
 
     python benchmarks/window_startup.py [--runs 3]
+
+The rows also go to ``docs/measurements/window_startup.json`` (``benchmarks/record.py``).
 """
 
 from __future__ import annotations
@@ -98,10 +100,13 @@ def launch(mode: str, tmp: str, index: int) -> dict:
 
 
 def main() -> int:
+    """Launch the window ``--runs`` times per audio code, write the rows to
+    ``docs/measurements/window_startup.json`` and print them with the worst figures."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--runs", type=int, default=3)
     args = parser.parse_args()
     import pulse
+    from record import write_result
     from window_training import start_xvfb
 
     xvfb = start_xvfb()
@@ -117,14 +122,18 @@ def main() -> int:
     finally:
         if xvfb is not None:
             xvfb.terminate()
+    worst = []
+    for key, label in (("visible", "visible s"), ("audio", "audio s"), ("rss_played", "RSS played MB"), ("hwm", "peak MB")):
+        lib = max(r[key] for r in rows if r["mode"] == "library")
+        jit = max(r[key] for r in rows if r["mode"] == "numba")
+        worst.append(f"worst {label}: library {lib:.2f}, numba {jit:.2f}, ratio library/numba {lib / jit:.2f}")
+    write_result("window_startup", rows, {"summary": worst})
     print(f"{'audio code':<10} {'visible s':>9} {'audio s':>7} {'RSS MB':>7} {'RSS played':>10} {'peak MB':>8}  torch llvm library")
     for r in rows:
         print(f"{r['mode']:<10} {r['visible']:9.2f} {r['audio']:7.2f} {r['rss']:7.0f} {r['rss_played']:10.0f} {r['hwm']:8.0f}  "
               f"{r['torch']!s:5} {r['llvm']!s:5} {r['library']!s}")
-    for key, label in (("visible", "visible s"), ("audio", "audio s"), ("rss_played", "RSS played MB"), ("hwm", "peak MB")):
-        lib = max(r[key] for r in rows if r["mode"] == "library")
-        jit = max(r[key] for r in rows if r["mode"] == "numba")
-        print(f"worst {label}: library {lib:.2f}, numba {jit:.2f}, ratio library/numba {lib / jit:.2f}")
+    for line in worst:
+        print(line)
     return 0
 
 

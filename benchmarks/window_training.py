@@ -17,6 +17,8 @@ keeps the CPUs awake while notes sound (``iirnn_core.audio.cpu_wakeup``) unless 
 
     python benchmarks/window_training.py [--seconds 20] [--runs 3] [--hold-gil] [--no-training] [--latency low]
                                          [--keys KEYS] [--cpus-may-sleep] [--profile]
+
+The rows also go to ``docs/measurements/window_training.json`` (``benchmarks/record.py``).
 """
 
 from __future__ import annotations
@@ -32,6 +34,8 @@ import time
 from pathlib import Path
 
 import numpy as np
+
+from record import write_result
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -211,7 +215,8 @@ def run(app, args, sink: str, tmp: str, index: int) -> dict:
 
 
 def main() -> int:
-    """Run the window ``--runs`` times and print one row per run."""
+    """Run the window ``--runs`` times, write the rows to ``docs/measurements/window_training.json`` and print
+    one row per run."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=float, default=20.0)
     parser.add_argument("--runs", type=int, default=3)
@@ -225,12 +230,15 @@ def main() -> int:
     args = parser.parse_args()
     with real_window_session() as (app, sink, tmp):
         rows = [run(app, args, sink, tmp, i) for i in range(args.runs)]
-    print(rows[0]["status"])
     what = "no training" if args.no_training else f"{args.keys} training from {TRAIN_AT_S:g} s"
-    print(f"real window (xcb on {os.environ['DISPLAY']}), A/B at Q 0.999, a key every {KEY_PERIOD_MS} ms for "
-          f"{args.seconds:g} s, {what}{', GIL held 300 ms every 2 s' if args.hold_gil else ''}; "
-          f"{os.cpu_count()} CPUs; audio thread {rows[0]['priority']}; CPUs at the end: "
-          f"{', '.join(r['cpus'] for r in rows)}")
+    title = [rows[0]["status"],
+             f"real window (xcb on {os.environ['DISPLAY']}), A/B at Q 0.999, a key every {KEY_PERIOD_MS} ms for "
+             f"{args.seconds:g} s, {what}{', GIL held 300 ms every 2 s' if args.hold_gil else ''}; "
+             f"{os.cpu_count()} CPUs; audio thread {rows[0]['priority']}; CPUs at the end: "
+             f"{', '.join(r['cpus'] for r in rows)}"]
+    write_result("window_training", rows, {"summary": title}, steal=[r["steal_percent"] for r in rows])
+    for line in title:
+        print(line)
     header = ("run", "dropouts>5ms", "silence s", "underruns ts/wall", "loss upd/s", "1st upd s", "tick p99",
               "tick max", "py stall ms", "load max", "audio at s", "RT late ms", "RT >5ms", "steal %", "not beside")
     print("  ".join(f"{h:>12}" for h in header))
