@@ -37,6 +37,12 @@ def main(argv: list[str] | None = None) -> int:
     """Run the window until it closes; returns the exit code."""
     argv = sys.argv[1:] if argv is None else argv
     args = parse_args(argv)
+    from iirnn_core.errors import unsupported_platform
+
+    unsupported = unsupported_platform()
+    if unsupported:
+        print(f"iirnn-synth: {unsupported}", file=sys.stderr)
+        return 1
     import logging
 
     # The library's log (device trouble, a restarted trainer) for a developer on stderr; a person reads the status bar.

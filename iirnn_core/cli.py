@@ -12,7 +12,7 @@ import importlib
 import os
 import sys
 
-from iirnn_core.errors import Failure, UsageError, one_line
+from iirnn_core.errors import Failure, UsageError, one_line, unsupported_platform
 
 __all__ = ["COMMANDS", "Failure", "UsageError", "build_parser", "main"]
 
@@ -49,6 +49,10 @@ def main(argv: list[str] | None = None) -> int:
     import logging
 
     logging.basicConfig(level=logging.ERROR, format="iirnn: %(name)s: %(message)s")  # warnings are the reports' job
+    unsupported = unsupported_platform()
+    if unsupported:
+        print(f"iirnn: {unsupported}", file=sys.stderr)
+        return 1
     try:
         args = build_parser().parse_args(argv)
         return int(args.run(args) or 0)

@@ -1,12 +1,11 @@
 """Keeping the CPUs from sleeping while notes sound: a PM QoS CPU wake-up latency request (Linux).
 
-An idle core halts, and waking it for the audio thread's next block takes time: on the 2-core
-virtual machine of 2026-12-04 (cpuidle driver ``haltpoll``, halt polling off) a real-time
-thread sleeping 1 ms woke up to 1.7-8.5 ms late on the idle machine and 0.3-3.4 ms late while
-this request was held (``tests/rt_probe.py [--cpus-awake]``); with a 5 ms buffer, 16 voices
-playing, the idle machine underran 12-591 times a minute without it and 0-2 times with it
-(``benchmarks/bench_live_audio.py [--cpus-may-sleep]``). A busy machine (training on both
-cores) seldom halts, which is why it underran less than an idle one.
+An idle core halts, and waking it for the audio thread's next block takes time: on a virtual
+machine (cpuidle driver ``haltpoll``) a real-time thread sleeping 1 ms can wake milliseconds late,
+longer than a small buffer lasts. ``tests/rt_probe.py [--cpus-awake]`` measures the lateness with
+and without this request, ``benchmarks/bench_live_audio.py [--cpus-may-sleep]`` the underruns
+(figures: ``docs/measurements.md``). A busy machine (training on both cores) seldom halts, which
+is why it underruns less than an idle one.
 
 The kernel's interface is ``/dev/cpu_dma_latency``: a process writes the longest wake-up it can
 bear, in microseconds, as one native 32-bit integer; the request holds while the file stays

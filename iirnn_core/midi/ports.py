@@ -1,13 +1,13 @@
 """Live MIDI input: ports through mido with the python-rtmidi backend, played straight into an engine.
 
 mido is the Python MIDI standard (messages, files, ports) and python-rtmidi its default backend,
-a binding of RtMidi with the ALSA sequencer and JACK on Linux (CoreMIDI, WinMM elsewhere).
+a binding of RtMidi, whose ALSA sequencer and JACK APIs are what runs here (Linux).
 :func:`list_input_ports` lists the input ports of every API that answers (``api=None``), or of
 one ('alsa', 'jack'); :class:`MidiInput` opens one port and turns its messages into engine calls
 with :class:`~iirnn_core.midi.events.MidiState` (velocity, note-off, sustain, all notes/sound off).
 
-:meth:`MidiInput.handle` runs on a MIDI thread: rtmidi's own input thread for ALSA (and CoreMIDI,
-WinMM), through mido's callback; for JACK a thread of ours that takes messages from rtmidi's queue
+:meth:`MidiInput.handle` runs on a MIDI thread: rtmidi's own input thread for ALSA, through
+mido's callback; for JACK a thread of ours that takes messages from rtmidi's queue
 every 2 ms (:class:`JackReader`). It calls ``engine.note_on`` / ``note_off`` / ``panic``
 right there, which push into the engine's lock-free event ring: no GUI thread is in between. An
 optional ``on_key(note, sounding)`` hears every key that starts (True) or is released (False); the

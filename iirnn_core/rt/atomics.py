@@ -17,6 +17,9 @@ acquire/release atomics:
 - :func:`monotonic_seconds` is ``clock_gettime(CLOCK_MONOTONIC)``: ``time.perf_counter()``'s
   clock on Linux, so key events stamped in Python and blocks timed in the callback agree.
 
+Linux only: the clock id is Linux's and ``gettid`` is a Linux call (importing this module elsewhere
+raises ImportError with one line; the entry points stop before, :func:`iirnn_core.errors.unsupported_platform`).
+
 Nothing here allocates or takes the GIL; everything compiles into cached machine code.
 """
 
@@ -27,7 +30,11 @@ from numba import carray, njit, types
 from numba.core import cgutils
 from numba.extending import intrinsic
 
+from iirnn_core.errors import unsupported_platform
 from iirnn_core.rt.tables import TABLE_WIDTH
+
+if unsupported_platform():
+    raise ImportError(unsupported_platform())
 
 
 def _pointer_at(name: str, numba_type, ir_type):
