@@ -1,92 +1,41 @@
 """The main window: piano, sound controls, plots, training panel, menus and status bar.
 
-It owns one audio engine (:class:`iirnn_core.audio.engine.AudioEngine`, or what ``engine_factory``
-makes) and forwards every key and control to it; nothing here touches samples. Timers: plots at
-about 30 Hz (scope, last key's twins), status at 2 Hz (callback load, underruns, latency).
-The computer keyboard plays through :class:`app.key_input.KeyInput`, a MIDI keyboard through
-:class:`app.midi_menu.MidiMenu` (Audio > MIDI input); File > Record is :class:`app.recording.RecordingControl`.
+The window holds the views, the menus and the key handling, and wires them to its controllers:
+:class:`app.sound_controller.SoundController` (the controls to the engine),
+:class:`app.audio_controller.AudioController` (the audio engine's lifecycle and the status figures, 2 Hz),
+:class:`app.model_controller.ModelController` (the model in use, its files, training snapshots),
+:class:`app.training_controller.TrainingController` (the training process and jobs) and
+:class:`app.plot_controller.PlotController` (scope and last key's twins, about 30 Hz). It forwards every key
+to the engine; nothing here touches samples. The computer keyboard plays through :class:`app.key_input.KeyInput`,
+a MIDI keyboard through :class:`app.midi_menu.MidiMenu` (Audio > MIDI input); File > Record is
+:class:`app.recording.RecordingControl`.
 """
 
 from __future__ import annotations
 
-import math
-import os
-import threading
-import time
-from dataclasses import replace
-
-from PySide6.QtCore import QEvent, QSettings, Qt, QTimer
+from PySide6.QtCore import QEvent, QSettings, Qt
 from PySide6.QtGui import QAction, QKeySequence
-from PySide6.QtWidgets import (QFileDialog, QHBoxLayout, QLabel, QMainWindow, QMessageBox, QPushButton, QSplitter,
-                               QVBoxLayout, QWidget)
+from PySide6.QtWidgets import QHBoxLayout, QLabel, QMainWindow, QPushButton, QSplitter, QVBoxLayout, QWidget
 
-from iirnn_core.models.what_plays import Playing, model_fits, uses_trained_model, what_plays
-from iirnn_core.training.worker import TrainingJob, TrainingWorker
 from iirnn_core.dsp.notes import midi_to_hz, midi_to_note, note_to_midi
 from iirnn_core.synth.renderer import SynthSettings
 
-from .audio_dialog import AudioDialog
-from .comparison import compare
+from .audio_controller import AudioController, audio_config, default_engine_factory, stats_text
 from .keyboard import PianoKeyboard
 from .key_input import KeyInput
 from .keymap import BOTTOM_ROW, TOP_ROW, midi_for
 from .midi_menu import MidiMenu
+from .model_controller import ModelController
+from .plot_controller import PlotController
 from .plots import ScopeView, TwinView
 from .recording import RecordingControl
-from .settings import AppSettings, latency_for_stream, load_settings, save_settings
+from .settings import AppSettings, load_settings, save_settings
+from .sound_controller import SoundController
 from .sound_panel import SoundPanel
-from .texts import one_line
+from .training_controller import TrainingController
 from .training_panel import TrainingPanel
 
-PLOT_MS = 33
-"""Plot refresh period (about 30 Hz)."""
-
-STATUS_MS = 500
-"""Status bar refresh period (2 Hz)."""
-
-POLYPHONY = 32
-"""Voices per bank of the live engine."""
-
-COMPARISON_CACHE = 64
-"""Comparisons of the last key kept for reuse (one per key and settings)."""
-
-SOUND_DEBOUNCE_MS = 30
-"""A control change reaches the engine once the controls have rested this long."""
-
-TRAINER_POLL_MS = 50
-"""How often the window looks whether the training process is ready (then the audio opens)."""
-
-TRAINER_WAIT_SECONDS = 20.0
-"""The audio opens after this long even if the training process is not ready."""
-
-IMPULSE_AMPLITUDE = 0.1
-"""Impulse height at full velocity (the seed's 0.1)."""
-
-
-
-def default_engine_factory(config, settings, engine, model, polyphony):
-    """The real audio engine (imported here so the window module loads without the audio stack)."""
-    from iirnn_core.audio.engine import AudioEngine
-
-    return AudioEngine(config, settings=settings, engine=engine, model=model, polyphony=polyphony)
-
-
-def audio_config(s: AppSettings):
-    """The AudioConfig for the saved audio settings (device "" means the system default)."""
-    from iirnn_core.audio.engine import AudioConfig
-
-    return AudioConfig(device=s.device or None, samplerate=s.samplerate, blocksize=s.blocksize,
-                       latency=latency_for_stream(s.latency), cpus_awake=s.cpus_awake)
-
-
-def list_devices() -> list[str]:
-    """Output device names (empty when the audio stack cannot list them)."""
-    try:
-        from iirnn_core.audio.engine import list_output_devices
-
-        return list(list_output_devices())
-    except Exception:  # a broken audio stack must not stop the dialog from opening
-        return []
+__all__ = ["MainWindow", "audio_config", "central_widget", "default_engine_factory", "key_labels", "stats_text"]
 
 
 class MainWindow(QMainWindow):
@@ -95,29 +44,24 @@ class MainWindow(QMainWindow):
     ``store``: the QSettings to read and write (tests pass a temporary INI file). ``model_path``:
     the model loaded at start (a missing or bad file leaves the trained engine off, with one line in
     the status bar). ``engine_factory(config, settings, engine, model, polyphony)`` and
-    ``config_factory(app_settings)`` make the audio engine; ``job_factory(config)`` a training job.
+    ``config_factory(app_settings)`` make the audio engine; ``job_factory(config)`` a training job;
+    ``trainer``: a training process to share (None: one of the window's own).
     """
 
     def __init__(self, store: QSettings, model_path=None, engine_factory=None, config_factory=None,
                  job_factory=None, trainer=None, parent: QWidget | None = None):
         super().__init__(parent)
-        # The training process starts first and loads torch before any audio plays (no process start
-        # and no torch import may overlap playing); the stream opens once it is ready.
-        self._own_trainer = trainer is None
-        self.trainer = TrainingWorker() if trainer is None else trainer
-        self.trainer.start()
-        if job_factory is None:
-            def job_factory(config):
-                return TrainingJob(config, worker=self.trainer)
+        # The training process starts first and loads torch before any audio plays (no process start and no
+        # torch import may overlap playing); the stream opens once it is ready.
+        self.training_control = TrainingController(self, trainer, job_factory)
+        self.trainer = self.training_control.trainer
         self.setWindowTitle("iirnn-synth")
         self.store = store
         self.settings = load_settings(store)
-        self.model = None
-        self.model_source = ""
-        self.last_note: int | None = None
-        self._comparison_pending = False
-        self.snapshot_playing = None  # the training snapshot the engine plays during a run
-        self._comparisons: dict = {}  # (key, settings, engine) -> (model, Comparison), oldest first
+        self.model_control = ModelController(self)
+        self.sound_control = SoundController(self)
+        self.plot_control = PlotController(self)
+        self.plot_timer = self.plot_control.timer
         self._closed = False
         self.keys = KeyInput(self, self.settings.octave)
         self.player = self.keys.player
@@ -127,9 +71,9 @@ class MainWindow(QMainWindow):
         self.keys.octave_requested.connect(self.shift_octave)
         self.keys.deactivated.connect(self.release_all_keys)
 
-        self._build_widgets(job_factory)
+        self._build_widgets()
         self._build_menus()
-        startup_message = self._load_startup_model(model_path)
+        startup_message = self.model_control.load_startup_model(model_path)
         self.sound.set_values(self.settings.engine, self.settings.q, self.settings.drive, self.settings.velocity,
                               self.settings.master, self.settings.model_rate)
         self.sound.set_trained_available(self.model is not None)  # a saved trained engine needs a model
@@ -138,69 +82,29 @@ class MainWindow(QMainWindow):
         if self.settings.geometry:
             self.restoreGeometry(self.settings.geometry)
 
-        # The first comparison loads numba's kernels and numpy's FFT (about 0.2 s holding the GIL):
-        # done here, before the audio starts, it cannot starve the audio callback later.
-        self._show_comparison(note_to_midi("A4"))
+        # The first comparison loads numba's kernels and numpy's FFT (holding the GIL a while): done here,
+        # before the audio starts, it cannot starve the audio callback later.
+        self.plot_control.show_comparison(note_to_midi("A4"))
 
-        factory = engine_factory or default_engine_factory
-        self._config_factory = config_factory or audio_config
-        self.engine = factory(self._config_factory(self.settings), self.synth_settings(), self.effective_engine(),
-                              self.model, POLYPHONY)
-        # Controls move in bursts (a slider drag): one engine change when they rest, not one per step.
-        self._sound_timer = QTimer(self)
-        self._sound_timer.setSingleShot(True)
-        self._sound_timer.setInterval(SOUND_DEBOUNCE_MS)
-        self._sound_timer.timeout.connect(self.apply_sound)
-        self.sound.changed.connect(self._sound_timer.start)
-        self.apply_sound()
+        self.audio_control = AudioController(self.trainer, self.settings, config_factory or audio_config,
+                                             self.stats_label, self.release_all_keys, self)
+        self.audio_control.message.connect(self.statusBar().showMessage)
+        playing = self.sound_control.playing()
+        self.engine = self.audio_control.make_engine(engine_factory or default_engine_factory, playing.settings,
+                                                     playing.engine, self.model)
+        self.sound_control.start()  # controls move in bursts (a slider drag): one engine change when they rest
         self.recording = RecordingControl(self._file_menu, self._quit_action, lambda: self.engine.processor, self)
         self.recording.message.connect(self.statusBar().showMessage)
         self.midi = MidiMenu(self._audio_menu, self.engine, self.settings.midi_input, self, start_now=False)
         self.midi.key.connect(self.midi_key)
         self.midi.message.connect(self.statusBar().showMessage)
-        self.audio_started = False
-        self._startup_message = startup_message
-        self._reopening: threading.Thread | None = None
-        self._reopen_timer = QTimer(self)
-        self._reopen_timer.setInterval(TRAINER_POLL_MS)
-        self._reopen_timer.timeout.connect(self._reopen_done)
-        self._trainer_wait = QTimer(self)
-        self._trainer_wait.setInterval(TRAINER_POLL_MS)
-        self._trainer_wait.timeout.connect(self._start_audio_when_trainer_ready)
-        self._trainer_deadline = time.monotonic() + TRAINER_WAIT_SECONDS
-        self.statusBar().showMessage("  ".join(m for m in ("Starting the trainer, then the audio...",
-                                                           startup_message) if m))
-        self._start_audio_when_trainer_ready()
-
-        self.plot_timer = QTimer(self)
-        self.plot_timer.setInterval(PLOT_MS)
-        self.plot_timer.timeout.connect(self.refresh_plots)
-        self.plot_timer.start()
-        self.status_timer = QTimer(self)
-        self.status_timer.setInterval(STATUS_MS)
-        self.status_timer.timeout.connect(self.refresh_status)
-        self.status_timer.start()
-        self.refresh_status()
+        self.audio_control.open(self.midi, startup_message)
+        self.plot_control.start()
         self.keys.install()
         self.keyboard.setFocus()
 
-    def _start_audio_when_trainer_ready(self) -> None:
-        """Open the audio once the training process has loaded torch (or it takes too long)."""
-        if self.audio_started or self._closed:
-            return
-        self.trainer.take(0)  # reads its "ready"
-        if not self.trainer.ready and self.trainer.alive and time.monotonic() < self._trainer_deadline:
-            self._trainer_wait.start()
-            return
-        self._trainer_wait.stop()
-        self.engine.start()
-        self.audio_started = True
-        self.midi.start()  # the remembered MIDI port plays into the stream that now runs
-        messages = [m for m in (str(self.engine.status_line or ""), self._startup_message) if m]
-        self.statusBar().showMessage("  ".join(messages))
-
     # ---- construction -------------------------------------------------------------------------
-    def _build_widgets(self, job_factory) -> None:
+    def _build_widgets(self) -> None:
         self.keyboard = PianoKeyboard("C4", "C6")
         self.keyboard.note_on.connect(self.note_on)
         self.keyboard.note_off.connect(self.note_off)
@@ -216,46 +120,17 @@ class MainWindow(QMainWindow):
         self._update_octave_label()
 
         self.sound = SoundPanel()
-        self.sound.train_requested.connect(self.train_for_current_settings)
+        self.sound.train_requested.connect(self.training_control.train_for_current_settings)
         self.scope = ScopeView()
         self.twins = TwinView()
-        self.training = TrainingPanel(self.training_context, job_factory)
-        self.training.model_trained.connect(self.use_trained_model)
-        self.training.model_snapshot.connect(self.play_snapshot)
-        self.training.run_ended.connect(self.end_snapshots)
+        self.training = TrainingPanel(self.training_control.training_context, self.training_control.job_factory)
+        self.training.model_trained.connect(self.model_control.use_trained_model)
+        self.training.model_snapshot.connect(self.model_control.play_snapshot)
+        self.training.run_ended.connect(self.model_control.end_snapshots)
         self.training.key_picked.connect(self.pick_key)
         self.training.message.connect(lambda text: self.statusBar().showMessage(text))
 
-        left = QSplitter(Qt.Vertical)
-        left.addWidget(self.sound)
-        left.addWidget(self.scope)
-        left.setStretchFactor(0, 3)
-        left.setStretchFactor(1, 2)
-
-        keys_row = QHBoxLayout()
-        keys_row.addWidget(self.octave_down)
-        keys_row.addWidget(self.octave_label)
-        keys_row.addWidget(self.octave_up)
-        keys_row.addStretch(1)
-        keys_row.addWidget(QLabel("Keys: z s x d c v g b h n j m ,  and  q 2 w 3 e r 5 t 6 y 7 u i"))
-        keys_row.addStretch(1)
-        keys_row.addWidget(self.panic_button)
-
-        splitter = QSplitter(Qt.Horizontal)
-        splitter.addWidget(left)
-        splitter.addWidget(self.twins)
-        splitter.addWidget(self.training)
-        splitter.setStretchFactor(0, 2)
-        splitter.setStretchFactor(1, 5)
-        splitter.setStretchFactor(2, 3)
-        splitter.setSizes([360, 760, 400])
-
-        central = QWidget()
-        layout = QVBoxLayout(central)
-        layout.addWidget(splitter, 1)
-        layout.addLayout(keys_row)
-        layout.addWidget(self.keyboard)
-        self.setCentralWidget(central)
+        self.setCentralWidget(central_widget(self))
         self.stats_label = QLabel()
         self.statusBar().addPermanentWidget(self.stats_label)
         self.resize(1500, 900)
@@ -264,10 +139,10 @@ class MainWindow(QMainWindow):
         file_menu = self.menuBar().addMenu("&File")
         open_action = QAction("&Open model...", self)
         open_action.setShortcut(QKeySequence.Open)
-        open_action.triggered.connect(self.open_model_dialog)
+        open_action.triggered.connect(self.model_control.open_model_dialog)
         save_action = QAction("&Save model as...", self)
         save_action.setShortcut(QKeySequence.Save)
-        save_action.triggered.connect(self.save_model_dialog)
+        save_action.triggered.connect(self.model_control.save_model_dialog)
         quit_action = QAction("&Quit", self)
         quit_action.setShortcut(QKeySequence.Quit)
         quit_action.triggered.connect(self.close)
@@ -286,61 +161,53 @@ class MainWindow(QMainWindow):
         audio_menu.addActions([settings_action, reconnect_action, panic_action])
         self._file_menu, self._audio_menu, self._quit_action = file_menu, audio_menu, quit_action
 
-    def _load_startup_model(self, path) -> str:
-        """Load the shipped model; returns a status line when it is missing or bad."""
-        from iirnn_core.models.modelfile import DEFAULT_MODEL_PATH, ModelFileError, load_model
+    # ---- what the controllers hold ------------------------------------------------------------
+    @property
+    def model(self):
+        """The model in use (None when there is none): :attr:`ModelController.model`."""
+        return self.model_control.model
 
-        path = DEFAULT_MODEL_PATH if path is None else path
-        if not os.path.isfile(path):
-            self._set_model(None, f"no model file at {path}")
-            return f"No trained model ({path} is missing): the trained engine is off."
-        try:
-            model = load_model(path)
-        except (ModelFileError, OSError, ValueError) as exc:
-            self._set_model(None, "the shipped model could not be read")
-            return f"Trained model not loaded: {one_line(exc)} The trained engine is off."
-        self._set_model(model, os.path.basename(str(path)))
-        return ""
+    @property
+    def snapshot_playing(self):
+        """The training snapshot the engine plays during a run, else None."""
+        return self.model_control.snapshot_playing
 
-    # ---- sound --------------------------------------------------------------------------------
+    @property
+    def audio_started(self) -> bool:
+        """Whether the stream has opened (once the training process was ready)."""
+        return self.audio_control.started
+
+    @property
+    def last_note(self) -> int | None:
+        """The MIDI key the twins show (the last played or picked), None before the first."""
+        return self.plot_control.last_note
+
+    def open_model_file(self, path: str) -> bool:
+        """Load the model file ``path`` and use it (:meth:`ModelController.open_model_file`)."""
+        return self.model_control.open_model_file(path)
+
+    def save_model_file(self, path: str) -> bool:
+        """Save the model in use to ``path`` (:meth:`ModelController.save_model_file`)."""
+        return self.model_control.save_model_file(path)
+
+    # ---- sound (the tests' and benchmarks' handles on the SoundController) --------------------------
     def selected_settings(self) -> SynthSettings:
-        """The SynthSettings the controls select (stereo, so A/B puts the IIR left and the RNN right)."""
-        c = self.sound.choice()
-        return SynthSettings(rate=float(c.rate), q=c.q, drive=c.drive, amplitude=IMPULSE_AMPLITUDE, channels=2,
-                             ab_twin=c.ab_twin, untrained=c.untrained)
-
-    def playing(self, model=None) -> Playing:
-        """What sounds for the controls with ``model`` (default: the model in use), by the core's one rule
-        (:func:`iirnn_core.models.what_plays.what_plays`): a trained twin without a fitting model plays the
-        analytic twin (the sound panel says why)."""
-        return what_plays(self.sound.engine, self.selected_settings(), self.model if model is None else model)
-
-    def synth_settings(self) -> SynthSettings:
-        """The settings that sound (the A/B twin resolved by :meth:`playing`)."""
-        return self.playing().settings
+        """The SynthSettings the controls select (:meth:`SoundController.selected_settings`)."""
+        return self.sound_control.selected_settings()
 
     def effective_engine(self) -> str:
-        """The engine that sounds (:meth:`playing`)."""
-        return self.playing().engine
+        """The engine that sounds (:meth:`SoundController.effective_engine`)."""
+        return self.sound_control.effective_engine()
 
     def apply_sound(self) -> None:
-        """Send the controls and the model to the engine as one change (one patch table, whatever moved);
-        a refused change is one status line."""
-        from iirnn_core.dsp.resonator import SettingError
-
-        self._sound_timer.stop()
-        try:
-            playing = self.playing()
-            self.engine.configure(playing.engine, playing.settings, self.model, self.sound.master)
-        except SettingError as exc:
-            self.statusBar().showMessage(f"Not applied: {one_line(exc)}")
-        self._comparison_pending = self.last_note is not None
+        """Send the controls and the model to the engine now (:meth:`SoundController.apply_sound`)."""
+        self.sound_control.apply_sound()
 
     def flush_sound(self) -> None:
         """Apply a control change still waiting out its debounce now."""
-        if self._sound_timer.isActive():
-            self.apply_sound()
+        self.sound_control.flush_sound()
 
+    # ---- keys ---------------------------------------------------------------------------------
     def note_on(self, midi: int, velocity: int) -> bool:
         """Start ``midi`` at ``velocity`` (1..127); False (and one status line) when it cannot sound:
         above the model rate's Nyquist frequency, or a key the trained model lacks."""
@@ -357,16 +224,17 @@ class MainWindow(QMainWindow):
                                          "(the trained model has no such key).")
             return False
         self.engine.note_on(midi, velocity / 127.0)
-        self.last_note = midi
-        self._comparison_pending = True
-        self.training.select_key(midi_to_note(midi))
+        self._follow_key(midi, midi_to_note(midi))
         return True
+
+    def _follow_key(self, midi: int, note: str) -> None:
+        """The plots show key ``midi`` next and the training table selects ``note``, its name."""
+        self.plot_control.follow(midi)
+        self.training.select_key(note)
 
     def pick_key(self, note: str) -> None:
         """A key picked in the training table: its curve is drawn bold and the plots show it."""
-        self.last_note = note_to_midi(note)
-        self._comparison_pending = True
-        self.training.select_key(note)
+        self._follow_key(note_to_midi(note), note)
 
     def note_off(self, midi: int) -> None:
         """End ``midi`` (its tail rings on)."""
@@ -400,9 +268,7 @@ class MainWindow(QMainWindow):
             return
         self.keyboard.set_lit(midi, sounding)
         if sounding:
-            self.last_note = midi
-            self._comparison_pending = True
-            self.training.select_key(midi_to_note(midi))
+            self._follow_key(midi, midi_to_note(midi))
 
     def _key_pressed(self, midi: int) -> None:
         if self.note_on(midi, self.sound.velocity):
@@ -426,190 +292,31 @@ class MainWindow(QMainWindow):
             self.release_all_keys()
         return super().event(event)
 
-    # ---- models -------------------------------------------------------------------------------
-    def _set_model(self, model, source: str) -> None:
-        self.model = model
-        self.model_source = source
-        self.sound.set_trained_available(model is not None)
-        self.sound.show_model(model, source)
-
-    def play_snapshot(self, snapshot) -> None:
-        """During a run: the trained engine (and a trained A/B twin) play each trained key's best net so far.
-
-        Played when the trained engine is selected and the run is for the rate and Q the controls are
-        at. The snapshot's keys replace those of the model in use when that was trained at the same
-        rate and Q (its other keys sound as before). Published like every engine change: sounding
-        notes keep their weights, new notes take the new nets. The model in use, and its file, stay
-        as they are until the run ends."""
-        from iirnn_core.dsp.resonator import SettingError
-
-        if not uses_trained_model(self.sound.engine, self.selected_settings()):
-            return
-        model = self.model
-        if model is not None and not model_fits(model, snapshot.rate, snapshot.q):
-            snapshot = replace(snapshot, keys={**model.keys, **snapshot.keys},
-                               hidden=max(model.hidden, snapshot.hidden))
-        playing = self.playing(snapshot)
-        if playing.reason:  # the run is for other settings than the controls'
-            return
-        try:
-            self.engine.configure(playing.engine, playing.settings, snapshot)
-        except SettingError as exc:
-            self.statusBar().showMessage(f"Snapshot not played: {one_line(exc)}")
-            return
-        self.snapshot_playing = snapshot
-        self._comparison_pending = self.last_note is not None  # the last key's plots follow the learning
-
-    def end_snapshots(self) -> None:
-        """A run ended: the engine goes back to the model in use (a trained result follows through
-        :meth:`use_trained_model`)."""
-        if self.snapshot_playing is not None:
-            self.snapshot_playing = None
-            self.apply_sound()
-
-    def use_trained_model(self, model) -> None:
-        """Swap a freshly trained model into the engine (while notes play)."""
-        self._set_model(model, "trained just now, not saved")
-        self.apply_sound()
-
-    def open_model_file(self, path: str) -> bool:
-        """Load ``path`` and use it; a bad file shows a one-sentence dialog and the model in use stays."""
-        from iirnn_core.models.modelfile import ModelFileError, load_model
-
-        try:
-            model = load_model(path)
-        except (ModelFileError, OSError, ValueError) as exc:
-            QMessageBox.warning(self, "Model not loaded", f"{one_line(exc)}")
-            return False
-        self._set_model(model, os.path.basename(path))
-        self.apply_sound()
-        self.statusBar().showMessage(f"Loaded {path}.")
-        return True
-
-    def save_model_file(self, path: str) -> bool:
-        """Save the model in use to ``path``; a failure shows a one-sentence dialog."""
-        from iirnn_core.models.modelfile import ModelFileError, save_model
-
-        if self.model is None:
-            QMessageBox.information(self, "No model", "There is no trained model to save yet.")
-            return False
-        try:
-            save_model(self.model, path)
-        except (ModelFileError, OSError, ValueError) as exc:
-            QMessageBox.warning(self, "Model not saved", f"{one_line(exc)}")
-            return False
-        self.model_source = os.path.basename(path)
-        self.sound.show_model(self.model, self.model_source)
-        self.statusBar().showMessage(f"Saved {path}.")
-        return True
-
-    def open_model_dialog(self) -> None:
-        """File > Open model."""
-        path, _ = QFileDialog.getOpenFileName(self, "Open model", "", "iirnn models (*.json);;All files (*)")
-        if path:
-            self.open_model_file(path)
-
-    def save_model_dialog(self) -> None:
-        """File > Save model as."""
-        path, _ = QFileDialog.getSaveFileName(self, "Save model", "model.json", "iirnn models (*.json)")
-        if path:
-            self.save_model_file(path)
-
-    def training_context(self):
-        """(model rate Hz, Q, model in use) for the training panel."""
-        return self.sound.rate, self.sound.q, self.model
-
-    def train_for_current_settings(self) -> None:
-        """Train the model's keys (or the panel's) at the current rate and Q."""
-        if self.model is not None:
-            self.training.keys_edit.setText(self.model.describe_keys().replace(",", ""))
-        self.training.start()
-
-    # ---- audio --------------------------------------------------------------------------------
+    # ---- audio and plots ----------------------------------------------------------------------
     def audio_settings_dialog(self) -> None:
-        """Audio > Settings: pick device, rate, block size, latency and reopen the stream."""
-        s = self.settings
-        dialog = AudioDialog(list_devices(), s.device, s.samplerate, s.blocksize, s.latency, s.cpus_awake, self)
-        if dialog.exec() == AudioDialog.Accepted:
-            self.apply_audio(*dialog.values())
+        """Audio > Settings (:meth:`AudioController.audio_settings_dialog`)."""
+        self.audio_control.audio_settings_dialog()
 
     def apply_audio(self, device: str, samplerate: int, blocksize: int, latency: str,
                     cpus_awake: bool | None = None) -> None:
-        """Reopen the output with these settings (``cpus_awake`` None: as it is), off the GUI thread (a device
-        can take seconds to start); the engine reports trouble in its status line, shown when the reopen has ended."""
-        from iirnn_core.dsp.resonator import SettingError
-
-        if self._reopening is not None and self._reopening.is_alive():
-            self.statusBar().showMessage("Audio is still reopening; try again in a moment.")
-            return
-        self.release_all_keys()
-        s = self.settings
-        previous = (s.device, s.samplerate, s.blocksize, s.latency, s.cpus_awake)
-        s.device, s.samplerate, s.blocksize, s.latency = device, samplerate, blocksize, latency
-        s.cpus_awake = s.cpus_awake if cpus_awake is None else bool(cpus_awake)
-        try:
-            config = self._config_factory(s)
-        except SettingError as exc:  # an impossible configuration: the output in use stays
-            s.device, s.samplerate, s.blocksize, s.latency, s.cpus_awake = previous
-            self.statusBar().showMessage(f"Audio settings not applied: {one_line(exc)}")
-            return
-        self.statusBar().showMessage("Reopening audio...")
-        self._reopening = threading.Thread(target=self.engine.reopen, args=(config,), name="iirnn-reopen",
-                                           daemon=True)
-        self._reopening.start()
-        self._reopen_timer.start()
-
-    def _reopen_done(self) -> None:
-        """Show how a reopen ended, once it has."""
-        if self._reopening is None or self._reopening.is_alive():
-            return
-        self._reopen_timer.stop()
-        self._reopening = None
-        self.statusBar().showMessage(str(self.engine.status_line or ""))
-        self.refresh_status()
+        """Reopen the output with these settings, off the GUI thread (:meth:`AudioController.apply_audio`)."""
+        self.audio_control.apply_audio(device, samplerate, blocksize, latency, cpus_awake)
 
     def wait_for_audio(self, timeout: float = 30.0) -> bool:
-        """Wait until a reopen has ended (tests, shutdown); True if none is under way."""
-        thread = self._reopening
-        if thread is not None:
-            thread.join(timeout)
-            self._reopen_done()
-        return self._reopening is None
+        """Wait up to ``timeout`` seconds until a reopen has ended; True if none is under way."""
+        return self.audio_control.wait_for_audio(timeout)
 
     def reconnect_audio(self) -> None:
-        """Audio > Reconnect: reopen the configured output (the engine falls back to the null output
-        when a device is missing, busy or goes silent; this tries it again)."""
-        s = self.settings
-        self.apply_audio(s.device, s.samplerate, s.blocksize, s.latency)
-
-    # ---- timers -------------------------------------------------------------------------------
-    def refresh_plots(self) -> None:
-        """Scope from the engine; the last key's twins when a key or a control changed."""
-        if self.scope.isVisible():
-            self.scope.refresh(self.engine)
-        if self._comparison_pending and self.last_note is not None:
-            self._comparison_pending = False
-            self._show_comparison(self.last_note)
-
-    def _show_comparison(self, midi: int) -> None:
-        """Compare the twins for key ``midi`` at the current settings and draw it."""
-        key = (midi, self.synth_settings(), self.sound.engine)
-        playing = self.snapshot_playing or self.model  # during a run: the nets being learned
-        try:
-            model, comparison = self._comparisons.get(key, (None, None))
-            if comparison is None or model is not playing:  # once per key, settings and model (a few ms)
-                comparison = compare(midi_to_note(midi), key[1], key[2], playing)
-                if len(self._comparisons) >= COMPARISON_CACHE:
-                    self._comparisons.pop(next(iter(self._comparisons)))
-                self._comparisons[key] = (playing, comparison)
-        except ValueError as exc:  # a key above Nyquist after a rate change
-            self.twins.caption.setText(one_line(exc))
-        else:
-            self.twins.show_comparison(comparison)
+        """Audio > Reconnect: reopen the configured output (:meth:`AudioController.reconnect_audio`)."""
+        self.audio_control.reconnect_audio()
 
     def refresh_status(self) -> None:
-        """Callback load, underruns and latency from the engine's stats."""
-        self.stats_label.setText(stats_text(self.engine.stats()))
+        """Callback load, underruns and latency from the engine's stats, into the status bar."""
+        self.audio_control.refresh_status()
+
+    def refresh_plots(self) -> None:
+        """Scope from the engine; the last key's twins when a key or a control changed."""
+        self.plot_control.refresh_plots()
 
     # ---- shutdown -----------------------------------------------------------------------------
     def current_settings(self) -> AppSettings:
@@ -628,17 +335,14 @@ class MainWindow(QMainWindow):
             return super().closeEvent(event)
         self._closed = True
         self.keys.uninstall()
-        self.plot_timer.stop()
-        self.status_timer.stop()
-        self._trainer_wait.stop()
-        self.wait_for_audio()
-        self.training.shutdown()
+        self.plot_control.stop()
+        self.audio_control.stop()
+        self.training_control.shutdown()
         save_settings(self.store, self.current_settings())
         self.midi.close()
         self.recording.stop()
-        self.engine.close()
-        if self._own_trainer:
-            self.trainer.close()
+        self.audio_control.close()
+        self.training_control.close()
         super().closeEvent(event)
 
 
@@ -649,30 +353,36 @@ def key_labels(shift: int) -> dict[int, str]:
     return labels
 
 
-def stats_text(stats) -> str:
-    """The status bar's figures: callback load (mean, max), dropouts, key-to-sound latency, output, priority
-    (and whether the CPUs are kept awake while notes sound), and any muted blocks, callback errors or dropped key events.
+def central_widget(window: MainWindow) -> QWidget:
+    """The window's layout: sound panel over scope, twins and training panel side by side, then the octave and
+    panic row and the piano along the bottom."""
+    left = QSplitter(Qt.Vertical)
+    left.addWidget(window.sound)
+    left.addWidget(window.scope)
+    left.setStretchFactor(0, 3)
+    left.setStretchFactor(1, 2)
 
-    Dropouts: the larger of the two estimates (callback timestamps, wall clock), which count the same
-    dropouts two ways; adding them would count each twice."""
-    underruns = max(int(stats.underruns_timestamps), int(stats.underruns_wallclock))
-    device = "no audio device" if stats.null_output else str(stats.device_name)
-    # key-to-sound latency of the notes played; before the first note, the stream's output latency
-    latency = stats.latency_ms_median
-    if not math.isfinite(latency):
-        latency = getattr(stats, "output_latency_ms", math.nan)
-    latency_text = f"{latency:.1f} ms" if math.isfinite(latency) else "-"
-    text = (f"load {100 * stats.callback_load_mean:.0f}% (max {100 * stats.callback_load_max:.0f}%) | "
-            f"dropouts {underruns} | latency {latency_text} | "
-            f"{device} {stats.samplerate} Hz/{stats.blocksize}")
-    if not stats.null_output:
-        text += f" | audio thread {getattr(stats, 'priority', 'normal')}"
-        cpus = getattr(stats, "cpu_wakeup", "off")
-        if cpus == "awake":
-            text += ", CPUs kept awake"
-        elif cpus.startswith("refused"):
-            text += f", CPU wake-up request {cpus}"
-    troubles = [(getattr(stats, "muted_blocks", 0), "blocks muted (NaN)"),
-                (getattr(stats, "callback_errors", 0), "callback errors"),
-                (getattr(stats, "events_dropped", 0), "key events dropped")]
-    return text + "".join(f" | {n} {what}" for n, what in troubles if n)
+    keys_row = QHBoxLayout()
+    keys_row.addWidget(window.octave_down)
+    keys_row.addWidget(window.octave_label)
+    keys_row.addWidget(window.octave_up)
+    keys_row.addStretch(1)
+    keys_row.addWidget(QLabel("Keys: z s x d c v g b h n j m ,  and  q 2 w 3 e r 5 t 6 y 7 u i"))
+    keys_row.addStretch(1)
+    keys_row.addWidget(window.panic_button)
+
+    splitter = QSplitter(Qt.Horizontal)
+    splitter.addWidget(left)
+    splitter.addWidget(window.twins)
+    splitter.addWidget(window.training)
+    splitter.setStretchFactor(0, 2)
+    splitter.setStretchFactor(1, 5)
+    splitter.setStretchFactor(2, 3)
+    splitter.setSizes([360, 760, 400])
+
+    central = QWidget()
+    layout = QVBoxLayout(central)
+    layout.addWidget(splitter, 1)
+    layout.addLayout(keys_row)
+    layout.addWidget(window.keyboard)
+    return central

@@ -25,8 +25,8 @@ SCOPE_SAMPLES = 2048
 
 def cache_axes(item: pg.PlotItem) -> None:
     """Keep each axis of ``item`` (its ticks, labels and grid lines) as a pixmap, redrawn only when the axis
-    changes: replaying an axis's picture costs about 6 ms under a software X server, and every repaint
-    of the data behind it replayed all four (three quarters of the GUI thread's time, measured)."""
+    changes: replaying an axis's picture is slow under a software X server, and without the cache every
+    repaint of the data behind it replays all four."""
     for name in ("left", "bottom", "right", "top"):
         item.getAxis(name).setCacheMode(QGraphicsItem.CacheMode.DeviceCoordinateCache)
 
@@ -136,8 +136,8 @@ class TwinView(QWidget):
         self.iir_poles.setData(c.iir_poles.real, c.iir_poles.imag)
         self.rnn_poles.setData(c.rnn_poles.real, c.rnn_poles.imag)
         # Ranges move in coarse steps and grow at once but shrink only by a factor of ten (40 dB), so playing
-        # key after key seldom redraws an axis (about 17 ms each under a software X server, measured: the
-        # largest share of the GUI thread while playing) and the keys are seen at their true relative levels.
+        # key after key seldom redraws an axis (a costly redraw under a software X server) and the keys are
+        # seen at their true relative levels.
         self.response_plot.setXRange(0.0, nice_ceiling(visible_span(c.time, c.iir)), padding=0.0)
         peak = max(float(np.max(np.abs(c.iir), initial=0.0)), float(np.max(np.abs(c.rnn), initial=0.0)))
         self._height = sticky(self._height, nice_ceiling(peak) if np.isfinite(peak) and peak > 0.0 else 1.0)

@@ -20,10 +20,9 @@ MODEL_RATES = (8000, 11025, 16000, 22050, 32000, 44100, 48000)
 DEVICE_RATES = (44100, 48000, 88200, 96000)
 BLOCK_SIZES = (64, 128, 256, 512, 1024)
 LATENCIES = ("5 ms", "low", "high")
-"""Output latency choices: "5 ms" of host buffer, or PortAudio's "low" / "high" defaults for the device
-(10.7 ms / 21 ms through PulseAudio). The window starts on "low": with 5 ms, ALSA's pulse plugin
-underran about one run in six of the acceptance test while the window painted (each underrun
-replaces its stream); with "low", none in ten. ``iirnn play`` keeps 5 ms."""
+"""Output latency choices: "5 ms" of host buffer, or PortAudio's "low" / "high" defaults for the device.
+The window starts on "low": with 5 ms, ALSA's pulse plugin can underrun while the window paints (each
+underrun replaces its stream). ``iirnn play`` keeps 5 ms."""
 
 
 def latency_for_stream(choice: str):
