@@ -10,6 +10,7 @@ from iirnn_core.rt.accounting_layout import (A_CALLBACKS, A_FRAMES, A_NOTES, A_R
                                             A_UNDERRUNS_WALL, F_BASELINE, F_BLOCKSIZE, F_FRAMES_LOST, F_LAST_STAMP,
                                             F_LOAD_MAX, F_LOAD_SUM, F_RATE, F_START, F_WINDOW_END, F_WINDOW_MIN,
                                             WINDOW_SECONDS)
+from iirnn_core.rt.atomics import load_acquire
 
 _JIT = dict(nogil=True, cache=True, error_model="numpy")
 
@@ -48,7 +49,7 @@ def _close_window(ints, floats):
 def acc_block_started(ints, floats, now, stamp, frames, underflow):
     """A callback began at ``now`` (s) for a block whose first frame plays at ``stamp`` (s); a pending reset
     request (``ints[A_RESET]``, set by another thread) is honoured first."""
-    if ints[A_RESET]:
+    if load_acquire(ints, A_RESET):  # published by another thread (Accounting.request_reset)
         acc_reset(ints, floats)
     if underflow:
         ints[A_UNDERFLOWS] += 1

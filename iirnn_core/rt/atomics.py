@@ -25,16 +25,17 @@ Nothing here allocates or takes the GIL; everything compiles into cached machine
 
 from __future__ import annotations
 
+import sys
+
 from llvmlite import ir
 from numba import carray, njit, types
 from numba.core import cgutils
 from numba.extending import intrinsic
 
-from iirnn_core.errors import unsupported_platform
 from iirnn_core.rt.tables import TABLE_WIDTH
 
-if unsupported_platform():
-    raise ImportError(unsupported_platform())
+if not sys.platform.startswith("linux"):  # (the rt package imports nothing from outside itself)
+    raise ImportError(f"the compiled audio code runs on Linux only (its clock id, gettid); this is {sys.platform!r}")
 
 
 def _pointer_at(name: str, numba_type, ir_type):

@@ -8,7 +8,9 @@ from numba import njit
 from iirnn_core.rt.resample_layout import RS_BLOCK_PHASE, RS_BLOCK_T_REL, RS_DOWN, RS_N_IN, RS_PHASE, RS_T_REL, RS_UP
 
 
-@njit(nogil=True, fastmath=True, cache=True, error_model="numpy")
+# Fast-math without "nnan"/"ninf": once inlined into the callback's block, the output stage's NaN
+# checks must still see NaN and Inf.
+@njit(nogil=True, fastmath={"nsz", "arcp", "contract", "afn", "reassoc"}, cache=True, error_model="numpy")
 def _resample_block(xbuf, history, n_in, table, up, down, state, out):
     """Fill out (N, C) from inputs xbuf[history - ... : history + n_in]; advance ``state`` [phase, t_rel].
 

@@ -48,8 +48,9 @@ class Accounting:
         rt.acc_reset(self.ints, self.floats)
 
     def request_reset(self) -> None:
-        """Ask the callback to start counting afresh at its next block (any thread)."""
-        self.ints[A_RESET] = 1
+        """Ask the callback to start counting afresh at its next block (any thread): an atomic release
+        store through the compiled code, as every word the callback shares is written."""
+        rt.publish(self.ints, A_RESET, 1)
 
     def block_started(self, now: float, stamp: float, frames: int, underflow: bool) -> None:
         """A callback began at ``now`` (perf_counter s) for a block whose first frame plays at ``stamp`` (s)."""
@@ -84,6 +85,9 @@ class Accounting:
         return float(self.floats[F_LOAD_SUM]) / n if n else 0.0
 
     def latencies_seconds(self) -> np.ndarray:
-        """A copy of the recorded latencies (s), at most ``capacity`` of the newest."""
-        n = min(self.notes, self.latencies.shape[0])
-        return self.latencies[:n].copy()
+        """A copy of the recorded latencies (s), oldest first: at most ``capacity`` of the newest."""
+        notes, capacity = self.notes, self.latencies.shape[0]
+        if notes <= capacity:
+            return self.latencies[:notes].copy()
+        start = notes % capacity  # the ring's oldest slot, once it has wrapped
+        return np.concatenate([self.latencies[start:], self.latencies[:start]])
