@@ -48,7 +48,7 @@ from iirnn_core.training.run import TrainConfig, Training
 from iirnn_core.training.worker import TrainingJob, TrainingWorker
 from record import write_result
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))  # pulse.py, rt_probe.py
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))  # the tests' pulse.py, rt_probe.py
 import pulse  # noqa: E402
 from rt_probe import WakeupProbe  # noqa: E402
 

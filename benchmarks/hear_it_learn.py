@@ -22,7 +22,6 @@ from pathlib import Path
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
 from record import write_result  # noqa: E402
 from window_training import RATE, real_window_session  # noqa: E402 - the same real-window set-up
 

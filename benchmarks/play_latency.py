@@ -26,7 +26,7 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT / "tests"))  # pulse.py, rt_probe.py
+sys.path.insert(0, str(ROOT / "tests"))  # the tests' pulse.py, rt_probe.py
 import pulse  # noqa: E402
 from record import write_result  # noqa: E402
 from rt_probe import STALL_MS, WakeupProbe  # noqa: E402

@@ -38,8 +38,7 @@ import numpy as np
 from record import write_result
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-sys.path.insert(0, str(ROOT / "tests"))  # the tests' PulseAudio helpers and real-time probe (pulse.py, rt_probe.py)
+sys.path.insert(0, str(ROOT / "tests"))  # the tests' pulse.py, rt_probe.py
 
 RATE = 48000
 KEY_PERIOD_MS = 125

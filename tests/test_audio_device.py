@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 import pulse
-from rt_probe import on_a_steady_machine
+from rt_probe import Dropout, on_a_steady_machine
 from iirnn_core import cli
 from iirnn_core.audio.engine import AudioConfig, AudioEngine, list_output_devices
 from iirnn_core.audio.cpu_wakeup import AWAKE_US, PATH, kernel_limit_us
@@ -43,17 +43,24 @@ def trained_model():
     return modelfile.TrainedModel(8000.0, 0.995, 0.6, 0.1, 4, 1.0, "none", "analytic", 0, 0.0, 0, {"A4": key})
 
 
-def record_a4(engine, sink, seconds=0.6, attempts=3):
-    """Record A4 from the sink's monitor; played again (up to ``attempts``) if the device dropped out
-    meanwhile (a busy machine; the engine counts it)."""
-    for _ in range(attempts):
-        before = engine.stats().underruns_timestamps
-        with pulse.record_monitor(sink, RATE) as take:
-            engine.note_on(69, 1.0)
-            time.sleep(seconds)
-        if engine.stats().underruns_timestamps == before:
-            break
+def record_a4(engine, sink, seconds=0.6):
+    """Record A4 from the sink's monitor, once: pitch and level are judged on a whole take, so a take the
+    engine underran in is a :class:`Dropout` (taken again only beside a machine stall: on_a_steady_machine)."""
+    before, start = engine.stats().underruns_timestamps, time.perf_counter()
+    with pulse.record_monitor(sink, RATE) as take:
+        engine.note_on(69, 1.0)
+        time.sleep(seconds)
+    check_no_underrun(engine, before, start)
     return take[0]
+
+
+def check_no_underrun(engine, before, start):
+    """A :class:`Dropout` (from ``start``, s of ``time.perf_counter``, to now) if the engine counted an underrun
+    since it counted ``before``."""
+    stats = engine.stats()
+    if stats.underruns_timestamps != before:
+        raise Dropout(f"the stream underran {stats.underruns_timestamps - before} time(s): {stats}", start,
+                      time.perf_counter())
 
 
 def pitch(signal):
@@ -173,8 +180,9 @@ def test_a_thread_holding_the_gil_for_300_ms_leaves_no_gap(engine, pulse_server)
         while not ticker_stop.wait(0.001):
             ticks.append(time.perf_counter())
 
-    before = engine.stats().underruns_timestamps
+    before, start = engine.stats().underruns_timestamps, time.perf_counter()
     with pulse.record_monitor(pulse_server, RATE) as take:
+        heard_from = time.perf_counter()  # (about) when take[0][0] was heard
         engine.note_on(69, 1.0)
         time.sleep(0.2)
         tick_thread = threading.Thread(target=ticker)
@@ -185,16 +193,18 @@ def test_a_thread_holding_the_gil_for_300_ms_leaves_no_gap(engine, pulse_server)
         ticker_stop.set()
         tick_thread.join()
     engine.panic()
-    # (a take during which the machine itself stalled is taken again by on_a_steady_machine)
     assert np.diff(ticks).max() > 0.25, "the GIL was not held"  # no Python thread ran meanwhile
     x = take[0][:, 0].astype(np.float64)
-    start = int(np.argmax(np.abs(x) > 0.01))
-    assert start > 0, "nothing was heard"
-    body = x[start + RATE // 100:start + int(0.75 * RATE)]
+    onset = int(np.argmax(np.abs(x) > 0.01))
+    assert onset > 0, "nothing was heard"
+    body = x[onset + RATE // 100:onset + int(0.75 * RATE)]
     hop = RATE // 200  # 5 ms windows: a dropout of 5 ms or more empties at least one
     peaks = np.abs(body[:len(body) // hop * hop]).reshape(-1, hop).max(axis=1)
-    assert peaks.min() > 0.5 * peaks.max(), f"a gap: 5 ms peaks fell to {peaks.min() / peaks.max():.2f} of the top"
-    assert engine.stats().underruns_timestamps == before, "the stream underran while the GIL was held"
+    if peaks.min() <= 0.5 * peaks.max():
+        # heard at this moment; the stall that emptied the 100 ms buffer came up to that much before it
+        gap = heard_from + (onset + RATE // 100 + hop * int(np.argmin(peaks))) / RATE
+        raise Dropout(f"a gap: 5 ms peaks fell to {peaks.min() / peaks.max():.2f} of the top", gap - 0.1, gap)
+    check_no_underrun(engine, before, start)
 
 
 @pytest.mark.skipif(not os.access(PATH, os.W_OK), reason=f"{PATH} is not writable here (not root, no udev rule)")

@@ -9,6 +9,8 @@ import numpy as np
 import pytest
 import scipy.io.wavfile
 
+pytestmark = pytest.mark.slow  # pip builds and installs a wheel, which renders: 6 s, 45 s if numba compiles afresh
+
 MODEL_IN_WHEEL = "iirnn_core/resources/models/a0-b7_8k_q0995.json"
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 

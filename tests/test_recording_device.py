@@ -2,12 +2,13 @@
 what the sink's monitor heard."""
 
 import json
+import time
 
 import numpy as np
 import soundfile
 
 import pulse
-from rt_probe import on_a_steady_machine
+from rt_probe import Dropout, on_a_steady_machine
 from iirnn_core import cli
 
 RATE = 48000
@@ -28,16 +29,18 @@ def onsets(x, threshold=0.01, gap=0.3):
     return [int(loud[0])] + [int(b) for a, b in zip(loud[:-1], loud[1:]) if b - a > gap * RATE] if loud.size else []
 
 
-def play_and_record(path, sink, capsys, attempts=4):
-    """Run `iirnn play ... --record path` while recording the sink's monitor; played again (up to ``attempts``)
-    when the device underran meanwhile (a busy 2-core machine), which the engine counts."""
-    for _ in range(attempts):
-        with pulse.record_monitor(sink, RATE) as take:
-            assert cli.main([*ARGS, "--record", str(path)]) == 0
-        captured = capsys.readouterr()
-        report = json.loads(captured.out)
-        if report["underruns_timestamps"] == 0 and report["underruns_wallclock"] == 0:
-            break
+def play_and_record(path, sink, capsys):
+    """Run `iirnn play ... --record path` while recording the sink's monitor, once. The file and what the monitor
+    heard are compared on a whole take, so a take the device underran in (the engine counts it) is a
+    :class:`Dropout` (taken again only beside a machine stall: on_a_steady_machine)."""
+    start = time.perf_counter()
+    with pulse.record_monitor(sink, RATE) as take:
+        assert cli.main([*ARGS, "--record", str(path)]) == 0
+    captured = capsys.readouterr()
+    report = json.loads(captured.out)
+    if report["underruns_timestamps"] or report["underruns_wallclock"]:
+        raise Dropout(f"the device underran: {report['underruns_timestamps']} / {report['underruns_wallclock']} "
+                      "(timestamps / wall clock)", start, time.perf_counter())
     return report, captured.err, take[0]
 
 
@@ -48,9 +51,7 @@ def test_play_record_writes_what_the_device_played(pulse_server, tmp_path, capsy
     assert report["null_output"] is False and report["notes"] == 3
     info = soundfile.info(path)
     assert (info.samplerate, info.channels, info.subtype) == (RATE, 2, "FLOAT")
-    clean = report["underruns_timestamps"] == 0 and report["underruns_wallclock"] == 0
-    lost = report["frames_lost_wallclock"] / RATE  # a device that stalled took that much less
-    assert info.duration >= 1.4 if clean else info.duration + lost >= 1.4, f"{info.duration:.3f} s ({lost:.3f} s lost)"
+    assert info.duration >= 1.4, f"{info.duration:.3f} s"
     assert f"{info.frames} frames, {RATE} Hz" in err
     y, _ = soundfile.read(path, dtype="float32")
     x = y[:, 0].astype(np.float64)
@@ -61,16 +62,14 @@ def test_play_record_writes_what_the_device_played(pulse_server, tmp_path, capsy
         peak = hz[band][np.argmax(spectrum[band])]
         assert abs(peak / want - 1) < 0.01 and spectrum[band].max() > 0.3 * spectrum.max(), f"{want} Hz: {peak:.1f}"
     starts = onsets(x)
-    if clean:  # (a device that stalls plays late notes together: their onsets merge)
-        assert len(starts) == 3, f"onsets at {[s / RATE for s in starts]} s"
-        # keys are struck by a sleeping Python loop and land where the callback is when they arrive; with a
-        # 100 ms buffer the sound server asks for blocks in bursts, so a key lands up to a burst late
-        assert all(abs((b - a) / RATE - 0.6) < 0.06 for a, b in zip(starts, starts[1:])), starts
-        for start, want in zip(starts, (440.0, 659.26, 440.0)):
-            assert abs(pitch(x[start:start + RATE // 8]) / want - 1) < 0.01
+    assert len(starts) == 3, f"onsets at {[s / RATE for s in starts]} s"
+    # keys are struck by a sleeping Python loop and land where the callback is when they arrive; with a
+    # 100 ms buffer the sound server asks for blocks in bursts, so a key lands up to a burst late
+    assert all(abs((b - a) / RATE - 0.6) < 0.06 for a, b in zip(starts, starts[1:])), starts
+    for start, want in zip(starts, (440.0, 659.26, 440.0)):
+        assert abs(pitch(x[start:start + RATE // 8]) / want - 1) < 0.01
     # The sink's monitor heard the same, sample by sample: every 10 ms of sound in the file is found in the
-    # monitor near where its note started there. (Searched chunk by chunk: a dropout of the device on a busy
-    # machine shifts what the monitor heard after it, not what the callback played.)
+    # monitor near where its note started there. (Searched chunk by chunk, near each note's onset in each.)
     m = monitor[:, 0].astype(np.float64)
     heard = onsets(m)
     assert len(heard) == len(starts), f"onsets at {[s / RATE for s in starts]} s in the file, " \
@@ -80,9 +79,7 @@ def test_play_record_writes_what_the_device_played(pulse_server, tmp_path, capsy
                for c in range(max(0, start - 50), min(start + RATE // 2, len(x) - CHUNK), CHUNK)
                if np.abs(x[c:c + CHUNK]).max() > 1e-3]
     found = [db for db in results if db < -40]
-    # Where the device dropped out (a take with underruns on a busy machine) the monitor missed some sound;
-    # whatever it heard is still the file's samples to -40 dB.
-    assert len(results) >= 10 * len(starts) and len(found) >= (0.9 if clean else 0.25) * len(results), \
+    assert len(results) >= 10 * len(starts) and len(found) >= 0.9 * len(results), \
         f"{len(found)} of {len(results)} chunks found in the monitor; differences (dB): {np.round(results, 1)}"
 
 

@@ -3,7 +3,10 @@
 import os
 import time
 
-from rt_probe import WakeupProbe, spinning
+import pytest
+
+import rt_probe
+from rt_probe import Dropout, WakeupProbe, on_a_steady_machine, spinning
 
 
 def test_the_probe_wakes_a_pinned_thread_on_every_cpu_and_says_what_it_got():
@@ -46,3 +49,56 @@ def test_stalls_near_a_moment_are_those_over_5_ms_that_overlap_it():
     assert probe.stalls_near(20.07) == []
     assert probe.stalls_near(29.96) == [(30.0, 0.020, 0)]
     assert probe.beside([10.0, 20.005, 25.0, 29.96]) == [False, True, False, True]
+    assert probe.stalls_near(19.0, until=19.96) == [(20.0, 0.012, 1)]  # a span that ends 40 ms before it
+    assert probe.stalls_near(10.0, until=19.9) == []
+
+
+class StillProbe:
+    """A probe that runs no threads and saw :attr:`stalls` (``time.perf_counter`` s, late s, CPU)."""
+
+    stalls = [(20.0, 0.020, 1)]
+    long_stalls = WakeupProbe.long_stalls
+    stalls_near = WakeupProbe.stalls_near
+
+    def __init__(self, max_seconds):
+        pass
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        pass
+
+
+@pytest.mark.parametrize("failures, takes, outcome", [
+    ([AssertionError("pitch 452 Hz")], 1, AssertionError),          # pitch and level always fail
+    ([Dropout("a gap", 30.0, 30.1)], 1, Dropout),                    # a dropout with no stall beside it fails
+    ([Dropout("a gap", 20.0, 20.1)] * 3, 3, pytest.skip.Exception),  # beside a stall each time: skipped
+    ([Dropout("a gap", 19.9, 20.0), AssertionError("level")], 2, AssertionError),  # the retake is judged anew
+])
+def test_a_retake_excuses_only_a_dropout_beside_a_stall(monkeypatch, failures, takes, outcome):
+    monkeypatch.setattr(rt_probe, "WakeupProbe", StillProbe)
+    ran = []
+
+    @on_a_steady_machine(attempts=3)
+    def device_test():
+        ran.append(1)
+        raise failures[len(ran) - 1]
+
+    with pytest.raises(outcome):
+        device_test()
+    assert len(ran) == takes
+
+
+def test_a_retake_that_passes_passes(monkeypatch):
+    monkeypatch.setattr(rt_probe, "WakeupProbe", StillProbe)
+    ran = []
+
+    @on_a_steady_machine()
+    def device_test():
+        ran.append(1)
+        if len(ran) == 1:
+            raise Dropout("the stream underran", 19.5, 20.5)
+
+    device_test()
+    assert len(ran) == 2

@@ -10,6 +10,9 @@ from iirnn_core.models.modelfile import TrainedModel
 from iirnn_core.training.run import Progress, TrainConfig
 from iirnn_core.training.worker import TRAINING_NICENESS, TrainingJob, config_from_dict, config_to_dict
 
+# every test here but one starts a training process (which loads torch and numba): 3-14 s each, 25-30 s the file
+pytestmark = pytest.mark.slow
+
 WAIT = 120.0  # generous: a spawned child imports torch and numba first
 
 
