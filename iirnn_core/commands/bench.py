@@ -15,9 +15,7 @@ import json
 import time
 
 import numpy as np
-import torch
 
-from iirnn_core.training.network import RNNNet
 from iirnn_core.dsp.notes import midi_to_note
 from iirnn_core.synth.renderer import Renderer, SynthSettings, patches_for
 
@@ -78,6 +76,10 @@ def live_block_load(engine: str, voices: int, rate: int, block: int, seconds: fl
 
 def seed_load(voices: int, rate: int, block: int, seconds: float) -> float:
     """CPU seconds per audio second running ``voices`` twins as one ``nn.RNN`` call per block."""
+    import torch  # only here: every other ``iirnn`` command starts without torch (about 1.5 s)
+
+    from iirnn_core.training.network import RNNNet
+
     settings = SynthSettings(rate=rate, q=BENCH_Q, drive=0.3)
     weights = patches_for("rnn-analytic", "A4", settings)[0].weights
     net = RNNNet.from_weights(weights)
@@ -134,6 +136,8 @@ def run(args: argparse.Namespace) -> int:
 
     if args.rate <= 0 or args.block <= 0 or args.seconds <= 0:
         raise UsageError("iirnn bench: --rate, --block and --seconds must be positive")
+    import torch
+
     torch.set_num_threads(1)
     rows = run_bench(args.rate, args.block, seconds=args.seconds)
     if args.json:
