@@ -9,6 +9,7 @@ width) fails here; the shipped-model test then also shows that the trainer gives
 bit for bit on both targets.
 """
 
+import json
 import os
 import subprocess
 import sys
@@ -38,3 +39,36 @@ def test_the_numeric_tests_pass_with_the_kernels_built_for_a_generic_cpu(tmp_pat
     summary = run.stdout.strip().splitlines()[-1] if run.stdout.strip() else ""
     assert run.returncode == 0, run.stdout[-6000:] + run.stderr[-2000:]
     assert " passed" in summary and "skipped" not in summary, summary
+
+
+IR_CHECK = """
+import json, re
+from numba import types
+from iirnn_core.training import kernels as tk
+v, m = types.float64[::1], types.float64[:, ::1]
+tk.lm_fit.compile((v, types.int64, v, v, types.int64, types.int64, types.float64, m, v, types.float64,
+                   types.boolean, types.float64))
+ir = "".join(tk.lm_fit.inspect_llvm().values())
+flags = re.findall(r"= (?:fadd|fsub|fmul|fdiv|fneg|call)\\s+((?:fast|reassoc|contract|nnan|ninf|nsz|arcp|afn)\\b)", ir)
+print(json.dumps({"flags": sorted(set(flags)), "normal_equations": "normal_equations" in ir,
+                  "fma": "llvm.fma.f64" in ir}))
+"""
+
+
+@pytest.mark.parametrize("cpu", ["generic", "haswell", "skylake-avx512", "znver4", "host"])
+def test_the_trainers_arithmetic_carries_no_fast_math_flag_on_any_cpu(cpu, tmp_path):
+    """Compiled (not run) for CPUs this machine may not have: the LM fit with its normal equations has
+    no fast-math flag on any floating-point operation, so no target may reorder or fuse its sums: the
+    vector width (SSE2, AVX2, AVX-512) cannot change a rounding, and the weights are the same bits."""
+    env = dict(os.environ, NUMBA_CACHE_DIR=str(tmp_path))
+    env.pop("NUMBA_CPU_FEATURES", None)
+    if cpu == "host":
+        env.pop("NUMBA_CPU_NAME", None)
+    else:
+        env["NUMBA_CPU_NAME"] = cpu
+    proc = subprocess.run([sys.executable, "-c", IR_CHECK], cwd=ROOT, env=env, capture_output=True, text=True,
+                          timeout=600)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    found = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert found["normal_equations"] and found["fma"]  # the IR checked is the fit's, with its written FMAs
+    assert found["flags"] == []
