@@ -55,6 +55,7 @@ print(json.dumps({"flags": sorted(set(flags)), "normal_equations": "normal_equat
 """
 
 
+@pytest.mark.slow  # each compiles the trainer afresh (about 8 s)
 @pytest.mark.parametrize("cpu", ["generic", "haswell", "skylake-avx512", "znver4", "host"])
 def test_the_trainers_arithmetic_carries_no_fast_math_flag_on_any_cpu(cpu, tmp_path):
     """Compiled (not run) for CPUs this machine may not have: the LM fit with its normal equations has
