@@ -194,8 +194,12 @@ def start_voice(table: np.ndarray, bank: int, hidden: int, w_hh: np.ndarray, w_i
     """Start one voice (weights (H, H), (H,), (H,), gains (C,)) with an impulse at frame ``offset``; its slot."""
     arrays = [np.ascontiguousarray(a, dtype=np.float64) for a in (w_hh, w_ih, w_out, gains)]
     weights = np.array([table_row(a) for a in arrays], dtype=np.int64)
-    return int(_load()["start_voice"](table.ctypes.data, table.shape[0], weights.ctypes.data, bank, hidden,
+    slot = int(_load()["start_voice"](table.ctypes.data, table.shape[0], weights.ctypes.data, bank, hidden,
                                       amplitude, offset, note))
+    if slot < 0:
+        raise ValueError(f"start_voice: bank {bank}, hidden size {hidden}, weights {[a.shape for a in arrays[:3]]}, "
+                         f"gains {arrays[3].shape} or offset {offset} does not fit this renderer")
+    return slot
 
 
 def release_note(table: np.ndarray, note: int) -> None:

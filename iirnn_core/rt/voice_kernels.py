@@ -41,8 +41,16 @@ def bank_arrays(tab, bank):
 def start_voice(tab, bank, hidden, w_hh, w_ih, w_out, gains, amplitude, offset, note):
     """Start one voice in ``bank`` with weights ``w_hh`` (>= hidden, >= hidden), ``w_ih``, ``w_out`` (>= hidden,)
     (only the first ``hidden`` states are used), ``gains`` (C,), an impulse of ``amplitude`` at frame
-    ``offset`` of the next block; the quietest voice is stolen when every slot sounds. Returns the slot."""
+    ``offset`` of the next block; the quietest voice is stolen when every slot sounds. Returns the slot,
+    or -1 (and starts nothing) when ``bank``, ``hidden``, the weights' or gains' sizes or ``offset`` do not
+    fit the renderer: a caller straight through :mod:`iirnn_core.rt.library` can never write out of bounds."""
+    if bank != BANK_IIR and bank != BANK_RNN:
+        return -1
     W, IH, OUT, H, _, G, X, _, INTS, FL, _ = bank_arrays(tab, bank)
+    if (hidden < 1 or hidden > H.shape[0] or w_hh.shape[0] < hidden or w_hh.shape[1] < hidden
+            or w_ih.shape[0] < hidden or w_out.shape[0] < hidden or gains.shape[0] < G.shape[0]
+            or offset < 0 or offset >= X.shape[0]):
+        return -1
     ctl = i64_array1(tab, ROW_CTL)
     count = ctl[bank]
     if count < H.shape[1]:
