@@ -62,7 +62,7 @@ def impulse_responses(k1, k2, amplitude, length):
 
     The sums are rounded in ``scipy.signal.lfilter``'s order (its transposed direct form 2 adds
     ``k2 y[n-2]`` and ``k1 y[n-1]`` first, then the input), so the result equals
-    :func:`resonator.impulse_response` to rounding (bit for bit where scipy's C fuses no
+    :func:`iirnn_core.dsp.resonator.impulse_response` to rounding (bit for bit where scipy's C fuses no
     multiply-add, as on x86-64) without importing scipy.signal, slow to import."""
     out = np.zeros((k1.shape[0], length))
     for k in range(k1.shape[0]):

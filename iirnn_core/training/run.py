@@ -11,18 +11,18 @@ optimizers (``TrainConfig.optimizer``), each in a module of its own (:mod:`.adam
 - ``"randdir"``: the seed author's method of random directions (gradient-free): random subsets
   of about 8 weights perturbed with shrinking Gaussian noise, line search on success, per-weight
   deviations adapted; 1500 iterations.
-  The loss is evaluated by the fused float64 forward of :mod:`training_kernels`.
+  The loss is evaluated by the fused float64 forward of :mod:`.kernels`.
 - ``"best"`` (default): Levenberg-Marquardt with exact forward-mode Jacobians
-  (:func:`training_kernels.normal_equations`), many random starts per key run in parallel,
+  (:func:`.kernels.normal_equations`), many random starts per key run in parallel,
   and a curriculum over length: fit the first 64 samples, then double the length, keeping the
   better half of the starts each time, up to the whole target.
 
 ``train`` is a generator of :class:`Progress` (checks ``should_stop`` between steps);
-``train_model`` runs it and returns a :class:`modelfile.TrainedModel` whose per-key SNR is
+``train_model`` runs it and returns a :class:`~iirnn_core.models.modelfile.TrainedModel` whose per-key SNR is
 measured by rendering the model through the renderer, not taken from the training loss.
 
 Reproducibility: the same config and seed give the same weights bit for bit on any x86-64 CPU,
-whatever its vector width (the kernels of :mod:`training_kernels` fix every rounding). Chosen over
+whatever its vector width (the kernels of :mod:`.kernels` fix every rounding). Chosen over
 "equal within a tolerance" by the numbers: a last-bit difference in the normal equations sent one
 key of the piano to a different net (weights apart by 100 %, SNR by 7.7 dB, both nets good), so no
 tolerance on weights holds across CPUs; fixing the rounding cost no measurable training time.

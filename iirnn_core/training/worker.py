@@ -47,7 +47,7 @@ def lower_own_priority(niceness: int) -> None:
 
 
 def config_to_dict(config) -> dict:
-    """A :class:`training.TrainConfig` as plain data (the warm model as its file dict)."""
+    """A :class:`~iirnn_core.training.config.TrainConfig` as plain data (the warm model as its file dict)."""
     return {"notes": list(config.notes), "rate": config.rate, "q": config.q, "seconds": config.seconds,
             "amplitude": config.amplitude, "hidden": config.hidden, "optimizer": config.optimizer,
             "init": config.init, "seed": config.seed, "budget": config.budget, "steps": config.steps,
@@ -293,7 +293,7 @@ class TrainingJob:
 
     ``start()`` submits it; ``poll()`` drains progress without blocking; ``cancel()`` asks it to
     stop after its current step (it then delivers the best model so far, or None if no step was
-    taken); ``result`` is the :class:`modelfile.TrainedModel` once finished; ``error`` a line of
+    taken); ``result`` is the :class:`~iirnn_core.models.modelfile.TrainedModel` once finished; ``error`` a line of
     text if it failed or its process died. ``payload`` is the plain-data config sent to it.
     """
 
