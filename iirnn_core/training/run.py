@@ -26,7 +26,8 @@ whatever its vector width (the kernels of :mod:`.kernels` fix every rounding). C
 "equal within a tolerance" by the numbers: a last-bit difference in the normal equations sent one
 key of the piano to a different net (weights apart by 100 %, SNR by 7.7 dB, both nets good), so no
 tolerance on weights holds across CPUs; fixing the rounding cost no measurable training time.
-Elsewhere (another architecture or C library ``tanh``) the promise is each key's quality.
+What is left to the platform is the C library's ``tanh`` (glibc picks some maths code by CPU
+feature: a CPU without FMA may differ); there, and on other architectures, the promise is each key's quality.
 """
 
 from __future__ import annotations
