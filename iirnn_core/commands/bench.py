@@ -30,7 +30,7 @@ def _notes(count: int) -> list[str]:
 
 def renderer_load(engine: str, voices: int, rate: int, block: int, seconds: float) -> float:
     """CPU seconds per audio second for ``voices`` voices of ``engine`` through :class:`Renderer`."""
-    settings = SynthSettings(rate=rate, q=BENCH_Q, drive=0.3)
+    settings = SynthSettings(rate=rate, q=BENCH_Q, drive=0.3, channels=2)  # as the renderer below
     renderer = Renderer(channels=2, max_voices=voices, block_max=block)
     for midi_offset, note in enumerate(_notes(voices)):
         renderer.trigger(patches_for(engine, note, settings), settings.amplitude, 0, midi_offset)
