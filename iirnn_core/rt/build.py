@@ -139,8 +139,10 @@ def build(path: Path | None, check_only: bool = False) -> Path | None:
     :func:`check_symbols`); nothing is written. Must run in a process whose numba cache is empty
     (``main`` sees to it): functions numba loads from its cache come without the IR of what they call.
     """
-    if sys.platform != "linux":
-        raise RuntimeError("the ahead-of-time library is built on Linux only (it links with ld)")
+    from iirnn_core.errors import unsupported_platform
+
+    if unsupported_platform():
+        raise RuntimeError(unsupported_platform())
     import llvmlite.binding as llvm
 
     from iirnn_core.rt.entries import ENTRIES
