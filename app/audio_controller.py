@@ -81,6 +81,7 @@ class AudioController(QObject):
         self.engine = None
         self.midi = None
         self.started = False  # whether the stream has been opened
+        self._shown_status = ""  # the engine's status line as last shown
         self._closed = False
         self._startup_message = ""
         self._trainer_deadline = math.inf
@@ -125,7 +126,8 @@ class AudioController(QObject):
         self.engine.start()
         self.started = True
         self.midi.start()  # the remembered MIDI port plays into the stream that now runs
-        messages = [m for m in (str(self.engine.status_line or ""), self._startup_message) if m]
+        self._shown_status = str(self.engine.status_line or "")
+        messages = [m for m in (self._shown_status, self._startup_message) if m]
         self.message.emit("  ".join(messages))
 
     def audio_settings_dialog(self) -> None:
@@ -169,7 +171,8 @@ class AudioController(QObject):
             return
         self._reopen_timer.stop()
         self._reopening = None
-        self.message.emit(str(self.engine.status_line or ""))
+        self._shown_status = str(self.engine.status_line or "")
+        self.message.emit(self._shown_status)
         self.refresh_status()
 
     def wait_for_audio(self, timeout: float = 30.0) -> bool:
@@ -187,8 +190,13 @@ class AudioController(QObject):
         self.apply_audio(s.device, s.samplerate, s.blocksize, s.latency)
 
     def refresh_status(self) -> None:
-        """Callback load, underruns and latency from the engine's stats."""
+        """Callback load, underruns and latency from the engine's stats; and the engine's status line whenever
+        it changes by itself (the output lost, or back: the supervisor follows the device)."""
         self.stats_label.setText(stats_text(self.engine.stats()))
+        line = str(self.engine.status_line or "")
+        if self.started and self._reopening is None and line != self._shown_status:
+            self._shown_status = line
+            self.message.emit(line)
 
     def stop(self) -> None:
         """Window closing: no more status refreshes, the stream no longer waits to open, a reopen under way ends."""
@@ -207,8 +215,10 @@ def stats_text(stats) -> str:
     (and whether the CPUs are kept awake while notes sound), and any muted blocks, callback errors or dropped key events.
 
     Dropouts: the larger of the two estimates (callback timestamps, wall clock), which count the same
-    dropouts two ways; adding them would count each twice."""
+    dropouts two ways; adding them would count each twice; then their cause, where the engine sees one."""
     underruns = max(int(stats.underruns_timestamps), int(stats.underruns_wallclock))
+    cause = getattr(stats, "dropout_cause", "")
+    dropouts = f"{underruns} ({cause})" if cause else str(underruns)
     device = "no audio device" if stats.null_output else str(stats.device_name)
     # key-to-sound latency of the notes played; before the first note, the stream's output latency
     latency = stats.latency_ms_median
@@ -216,7 +226,7 @@ def stats_text(stats) -> str:
         latency = getattr(stats, "output_latency_ms", math.nan)
     latency_text = f"{latency:.1f} ms" if math.isfinite(latency) else "-"
     text = (f"load {100 * stats.callback_load_mean:.0f}% (max {100 * stats.callback_load_max:.0f}%) | "
-            f"dropouts {underruns} | latency {latency_text} | "
+            f"dropouts {dropouts} | latency {latency_text} | "
             f"{device} {stats.samplerate} Hz/{stats.blocksize}")
     if not stats.null_output:
         text += f" | audio thread {getattr(stats, 'priority', 'normal')}"

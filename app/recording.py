@@ -2,8 +2,10 @@
 
 A :class:`~iirnn_core.audio.recorder.Recorder` does the work (the callback fills a ring, a thread of its
 own writes the file); this puts it in the File menu, asks where to save, and reports in the status
-bar: where it records, when it could not keep up, and how long the finished file is. Closing the
-window stops the recording, which finishes a valid file.
+bar: where it records, when it could not keep up or the output stopped calling back, and how long
+the finished file is. A recording that ends by itself (the disk nearly full: it leaves 64 MiB free;
+the output's rate changed) is finished at once. Closing the window stops the recording, which
+finishes a valid file.
 """
 
 from __future__ import annotations
@@ -84,9 +86,13 @@ class RecordingControl(QObject):
         return self.result
 
     def _check(self) -> None:
-        """Say once when the recording falls behind or ends by itself (the output changed its rate)."""
+        """Say once when the recording falls behind or the output stops calling back; when it ended by itself
+        (the disk nearly full, the output changed its rate), finish it: the file is closed, the summary shown."""
         recorder = self.recorder
         if recorder is None:
+            return
+        if recorder.error:
+            self.stop()
             return
         warning = recorder.warning
         if warning and warning != self._warned:

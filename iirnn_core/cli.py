@@ -2,7 +2,8 @@
 
 Errors reach the person as one line on stderr: exit code 2 for a bad argument or setting
 (:class:`UsageError`, an unknown note, Q >= 1, ...), 1 for a failure (a broken model file,
-no audio device). Set ``IIRNN_DEBUG=1`` to get the traceback instead.
+no audio device). Set ``IIRNN_DEBUG=1`` to get the traceback instead, and the audio libraries' own lines
+(PortAudio, ALSA, JACK; :mod:`iirnn_core.audio.stderr_log`), which otherwise stay off the terminal.
 """
 
 from __future__ import annotations
@@ -48,11 +49,16 @@ def main(argv: list[str] | None = None) -> int:
     """Run ``iirnn`` with ``argv`` (default: ``sys.argv[1:]``); returns the exit code."""
     import logging
 
-    logging.basicConfig(level=logging.ERROR, format="iirnn: %(name)s: %(message)s")  # warnings are the reports' job
     unsupported = unsupported_platform()
     if unsupported:
         print(f"iirnn: {unsupported}", file=sys.stderr)
         return 1
+    from iirnn_core.audio import stderr_log
+
+    stderr_log.install()  # PortAudio's, ALSA's and JACK's own lines go to the log, not the terminal
+    logging.basicConfig(level=logging.ERROR, format="iirnn: %(name)s: %(message)s")  # warnings are the reports' job
+    if os.environ.get("IIRNN_DEBUG"):
+        logging.getLogger(stderr_log.LOGGER_NAME).setLevel(logging.DEBUG)  # ... unless debugging
     try:
         args = build_parser().parse_args(argv)
         return int(args.run(args) or 0)

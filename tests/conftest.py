@@ -22,7 +22,7 @@ import pytest
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
-FIXTURE_MARKS = {"pulse_server": "device", "jack_server": "jack", "make_window": "window"}
+FIXTURE_MARKS = {"pulse_server": "device", "private_pulse": "device", "jack_server": "jack", "make_window": "window"}
 """A test that uses one of these fixtures, itself or through another fixture, gets its marker."""
 
 SKIP_BUDGET = 2
@@ -97,6 +97,21 @@ def pulse_server():
             yield sink
     finally:
         pulse.stop_server(proc)
+
+
+@pytest.fixture
+def private_pulse():
+    """A PulseAudio server of the test's own (:class:`pulse.PrivateServer`), which it may kill, restart, and whose
+    sink it may unload: no other test's server is touched. Stopped and removed afterwards."""
+    import pulse
+
+    if shutil.which("pulseaudio") is None:
+        pytest.skip("no pulseaudio on this machine")
+    server = pulse.PrivateServer()
+    try:
+        yield server.start()
+    finally:
+        server.close()
 
 
 @pytest.fixture(scope="module")

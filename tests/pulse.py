@@ -13,6 +13,7 @@ from __future__ import annotations
 import contextlib
 import os
 import shutil
+import signal
 import subprocess
 import tempfile
 import time
@@ -30,14 +31,7 @@ def server_running() -> bool:
 
 
 def _wait_for_server(proc: subprocess.Popen, seconds: float) -> bool:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if server_running():
-            return True
-        if proc.poll() is not None:
-            return False
-        time.sleep(0.1)
-    return False
+    return _wait_for(server_running, proc, seconds)
 
 
 def start_server() -> subprocess.Popen | None:
@@ -139,19 +133,127 @@ def server_and_sink(name: str):
         stop_server(server)
 
 
+class PrivateServer:
+    """A PulseAudio server of a fault test's own, which the test may kill, start again, and whose sink it may
+    unload and load again, without touching any other server: its own runtime directory and socket, and a
+    null sink ``sink`` (``norewinds=1``) that is its default. :attr:`env` points a client at it (a child
+    process's environment, or ``os.environ`` for this one)."""
+
+    def __init__(self, sink: str = "iirnn_fault", realtime: bool = True):
+        self.dir = tempfile.mkdtemp(prefix="iirnn-pulse-")
+        os.chmod(self.dir, 0o700)
+        self.sink = sink
+        self.realtime = realtime
+        self.proc: subprocess.Popen | None = None
+        self.module: int | None = None
+        self.env = {"PULSE_SERVER": f"unix:{self.dir}/native", "PULSE_RUNTIME_PATH": f"{self.dir}/pulse",
+                    "PULSE_SINK": sink}
+        self.started_at = 0.0
+
+    def _environ(self) -> dict:
+        return {**os.environ, **self.env, "HOME": self.dir, "XDG_RUNTIME_DIR": self.dir}
+
+    def pactl(self, *args: str) -> subprocess.CompletedProcess:
+        """Run ``pactl`` against this server."""
+        return subprocess.run(["pactl", *args], capture_output=True, text=True, timeout=10, env=self._environ())
+
+    def answers(self) -> bool:
+        """True if the server answers ``pactl info``."""
+        try:
+            return self.pactl("info").returncode == 0
+        except (OSError, subprocess.TimeoutExpired):
+            return False
+
+    def start(self) -> "PrivateServer":
+        """Start the server with its sink (real-time where allowed, as rtkit would); :attr:`started_at` is
+        ``time.monotonic()`` when it first answered. RuntimeError if it does not come up within 10 s."""
+        if shutil.which("pulseaudio") is None:
+            raise RuntimeError("pulseaudio is not installed (the packages are listed in ./run)")
+        argv = ["pulseaudio", "--daemonize=no", "--exit-idle-time=-1", "--disallow-exit", "-n",
+                "--log-target=stderr", "--log-level=error",
+                f"--load=module-native-protocol-unix socket={self.dir}/native auth-anonymous=1"]
+        with tempfile.TemporaryFile() as log:
+            self.proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=log, stderr=log,
+                                         env=self._environ(), start_new_session=True)
+            if not _wait_for(self.answers, self.proc, 10.0):
+                self.kill()
+                log.seek(0)
+                said = log.read().decode(errors="replace").strip().splitlines()
+                raise RuntimeError(f"the private pulseaudio did not start: {said[-1:] or 'no output'}")
+        self.started_at = time.monotonic()
+        if self.realtime:
+            make_realtime(self.proc.pid)
+        self.load_sink()
+        return self
+
+    def load_sink(self) -> None:
+        """Load the null sink (again) and make it the default."""
+        done = self.pactl("load-module", "module-null-sink", f"sink_name={self.sink}", "norewinds=1",
+                          f"sink_properties=device.description={self.sink}")
+        if done.returncode != 0:
+            raise RuntimeError(f"pactl could not load a null sink: {done.stderr.strip()}")
+        self.module = int(done.stdout.strip())
+        self.pactl("set-default-sink", self.sink)
+
+    def unload_sink(self) -> None:
+        """Unload the null sink (as when a device is unplugged)."""
+        if self.module is not None:
+            self.pactl("unload-module", str(self.module))
+            self.module = None
+
+    def kill(self) -> None:
+        """SIGKILL the server, as a crash would (and reap it)."""
+        if self.proc is not None and self.proc.poll() is None:
+            os.kill(self.proc.pid, signal.SIGKILL)
+            self.proc.wait(timeout=5)
+        self.proc = None
+        self.module = None
+        with contextlib.suppress(FileNotFoundError):
+            os.remove(f"{self.dir}/pulse/pid")
+
+    def close(self) -> None:
+        """Kill the server and remove its directory."""
+        self.kill()
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+    def __enter__(self) -> "PrivateServer":
+        return self.start()
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def record(self, **kwargs):
+        """:func:`record_monitor` of this server's sink (see there)."""
+        return record_monitor(self.sink, env=self._environ(), **kwargs)
+
+
+def _wait_for(ready, proc: subprocess.Popen, seconds: float) -> bool:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if ready():
+            return True
+        if proc.poll() is not None:
+            return False
+        time.sleep(0.05)
+    return False
+
+
 @contextlib.contextmanager
-def record_monitor(sink: str, rate: int = 48000, channels: int = 2, connect_timeout: float = 5.0):
+def record_monitor(sink: str, rate: int = 48000, channels: int = 2, connect_timeout: float = 5.0,
+                   env: dict | None = None, started: list | None = None):
     """Record the sink's monitor while the block runs; yields a list that then holds one array (frames, channels).
 
     Waits until ``parec`` delivers samples before the block starts (a monitor can take a moment to
-    start flowing), and fails with one line saying what ``parec`` said if it never does.
+    start flowing), and fails with one line saying what ``parec`` said if it never does. ``env``: the
+    environment ``parec`` runs in (default this process's); ``started``, if given, gets the
+    ``time.monotonic()`` at which the yielded recording's first sample was taken (within 20 ms).
     """
     result: list[np.ndarray] = []
     frame_bytes = 4 * channels
     with tempfile.NamedTemporaryFile(suffix=".raw") as raw, tempfile.TemporaryFile() as err:
         proc = subprocess.Popen(["parec", f"--device={sink}.monitor", "--format=float32le", f"--rate={rate}",
                                  f"--channels={channels}", "--latency-msec=20"],
-                                stdin=subprocess.DEVNULL, stdout=raw, stderr=err)
+                                stdin=subprocess.DEVNULL, stdout=raw, stderr=err, env=env)
 
         def why() -> str:
             err.seek(0)
@@ -165,6 +267,8 @@ def record_monitor(sink: str, rate: int = 48000, channels: int = 2, connect_time
                     raise RuntimeError(why())
                 time.sleep(0.02)
             start = os.path.getsize(raw.name) // frame_bytes
+            if started is not None:
+                started.append(time.monotonic())
             yield result
             time.sleep(0.1)
         finally:

@@ -505,6 +505,8 @@ def test_status_counts_each_dropout_once_and_shows_troubles():
     assert "SCHED_FIFO 60, CPUs kept awake" in stats_text(replace(stats, cpu_wakeup="awake"))
     assert "CPU wake-up request refused: Permission denied" in stats_text(
         replace(stats, cpu_wakeup="refused: Permission denied"))
+    assert "| dropouts 3 (sound server not real-time) |" in stats_text(
+        replace(stats, dropout_cause="sound server not real-time"))
 
 
 def test_scope_time_axis_follows_the_device_rate(make_window):

@@ -141,14 +141,26 @@ def test_reopen_rolls_back_and_recovers_from_a_lost_device(pulse_server):
         assert not eng.is_null_output and eng.stats().samplerate == 44100
         assert eng.reopen(AudioConfig(device="no such device")) is False  # rolled back
         assert not eng.is_null_output and eng.status_line.startswith("Could not open no such device")
+        eng.set_settings(SynthSettings(q=0.9999))  # A4 rings for seconds (T60 8.6 s)
+        eng.note_on(69)
+        time.sleep(0.1)
+        priority = eng.supervisor.priority
         eng.supervisor.output.abort()  # the device stops under the engine (as when unplugged)
         deadline = time.monotonic() + 3
         while not eng.is_null_output and time.monotonic() < deadline:
-            time.sleep(0.05)
+            time.sleep(0.01)
         assert eng.is_null_output and "stopped" in eng.status_line
-        eng.note_on(69)
+        assert eng.processor.active_voices() == 1  # the note lives in the engine, not the stream: it rings on
+        deadline = time.monotonic() + 3
+        while eng.is_null_output and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert not eng.is_null_output, "the device did not come back by itself"
+        assert "back on" in eng.status_line and eng.supervisor.events[-2].startswith("lost ")
+        assert eng.processor.active_voices() == 1  # and still rings on the device
+        assert eng.supervisor.priority == priority  # the new stream's callback thread was raised as the first
+        eng.note_on(72)
         time.sleep(0.2)
-        assert eng.stats().notes == 1
+        assert eng.stats().notes == 1  # counted since the device came back
     finally:
         eng.close()
 

@@ -1,5 +1,6 @@
 """Recording: the callback's record ring holds exactly the blocks it played; the writer thread makes a valid
-32-bit float WAV at the device rate; a writer that falls behind loses frames, says so, and never stalls the audio."""
+32-bit float WAV at the device rate; a writer that falls behind loses frames, says so, and never stalls the audio; a
+take in which the output stopped calling back says for how long."""
 
 import time
 
@@ -164,3 +165,81 @@ def test_a_file_that_cannot_be_written_is_one_line(tmp_path):
         Recorder(tmp_path / "no" / "such" / "dir.wav", engine.processor).start()
     assert "cannot record to" in str(err.value) and "\n" not in str(err.value)
     assert not engine.processor.recording
+
+
+# ---- a take shorter than the wall clock: the output stopped calling back --------------------------------------
+
+def paced(engine, stop, pause_at=None, pause_for=0.0, ahead=8):
+    """Play blocks (full_disk.play_block) at the block rate, ``ahead`` blocks ahead of the wall clock as a device's
+    buffer runs, until ``stop``; from ``pause_at`` s on, call nothing for ``pause_for`` s, as a stalled sound server,
+    then go on at the block rate (the blocks of the pause are never asked for)."""
+    from full_disk import play_block
+
+    out = np.zeros((BLOCK, 2), dtype=np.float32)
+    start, i, skipped = time.perf_counter(), 0, 0.0
+    while not stop.is_set():
+        now = time.perf_counter() - start
+        if pause_at is not None and now >= pause_at and not skipped:
+            skipped = pause_for
+            stop.wait(pause_for)
+            continue
+        while i < (now - skipped) * RATE / BLOCK + ahead:
+            play_block(engine, i, out)
+            i += 1
+        time.sleep(0.001)
+
+
+def record_paced(path, seconds, **pace):
+    """Record ``seconds`` (wall clock) of :func:`paced` blocks (``pace``: its keywords); returns (result, warning
+    after 0.75 s, warning at the end)."""
+    import threading
+
+    from full_disk import make_engine
+
+    engine = make_engine()
+    stop = threading.Event()
+    recorder = Recorder(path, engine.processor).start()
+    driver = threading.Thread(target=paced, args=(engine, stop), kwargs=pace, daemon=True)
+    driver.start()
+    try:
+        time.sleep(0.75)
+        during = recorder.warning
+        time.sleep(seconds - 0.75)
+        result = recorder.stop()
+    finally:
+        stop.set()
+        driver.join()
+    return result, during, recorder.warning
+
+
+def test_a_take_the_output_stopped_calling_back_in_says_so_in_one_line(tmp_path):
+    """The short take a user saw after a sound server restart: a few blocks, then no callback for the rest."""
+    import re
+
+    path = tmp_path / "short.wav"
+    result, during, after = record_paced(path, 1.5, pause_at=0.02, pause_for=60.0)
+    summary = result.summary()
+    match = re.fullmatch(r"Recorded (\d+\.\d\d) s of a (\d+\.\d\d) s take \((\d+) frames, 48000 Hz, 2 ch, "
+                         r"32-bit float\) to .*short\.wav: the output stopped calling back for (\d+\.\d\d) s\.",
+                         summary)
+    assert match, summary
+    recorded, take, frames, gap = float(match[1]), float(match[2]), int(match[3]), float(match[4])
+    assert frames == result.frames == soundfile.info(path).frames and recorded < 0.1
+    assert abs(take - 1.5) < 0.05 and abs(recorded + gap - take) < 0.05
+    assert result.missing > 1.3 * RATE and result.error == "" and result.dropped == 0
+    assert re.fullmatch(r"Recorded 0\.\d\d s of a 0\.7\d s take: the output stopped calling back for 0\.\d\d s\.",
+                        during), during  # said while it happens, too
+    assert after.endswith(f"the output stopped calling back for {gap:.2f} s.") and "\n" not in after
+
+
+def test_a_take_that_stalls_and_goes_on_counts_the_stall(tmp_path):
+    result, during, _ = record_paced(tmp_path / "gap.wav", 1.5, pause_at=0.2, pause_for=0.4)
+    assert 0.35 * RATE < result.missing < 0.45 * RATE, result.missing / RATE  # 0.4 s less the 8 blocks ahead
+    assert 1.05 * RATE < result.frames < 1.2 * RATE
+    assert result.summary().endswith(f"the output stopped calling back for {result.missing / RATE:.2f} s.")
+
+
+def test_a_take_the_output_played_through_is_not_called_short(tmp_path):
+    result, during, after = record_paced(tmp_path / "full.wav", 1.0, ahead=32)  # a late driver thread is no stall
+    assert result.missing == 0 and during == after == "" and result.frames >= 0.99 * RATE
+    assert " s take " not in result.summary() and "stopped calling back" not in result.summary()

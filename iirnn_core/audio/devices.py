@@ -7,8 +7,13 @@ lists devices once, so :func:`refresh_devices` re-scans it whenever no stream is
 from __future__ import annotations
 
 import logging
+import threading
 
 log = logging.getLogger(__name__)
+
+_portaudio = threading.RLock()
+"""PortAudio is not thread-safe: every call here that lists, re-scans, opens or closes holds this lock (the
+output supervisor re-scans from its own thread while the window may list devices)."""
 
 
 def _sd():
@@ -22,8 +27,13 @@ _streams_open = 0  # streams open in this process; PortAudio is re-scanned only 
 
 def refresh_devices() -> None:
     """Re-scan the host's devices (PortAudio lists them once at start-up) if no stream is open."""
-    if _streams_open:
-        return
+    with _portaudio:
+        if _streams_open:
+            return
+        _rescan()
+
+
+def _rescan() -> None:
     sd = _sd()
     quiet_alsa()
     try:
@@ -64,7 +74,8 @@ def quiet_alsa() -> None:
 
 def _output_devices() -> list[dict]:
     sd = _sd()
-    return [dict(d, index=i) for i, d in enumerate(sd.query_devices()) if d["max_output_channels"] > 0]
+    with _portaudio:
+        return [dict(d, index=i) for i, d in enumerate(sd.query_devices()) if d["max_output_channels"] > 0]
 
 
 def list_output_devices() -> list[str]:
@@ -80,11 +91,12 @@ def list_output_devices() -> list[str]:
 def default_output_device() -> str | None:
     """Name of the host's default output device, or None."""
     try:
-        index = _sd().default.device[1]
-        if index is None or index < 0:
-            outs = _output_devices()
-            return outs[0]["name"] if outs else None
-        return _sd().query_devices(index)["name"]
+        with _portaudio:
+            index = _sd().default.device[1]
+            if index is None or index < 0:
+                outs = _output_devices()
+                return outs[0]["name"] if outs else None
+            return _sd().query_devices(index)["name"]
     except Exception as exc:  # noqa: BLE001
         log.warning("no default output device: %s", exc)
         return None
@@ -116,20 +128,22 @@ def open_compiled_stream(device: dict, samplerate: int, blocksize: int, channels
     Opened, not started; close it with :func:`close_stream`."""
     global _streams_open
     sd = _sd()
-    stream = sd._StreamBase("output", samplerate=samplerate, blocksize=blocksize, device=device["index"],
-                            channels=channels, dtype="float32", latency=latency,
-                            callback=sd._ffi.cast("PaStreamCallback*", callback_address),
-                            userdata=sd._ffi.cast("void*", user_data), wrap_callback=None)
-    _streams_open += 1
+    with _portaudio:
+        stream = sd._StreamBase("output", samplerate=samplerate, blocksize=blocksize, device=device["index"],
+                                channels=channels, dtype="float32", latency=latency,
+                                callback=sd._ffi.cast("PaStreamCallback*", callback_address),
+                                userdata=sd._ffi.cast("void*", user_data), wrap_callback=None)
+        _streams_open += 1
     return stream
 
 
 def close_stream(stream) -> None:
     """Abort and close a stream :func:`open_compiled_stream` opened (a vanished device may fail either)."""
     global _streams_open
-    for step in (stream.abort, stream.close):
-        try:
-            step()
-        except Exception as exc:  # noqa: BLE001
-            log.info("closing the stream: %s", exc)
-    _streams_open = max(0, _streams_open - 1)
+    with _portaudio:
+        for step in (stream.abort, stream.close):
+            try:
+                step()
+            except Exception as exc:  # noqa: BLE001
+                log.info("closing the stream: %s", exc)
+        _streams_open = max(0, _streams_open - 1)

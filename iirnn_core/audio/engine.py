@@ -30,11 +30,13 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from iirnn_core.synth.block_processor import NOTE_OFF, NOTE_ON, PANIC, SCOPE_SIZE, BlockProcessor  # noqa: F401 - re-exported
+from iirnn_core.synth.block_processor import (NOTE_OFF, NOTE_ON, PANIC, SCOPE_SIZE, BlockProcessor,  # noqa: F401 - re-exported
+                                               OutputNotAnswering)
 from iirnn_core.audio.devices import find_output_device, list_output_devices, refresh_devices  # noqa: F401 - re-exported
 from iirnn_core.errors import one_line
 from iirnn_core.dsp.notes import NoteError, midi_to_note
 from iirnn_core.audio.supervisor import OutputSupervisor
+from iirnn_core.audio.dropout_causes import DropoutCauses
 from iirnn_core.synth.pipeline import Pipeline
 from iirnn_core.synth.renderer import ENGINES, SynthSettings, patches_for
 from iirnn_core.dsp.resonator import SettingError
@@ -107,6 +109,12 @@ class EngineStats:
     priority: str = "normal"
     events_dropped: int = 0
     cpu_wakeup: str = "off"
+    handoff_timeouts: int = 0
+    """Changes refused because the callback did not acknowledge a hand-off in time (nothing was changed)."""
+    output_events: tuple = ()
+    """The output's losses and returns since start, one sentence each (the supervisor's ``events``)."""
+    dropout_cause: str = ""
+    """What made recent dropouts, where it can be seen, in a few words (:mod:`iirnn_core.audio.dropout_causes`)."""
 
     def as_dict(self) -> dict:
         """Plain dict, JSON-ready (NaN, e.g. no latency measured yet, becomes None)."""
@@ -153,6 +161,7 @@ class AudioEngine:
         self._processor = BlockProcessor(cfg.samplerate, cfg.blocksize, 2, cfg.period)
         self._patches = self._apply(engine, settings, model)
         self._out = OutputSupervisor(self._lock, self._new_processor, self.callback)
+        self._causes = DropoutCauses()
 
     # ---- patches -----------------------------------------------------------------------------
 
@@ -181,7 +190,7 @@ class AudioEngine:
         pipeline = next((p for p in proc.pipelines if p is not None and p.key == key), None) or Pipeline(*key)
         try:
             proc.publish(pipeline, patches, float(settings.amplitude), self._master)
-        except ValueError as exc:
+        except (ValueError, OutputNotAnswering) as exc:
             raise SettingError(one_line(exc)) from None
         return tuple(patches)
 
@@ -264,9 +273,13 @@ class AudioEngine:
         if not math.isfinite(volume):
             raise SettingError(f"master volume must be a number 0..1, got {volume}")
         with self._lock:
-            self._master = min(1.0, max(0.0, volume))
             proc = self._processor
-            proc.publish(proc.pipeline_in_use(), None, float(self._settings.amplitude), self._master)
+            master = min(1.0, max(0.0, volume))
+            try:
+                proc.publish(proc.pipeline_in_use(), None, float(self._settings.amplitude), master)
+            except OutputNotAnswering as exc:
+                raise SettingError(one_line(exc)) from None
+            self._master = master
 
     # ---- events (any thread, never blocks the callback) ---------------------------------------
 
@@ -324,7 +337,15 @@ class AudioEngine:
         return self._out.reopen(cfg, self._cfg)
 
     def _new_processor(self, cfg: AudioConfig, channels: int, output_latency: float) -> BlockProcessor:
-        """A fresh block processor for ``cfg`` with the current patches (called with no callback running)."""
+        """The block processor for an output of ``cfg`` with ``channels`` (called with no callback running): the
+        one in use when rate, block size and channels fit (its voices ring on in the new output), else a fresh
+        one with the current patches."""
+        proc = self._processor
+        if (proc.device_rate == float(cfg.samplerate) and proc.blocksize == cfg.blocksize
+                and proc.channels == channels):
+            proc.output_latency = output_latency
+            self._cfg = cfg
+            return proc
         self._processor = BlockProcessor(cfg.samplerate, cfg.blocksize, channels, output_latency)
         self._patches = self._apply(self._engine, self._settings, self._model)
         self._cfg = cfg
@@ -387,6 +408,10 @@ class AudioEngine:
             priority=self._out.priority,
             events_dropped=proc.events_dropped,
             cpu_wakeup=self._out.wakeup.state,
+            handoff_timeouts=proc.handoff_timeouts,
+            output_events=tuple(self._out.events),
+            dropout_cause=self._causes.tick(max(acc.underruns_timestamps, acc.underruns_wallclock),
+                                            self._out.is_null, self._out.wakeup.state),
         )
 
     def latencies_ms(self) -> np.ndarray:

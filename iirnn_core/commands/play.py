@@ -5,7 +5,11 @@ cycling through the list until ``--seconds`` have passed (each note is released 
 one starts; it rings on). ``--midi-in NAME`` plays from a MIDI input port (velocity, note-off,
 sustain pedal; see :mod:`iirnn_core.midi.ports`), for ``--seconds`` or until Ctrl-C; it can go
 with ``--notes``. ``--record OUT.wav`` writes what the device played, at the device rate, as a
-32-bit float WAV (:mod:`iirnn_core.audio.recorder`). ``--json`` prints underruns (counted from callback
+32-bit float WAV (:mod:`iirnn_core.audio.recorder`); it ends before the disk is full, and says so when
+the output played less than the wall clock held (it stopped calling back). ``--seconds`` over
+``--max-seconds`` (one hour by default), or a recording larger than the free disk space, is refused
+before any sound (:mod:`iirnn_core.commands.limits`); a recording of unknown length (``--midi-in``
+until Ctrl-C) stops at ``--max-seconds``. ``--json`` prints underruns (counted from callback
 timestamps and from the wall clock), mean and max callback load and the median key-to-sound latency.
 """
 
@@ -20,6 +24,7 @@ import time
 from iirnn_core.midi.ports import APIS
 from iirnn_core.dsp.notes import note_to_midi, parse_notes
 from iirnn_core.synth.renderer import ENGINES, SynthSettings
+from iirnn_core.commands.limits import add_max_seconds, check_disk, check_seconds
 from iirnn_core.commands.render import model_for_engine
 
 
@@ -52,6 +57,7 @@ def add_parser(sub) -> None:
     p.add_argument("--drive", type=float, default=1.0, help="RNN drive d (default 1)")
     p.add_argument("--polyphony", type=int, default=32, help="voices per bank (default 32)")
     p.add_argument("--json", action="store_true", help="print the accounting as one JSON object")
+    add_max_seconds(p)
     p.set_defaults(run=run)
 
 
@@ -97,6 +103,7 @@ def run(args: argparse.Namespace) -> int:
     from iirnn_core.errors import UsageError
     from iirnn_core.midi.ports import MidiInput, find_port
     from iirnn_core.audio.recorder import Recorder
+    from iirnn_core.audio.wav_writer import KEEP_FREE_BYTES
 
     if args.notes is None and args.midi_in is None:
         raise UsageError("iirnn play: give --notes, --midi-in, or both")
@@ -108,6 +115,9 @@ def run(args: argparse.Namespace) -> int:
         raise UsageError("iirnn play: --gap must be 0 or more seconds")
     if not (math.isfinite(args.velocity) and 0 < args.velocity <= 1):
         raise UsageError("iirnn play: --velocity must be in (0, 1]")
+    check_seconds("play", "the take", args.seconds, args.max_seconds)
+    if args.record is not None and math.isfinite(args.seconds):  # 2 channels: the most an output here has
+        check_disk("play", args.record, math.ceil(args.seconds * args.samplerate), 2, KEEP_FREE_BYTES)
     midis = [note_to_midi(n) for n in parse_notes(args.notes)] if args.notes is not None else []
     settings = SynthSettings(rate=args.rate, q=args.q, drive=args.drive)
     cfg = AudioConfig(device=args.device, samplerate=args.samplerate, blocksize=args.blocksize,
@@ -132,7 +142,8 @@ def run(args: argparse.Namespace) -> int:
         if engine.is_null_output:
             print(f"iirnn: {engine.status_line}", file=sys.stderr)
         if args.record is not None:
-            recorder = Recorder(args.record, lambda: engine.processor).start()
+            recorder = Recorder(args.record, lambda: engine.processor, max_seconds=args.max_seconds,
+                                limit_hint=" (iirnn play --max-seconds S raises it)").start()
         if args.midi_in is not None:
             midi_in.open(args.midi_in, args.midi_api)
             if not math.isfinite(args.seconds):
@@ -147,13 +158,17 @@ def run(args: argparse.Namespace) -> int:
         midi_in.close()
         result = recorder.stop() if recorder is not None else None
         engine.close()
+    if engine.supervisor.events:
+        print(f"iirnn: audio output: {'; '.join(engine.supervisor.events)}.", file=sys.stderr)
     if result is not None:
         print(f"iirnn: {result.summary()}", file=sys.stderr)
     if args.json:
         print(json.dumps(stats.as_dict()))
     else:
         print(f"{stats.notes} notes on {stats.device_name}: underruns {stats.underruns_timestamps} (timestamps) / "
-              f"{stats.underruns_wallclock} (wall clock), callback load mean {stats.callback_load_mean:.3f} "
+              f"{stats.underruns_wallclock} (wall clock)"
+              + (f" ({stats.dropout_cause})" if stats.dropout_cause else "")
+              + f", callback load mean {stats.callback_load_mean:.3f} "
               f"max {stats.callback_load_max:.3f}, key-to-sound latency median {stats.latency_ms_median:.1f} ms"
               + ("" if stats.null_output else f"; CPU wake-up request: {stats.cpu_wakeup}"))
     return 0

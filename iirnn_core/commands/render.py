@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import argparse
+import math
 import os
 import sys
 
 import numpy as np
 import scipy.io.wavfile
 
-from iirnn_core.midi.file import read_midi, render_midi
+from iirnn_core.commands.limits import add_max_seconds, check_disk, check_seconds
+from iirnn_core.midi.file import midi_frames, read_midi, render_midi
 from iirnn_core.dsp.notes import midi_to_note, parse_notes
 from iirnn_core.synth.renderer import ENGINES, SynthSettings, render_notes
 from iirnn_core.models.what_plays import uses_trained_model
@@ -39,6 +41,7 @@ def add_parser(sub) -> None:
                    help="trained model file (for --engine rnn-trained; default: the shipped model)")
     p.add_argument("--raw", action="store_true",
                    help="plain sum of the voices (no loudness compensation, no limiter), as the seed")
+    add_max_seconds(p)
     p.set_defaults(run=run)
 
 
@@ -71,10 +74,18 @@ def model_for_engine(engine: str, path: str | None, settings: SynthSettings):
 
 
 def run(args: argparse.Namespace) -> int:
-    """Render and write the WAV; returns 0."""
+    """Render and write the WAV; returns 0. A WAV longer than ``--max-seconds`` or larger than the free disk
+    space is refused before rendering (:mod:`iirnn_core.commands.limits`)."""
     notes = parse_notes(args.notes) if args.midi is None else None
     events = read_midi(args.midi) if args.midi is not None else None
     settings = SynthSettings(rate=args.rate, q=args.q, drive=args.drive, amplitude=args.amplitude, raw=args.raw)
+    if events is None:
+        frames = int(round(args.seconds * args.rate)) if math.isfinite(args.seconds) else 0
+    else:
+        frames = midi_frames(events, args.rate, args.seconds)
+    what = args.out if events is None else f"{args.out} (from {args.midi})"
+    check_seconds("render", what, frames / args.rate, args.max_seconds)
+    check_disk("render", args.out, frames, 1)
     model = model_for_engine(args.engine, args.model, settings)
     if events is None:
         audio = render_notes(args.engine, notes, settings, args.seconds, model)

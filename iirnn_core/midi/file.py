@@ -7,7 +7,8 @@ plays it through a :class:`~iirnn_core.synth.renderer.Renderer` with the same
 ``amplitude * velocity / 127`` at model-rate sample ``round(t * rate)``, note-offs release,
 the sustain pedal holds, CC120 silences. Blocks end at every event's sample, so each impulse
 lands on its exact sample and each release or silence happens between the right two samples.
-The render lasts until the last event plus a tail (``tail`` seconds) in which voices ring out.
+The render lasts until the last event plus a tail (``tail`` seconds) in which voices ring out:
+:func:`midi_frames` frames, which ``iirnn render`` checks against its length limit before rendering.
 """
 
 from __future__ import annotations
@@ -57,6 +58,15 @@ def read_midi(path: str) -> list[tuple[float, object]]:
     return events
 
 
+def midi_frames(events, rate: float, tail: float) -> int:
+    """Frames :func:`render_midi` renders from ``events`` at ``rate`` Hz: up to the last event's sample,
+    plus ``tail`` seconds (> 0; SettingError otherwise). Cheap: for checks made before rendering."""
+    if not (math.isfinite(tail) and tail > 0):
+        raise SettingError(f"the tail after the last event must be positive, got {tail} s")
+    last = int(round(events[-1][0] * rate)) if events else 0
+    return last + max(1, int(round(tail * rate)))
+
+
 def render_midi(events, engine: str, settings: SynthSettings, tail: float, model=None,
                 polyphony: int = POLYPHONY, block: int = 128) -> tuple[np.ndarray, list[int]]:
     """Render ``events`` ((seconds, mido message), as :func:`read_midi` gives) with ``engine``.
@@ -65,11 +75,9 @@ def render_midi(events, engine: str, settings: SynthSettings, tail: float, model
     event plus ``tail`` s), and the keys that could not sound with this engine and rate (left out,
     e.g. above Nyquist, or missing from the model). With ``settings.raw`` it is the plain sum of the
     voices, otherwise what the live synth plays (loudness compensation, soft limiter)."""
-    if not (math.isfinite(tail) and tail > 0):
-        raise SettingError(f"the tail after the last event must be positive, got {tail} s")
     rate = float(settings.rate)
+    frames = midi_frames(events, rate, tail)
     timed = [(int(round(t * rate)), msg) for t, msg in events]
-    frames = (timed[-1][0] if timed else 0) + max(1, int(round(tail * rate)))
     hidden = max([settings.hidden] + ([model.hidden] if model is not None else []))
     renderer = Renderer(settings.channels, max_voices=polyphony, rnn_hidden=hidden, block_max=block,
                         limiter=not settings.raw, retire_level=0.0 if settings.raw else RETIRE_LEVEL)

@@ -34,12 +34,24 @@ Hand-offs, all lock-free for the callback:
   publishes patches that point at it. Sounding notes keep the weights they started with: a
   voice copies its patch when it starts.
 
+**When the callback does not answer.** A writer waits at most :data:`HANDOFF_TIMEOUT` for an
+acknowledgement (``SEEN`` or ``BUSY``), longer than the output supervisor lets a stream start or
+stall before it closes it (PortAudio joins the callback thread on close) and drives the same
+processor from its null output, which answers. Whoever drives the callback says so with
+:meth:`BlockProcessor.drive` (taken under the writers' lock, so a writer never sees the callback
+start half-way through a hand-off) and :meth:`BlockProcessor.stop_driving` (after the callback
+can no longer run: a waiting writer may then go on). A writer that still times out changes
+nothing: it neither rewrites the unacknowledged half nor replaces the slot (the retired
+pipeline stays referenced), logs one warning, counts it in :attr:`BlockProcessor.handoff_timeouts`
+and raises :class:`OutputNotAnswering`.
+
 The callback owns ``CB_I``/``CB_F`` (current and retiring slot, gain ramp, counters) and the
 accounting arrays; Python only reads them (aligned 8-byte loads, never torn on x86-64 or ARM64).
 """
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 
@@ -54,6 +66,18 @@ from iirnn_core.rt.block_layout import (C_CALLBACKS, C_CHANNELS, C_CUR, C_FADING
 from iirnn_core.rt.pipeline_layout import PIPE_ROWS
 from iirnn_core.rt.tables import table_row
 from iirnn_core.rt.voice_layout import BANK_IIR, BANK_RNN
+
+log = logging.getLogger(__name__)
+
+HANDOFF_TIMEOUT = 6.0
+"""Seconds a writer waits for the callback to acknowledge a hand-off: longer than the supervisor's
+start and stall timeouts (``iirnn_core.audio.supervisor``), after which the stream is closed and
+the null output answers instead."""
+
+
+class OutputNotAnswering(RuntimeError):
+    """The callback did not acknowledge a hand-off within :data:`HANDOFF_TIMEOUT`: nothing was changed."""
+
 
 class BlockProcessor:
     """The state arrays of one output stream (``device_rate`` Hz, ``blocksize`` frames, ``channels``) and
@@ -96,8 +120,9 @@ class BlockProcessor:
                   self.half_f, self.half_i, self.sync, self.ring, self.ev_i, self.ev_f, self.cb_i, self.cb_f,
                   self.acc.ints, self.acc.floats, self.acc.latencies, self.scope, self.rec, self.rec_i)
         self.table = np.array([table_row(a) for a in arrays], dtype=np.int64)
-        self.running = False  # set by whoever drives the callback; while False writers need not wait
+        self.running = False  # True while an output may call the callback (drive / stop_driving)
         self.events_dropped = 0
+        self.handoff_timeouts = 0
         self._producer = threading.Lock()
         self._writer = threading.Lock()
 
@@ -140,12 +165,13 @@ class BlockProcessor:
         slot = self.published_slot
         return self.pipelines[slot] if slot >= 0 else None
 
-    def publish(self, pipeline, patches, amplitude: float, master: float, timeout: float = 1.0) -> None:
+    def publish(self, pipeline, patches, amplitude: float, master: float, timeout: float = HANDOFF_TIMEOUT) -> None:
         """Make ``patches`` (KEYS entries: a tuple of VoicePatch, or None for a key that cannot sound) on
         ``pipeline``, with impulse height ``amplitude`` and ``master`` gain, what new notes play.
-        ``patches=None`` keeps the patches in use. Waits (never the callback) until that is safe."""
+        ``patches=None`` keeps the patches in use. Waits (never the callback) until that is safe;
+        :class:`OutputNotAnswering` (nothing changed) if the callback does not answer within ``timeout`` s."""
         with self._writer:
-            self._wait(lambda: self.sync[S_SEEN] == self.sync[S_PUB], timeout)
+            self._wait(lambda: self.sync[S_SEEN] == self.sync[S_PUB], timeout, "a patch change")
             word = int(self.sync[S_PUB])
             active, idle = word & 1, 1 - (word & 1)
             slot = self._slot_for(pipeline, int(self.half_i[active, H_PIPE]), timeout)
@@ -183,7 +209,8 @@ class BlockProcessor:
                 self.p_gains[k] = patch.gains
 
     def _slot_for(self, pipeline, active_slot: int, timeout: float) -> int:
-        """The slot that holds ``pipeline``, installing it in the slot new notes do not use if need be."""
+        """The slot that holds ``pipeline``, installing it in the slot new notes do not use if need be (the
+        pipeline it replaces is dropped only once the callback has faded it and says it is not busy)."""
         for slot in (0, 1):
             if self.pipelines[slot] is pipeline:
                 return slot
@@ -191,19 +218,40 @@ class BlockProcessor:
         if self.pipelines[slot] is not None:
             rt.publish(self.sync, S_FADE0 + slot, 1)  # the callback fades it out within a block
             seen = int(self.cb_i[C_CALLBACKS])
-            self._wait(lambda: self.cb_i[C_CALLBACKS] >= seen + 2 and self.sync[S_BUSY0 + slot] == 0, timeout)
-            rt.publish(self.sync, S_FADE0 + slot, 0)
+            try:
+                self._wait(lambda: self.cb_i[C_CALLBACKS] >= seen + 2 and self.sync[S_BUSY0 + slot] == 0,
+                           timeout, "a pipeline change")
+            finally:
+                rt.publish(self.sync, S_FADE0 + slot, 0)
         self.pipes[slot] = pipeline.table
         self.pipelines[slot] = pipeline
         return slot
 
-    def _wait(self, ready, timeout: float) -> None:
-        """Wait until ``ready()`` while a callback runs (a stream that stalls longer is not reading)."""
-        if not self.running:
-            return
+    def _wait(self, ready, timeout: float, what: str) -> bool:
+        """Wait until ``ready()`` while a callback may run; True at once when none can (:meth:`stop_driving`).
+        After ``timeout`` s: logged, counted, :class:`OutputNotAnswering`."""
         deadline = time.perf_counter() + timeout
-        while not ready() and time.perf_counter() < deadline:
+        while self.running and not ready():
+            if time.perf_counter() > deadline:
+                self.handoff_timeouts += 1
+                log.warning("the audio callback did not answer %s within %g s; nothing was changed", what, timeout)
+                raise OutputNotAnswering(f"the audio output did not answer within {timeout:g} s, so {what} "
+                                         "was not made; try again")
             time.sleep(0.0005)
+        return True
+
+    # ---- who drives the callback ---------------------------------------------------------------
+
+    def drive(self) -> None:
+        """Say a callback may run from now on (before the stream or null output starts; its first block then
+        records its thread id afresh). Taken under the writers' lock: a hand-off under way finishes first."""
+        with self._writer:
+            rt.publish(self.sync, S_THREAD, 0)
+            self.running = True
+
+    def stop_driving(self) -> None:
+        """Say no callback can run any more (after the stream was closed or the null output joined)."""
+        self.running = False
 
     # ---- recording (one writer thread) ---------------------------------------------------------
 
@@ -217,7 +265,9 @@ class BlockProcessor:
         """Stop recording; returns once no block can still be writing into the ring (what it holds stays readable)."""
         rt.publish(self.rec_i, REC_ON, 0)
         seen = self.callbacks
-        self._wait(lambda: self.callbacks >= seen + 2, timeout)
+        deadline = time.perf_counter() + timeout
+        while self.running and self.callbacks < seen + 2 and time.perf_counter() < deadline:
+            time.sleep(0.0005)  # a stalled block may still copy one block later: it is counted, never torn
 
     def read_recorded(self, dest: np.ndarray) -> int:
         """Move up to len(dest) recorded frames (oldest first) into dest (M, channels) float32; returns how many."""
@@ -227,6 +277,11 @@ class BlockProcessor:
     def recording(self) -> bool:
         """True while the callback copies its blocks into the record ring."""
         return bool(self.rec_i[REC_ON])
+
+    @property
+    def record_written(self) -> int:
+        """Frames the callback has put in the record ring since this processor was made (its write index)."""
+        return int(self.rec_i[REC_WRITE])
 
     @property
     def record_dropped(self) -> int:

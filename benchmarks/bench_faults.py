@@ -1,0 +1,176 @@
+"""Does the sound come back by itself? The sound server killed under ``iirnn play`` and under the real window.
+
+Each run starts a PulseAudio server of its own (``tests/pulse.py``'s ``PrivateServer``: its own socket and
+a null sink, ``norewinds=1``, real-time as rtkit makes it on a desktop), plays a key every 0.1 s
+(C4..C6, IIR), SIGKILLs the server at ``--kill-at`` s (3) and starts a new one ``--away`` s (1.5) later,
+then records the new server's sink from its monitor. Printed per run: how long after the new server
+answered the first key was heard on its monitor (``back_s``; the issue asks for at most 3 s), and:
+
+- ``play``: ``iirnn play --engine iir --notes C4..C6 --gap 0.1 --seconds 9`` in its own process, as a user
+  runs it: its summary line about the output, and how many terminal lines did not come from the project
+  (``foreign_lines``; the issue asks for none);
+- ``window``: the real window (Qt's xcb platform on Xvfb, started here when there is no ``DISPLAY``), keys
+  struck from a timer: its status bar when the run ends, and the longest the GUI thread went without
+  running its event loop (``gui_stall_max_ms``) while the server was away.
+
+Usage::
+
+    python benchmarks/bench_faults.py [--runs 5] [--what play window] [--away 1.5]
+
+The rows go to ``docs/measurements/bench_faults.json`` (``benchmarks/record.py``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+from record import write_result
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "tests"))  # the tests' pulse.py
+import pulse  # noqa: E402
+
+RATE = 48000
+PLAY = [sys.executable, "-m", "iirnn_core.cli", "play", "--engine", "iir", "--notes", "C4..C6", "--gap", "0.1"]
+
+
+def back_after(take, started: float, server_up: float) -> float | None:
+    """Seconds from ``server_up`` to the first key heard in ``take`` (recorded from ``started``; monotonic)."""
+    index = pulse.first_sound(take[:, 0], 0.01)
+    return None if index is None else started + index / RATE - server_up
+
+
+def play_run(args) -> dict:
+    """One ``iirnn play`` run with the server killed and restarted under it."""
+    seconds = args.kill_at + args.away + 4.0
+    with pulse.PrivateServer() as server:
+        child = subprocess.Popen([*PLAY, "--seconds", f"{seconds:g}"], env={**os.environ, **server.env},
+                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT)
+        time.sleep(args.kill_at)
+        server.kill()
+        time.sleep(args.away)
+        server.start()
+        started: list[float] = []
+        with server.record(started=started, connect_timeout=8.0) as take:
+            out, err = child.communicate(timeout=120)
+    lines = [line for line in err.splitlines() if line.strip()]
+    said = next((line for line in lines if "audio output" in line), "")
+    return {"back_s": back_after(take[0], started[0], server.started_at), "rc": child.returncode,
+            "summary": said.removeprefix("iirnn: "),
+            "foreign_lines": sum(not line.startswith("iirnn: ") for line in lines),
+            "foreign_example": next((line for line in lines if not line.startswith("iirnn: ")), "")}
+
+
+def window_run(app, args, tmp: str, index: int) -> dict:
+    """One run of the real window with the server killed and restarted under it."""
+    from PySide6.QtCore import QSettings, QTimer
+
+    from app.main_window import MainWindow
+    from iirnn_core.dsp.notes import note_range, note_to_midi
+
+    keys = [note_to_midi(n) for n in note_range("C4..C6")]
+    with pulse.PrivateServer() as server:
+        os.environ.update(server.env)  # the window plays to the default device: this server's sink
+        window = MainWindow(QSettings(str(Path(tmp) / f"settings{index}.ini"), QSettings.IniFormat))
+        window.show()
+        while not window.audio_started:
+            app.processEvents()
+            time.sleep(0.01)
+        window.sound.set_values("iir", 0.995, 1.0, 100, 0.8, 8000)
+        window.apply_sound()
+        state = {"i": 0, "last_tick": time.perf_counter(), "stall": 0.0, "away": False}
+        result: dict = {}
+
+        def strike():
+            window.note_off(keys[(state["i"] - 1) % len(keys)])
+            window.note_on(keys[state["i"] % len(keys)], 100)
+            state["i"] += 1
+
+        def tick():
+            now = time.perf_counter()
+            if state["away"]:
+                state["stall"] = max(state["stall"], now - state["last_tick"])
+            state["last_tick"] = now
+
+        def fault():
+            state["away"] = True
+            server.kill()
+            time.sleep(args.away)
+            server.start()
+            started: list[float] = []
+            with server.record(started=started, connect_timeout=8.0) as take:
+                time.sleep(4.0)
+            state["away"] = False
+            result["back_s"] = back_after(take[0], started[0], server.started_at)
+
+        striker, ticker = QTimer(), QTimer()
+        striker.timeout.connect(strike)
+        ticker.timeout.connect(tick)
+        striker.start(100)
+        ticker.start(5)
+        worker = threading.Timer(args.kill_at, fault)
+        worker.start()
+        while worker.is_alive():
+            app.processEvents()
+            time.sleep(0.002)
+        striker.stop()
+        ticker.stop()
+        status = window.statusBar().currentMessage()
+        window.training.shutdown()
+        window.close()
+        app.processEvents()
+    for key in server.env:
+        os.environ.pop(key, None)
+    return {"back_s": result.get("back_s"), "status": status, "gui_stall_max_ms": 1000.0 * state["stall"],
+            "keys": state["i"]}
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--runs", type=int, default=5)
+    parser.add_argument("--what", nargs="+", choices=("play", "window"), default=["play", "window"])
+    parser.add_argument("--kill-at", type=float, default=3.0, help="seconds into the run the server is killed")
+    parser.add_argument("--away", type=float, default=1.5, help="seconds until a new server starts")
+    args = parser.parse_args()
+    rows = []
+    if "play" in args.what:
+        for i in range(args.runs):
+            row = {"what": "play", "run": i + 1, **play_run(args)}
+            print(row, flush=True)
+            rows.append(row)
+    if "window" in args.what:
+        import tempfile
+
+        from window_training import start_xvfb
+
+        os.environ["QT_QPA_PLATFORM"] = "xcb"
+        xvfb = start_xvfb()
+        try:
+            from PySide6.QtWidgets import QApplication
+
+            app = QApplication([sys.argv[0]])
+            with tempfile.TemporaryDirectory() as tmp:
+                for i in range(args.runs):
+                    row = {"what": "window", "run": i + 1, **window_run(app, args, tmp, i)}
+                    print(row, flush=True)
+                    rows.append(row)
+        finally:
+            if xvfb is not None:
+                xvfb.terminate()
+    for what in args.what:
+        backs = [r["back_s"] for r in rows if r["what"] == what]
+        within = sum(b is not None and b <= 3.0 for b in backs)
+        worst = max((b for b in backs if b is not None), default=float("nan"))
+        print(f"{what}: sound back within 3 s in {within} of {len(backs)} runs; worst {worst:.2f} s")
+    write_result("bench_faults", rows)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
