@@ -11,7 +11,9 @@ answered the first key was heard on its monitor (``back_s``; the issue asks for 
   (``foreign_lines``; the issue asks for none);
 - ``window``: the real window (Qt's xcb platform on Xvfb, started here when there is no ``DISPLAY``), keys
   struck from a timer: its status bar when the run ends, and the longest the GUI thread went without
-  running its event loop (``gui_stall_max_ms``) while the server was away.
+  running its event loop (``gui_stall_max_ms``) while the server was away; stderr is set up as
+  ``iirnn-synth`` sets it up (``iirnn_core.audio.stderr_log``, logging at WARNING) into a file, and the
+  lines on it that do not come from the project are counted over all runs.
 
 Usage::
 
@@ -138,19 +140,26 @@ def main() -> int:
     parser.add_argument("--kill-at", type=float, default=3.0, help="seconds into the run the server is killed")
     parser.add_argument("--away", type=float, default=1.5, help="seconds until a new server starts")
     args = parser.parse_args()
-    rows = []
+    rows, summary = [], []
     if "play" in args.what:
         for i in range(args.runs):
             row = {"what": "play", "run": i + 1, **play_run(args)}
             print(row, flush=True)
             rows.append(row)
     if "window" in args.what:
+        import logging
         import tempfile
 
+        from iirnn_core.audio import stderr_log
         from window_training import start_xvfb
 
         os.environ["QT_QPA_PLATFORM"] = "xcb"
         xvfb = start_xvfb()
+        # The terminal as the window's user has it: fd 2 into a file, routed and logged as app.main sets it up.
+        terminal, saved = tempfile.TemporaryFile(), os.dup(2)
+        os.dup2(terminal.fileno(), 2)
+        stderr_log.install()
+        logging.basicConfig(level=logging.WARNING, format="iirnn-synth: %(name)s: %(message)s")
         try:
             from PySide6.QtWidgets import QApplication
 
@@ -161,14 +170,26 @@ def main() -> int:
                     print(row, flush=True)
                     rows.append(row)
         finally:
+            stderr_log.uninstall()
+            os.dup2(saved, 2)
             if xvfb is not None:
                 xvfb.terminate()
+        terminal.seek(0)
+        lines = [line for line in terminal.read().decode(errors="replace").splitlines() if line.strip()]
+        foreign = [line for line in lines if not line.startswith("iirnn-synth: ")]
+        summary.append(f"window: {len(lines)} terminal lines in all runs, {len(foreign)} not from the project"
+                       + (f" (first: {foreign[0]!r})" if foreign else ""))
     for what in args.what:
         backs = [r["back_s"] for r in rows if r["what"] == what]
         within = sum(b is not None and b <= 3.0 for b in backs)
         worst = max((b for b in backs if b is not None), default=float("nan"))
-        print(f"{what}: sound back within 3 s in {within} of {len(backs)} runs; worst {worst:.2f} s")
-    write_result("bench_faults", rows)
+        summary.append(f"{what}: sound back within 3 s in {within} of {len(backs)} runs; worst {worst:.2f} s")
+        if what == "play":
+            summary.append(f"play: {sum(r['foreign_lines'] for r in rows if r['what'] == 'play')} terminal lines "
+                           "not from the project in all runs")
+    for line in summary:
+        print(line)
+    write_result("bench_faults", rows, extra={"summary": summary})
     return 0
 
 
