@@ -9,6 +9,8 @@ from __future__ import annotations
 import logging
 import threading
 
+from iirnn_core.audio import sound_server
+
 log = logging.getLogger(__name__)
 
 _portaudio = threading.RLock()
@@ -17,6 +19,7 @@ output supervisor re-scans from its own thread while the window may list devices
 
 
 def _sd():
+    sound_server.prepare()  # PipeWire's JACK library, where it is the fast path, before PortAudio loads
     import sounddevice
 
     return sounddevice
@@ -75,7 +78,9 @@ def quiet_alsa() -> None:
 def _output_devices() -> list[dict]:
     sd = _sd()
     with _portaudio:
-        return [dict(d, index=i) for i, d in enumerate(sd.query_devices()) if d["max_output_channels"] > 0]
+        apis = [a["name"] for a in sd.query_hostapis()]
+        return [dict(d, index=i, hostapi_name=apis[d["hostapi"]]) for i, d in enumerate(sd.query_devices())
+                if d["max_output_channels"] > 0]
 
 
 def list_output_devices() -> list[str]:
@@ -93,6 +98,10 @@ def default_output_device() -> str | None:
     try:
         with _portaudio:
             index = _sd().default.device[1]
+            if sound_server.path() == sound_server.PIPEWIRE_JACK:  # the fast path: the JACK host API's default
+                jack = [a for a in _sd().query_hostapis() if "JACK" in a["name"]]
+                if jack and jack[0]["default_output_device"] >= 0:
+                    index = jack[0]["default_output_device"]
             if index is None or index < 0:
                 outs = _output_devices()
                 return outs[0]["name"] if outs else None

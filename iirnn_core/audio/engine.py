@@ -109,6 +109,8 @@ class EngineStats:
     priority: str = "normal"
     events_dropped: int = 0
     cpu_wakeup: str = "off"
+    audio_path: str = ""
+    """How the device is reached ("PulseAudio", "pipewire-pulse", "PipeWire's JACK"; "" on the null output)."""
     handoff_timeouts: int = 0
     """Changes refused because the callback did not acknowledge a hand-off in time (nothing was changed)."""
     output_events: tuple = ()
@@ -409,6 +411,7 @@ class AudioEngine:
             events_dropped=proc.events_dropped,
             cpu_wakeup=self._out.wakeup.state,
             handoff_timeouts=proc.handoff_timeouts,
+            audio_path=self._out.path,
             output_events=tuple(self._out.events),
             dropout_cause=self._causes.tick(max(acc.underruns_timestamps, acc.underruns_wallclock),
                                             self._out.is_null, self._out.wakeup.state),

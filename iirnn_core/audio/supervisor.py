@@ -32,6 +32,7 @@ import time
 from iirnn_core.audio.cpu_wakeup import CpuWakeup
 from iirnn_core.audio.devices import close_stream, find_output_device, open_compiled_stream, refresh_devices
 from iirnn_core.audio.null_output import NullOutput
+from iirnn_core.audio import sound_server
 from iirnn_core.audio.priority import raise_callback_priority, raise_stream_threads, thread_ids
 from iirnn_core.errors import one_line
 from iirnn_core.synth.block_processor import HANDOFF_TIMEOUT
@@ -82,6 +83,8 @@ class OutputSupervisor:
         self.output = None
         self.is_null = True
         self.device_name = ""
+        self.path = ""
+        """How the device is reached, in a few words ("PulseAudio", "PipeWire's JACK", ...)."""
         self.priority = "normal"
         self.wakeup = CpuWakeup()
         """The CPU wake-up latency request, open while a device plays (``cfg.cpus_awake``)."""
@@ -163,6 +166,7 @@ class OutputSupervisor:
     @staticmethod
     def _find(cfg) -> dict:
         """The device ``cfg`` names (or the default) as PortAudio lists it now; LookupError if there is none."""
+        sound_server.set_quantum(cfg.blocksize, cfg.samplerate)  # PipeWire's JACK client opens at the re-scan
         refresh_devices()
         return find_output_device(cfg.device)
 
@@ -176,9 +180,14 @@ class OutputSupervisor:
         before = thread_ids()
         stream = open_compiled_stream(info, cfg.samplerate, cfg.blocksize, channels, cfg.latency,
                                       proc.callback_address, proc.user_data)
+        latency = float(stream.latency)
+        if "JACK" in info["hostapi_name"] or not 0.0 < latency < 1.0:
+            # PortAudio's JACK host API reports no usable latency on PipeWire (2^32 frames) and no DAC times:
+            # one quantum, the block PipeWire was asked for, is what the graph adds (benchmarks/onset_latency.py)
+            latency = cfg.period
         try:
             self._steady = False
-            proc.output_latency = float(stream.latency)
+            proc.output_latency = latency
             proc.drive()
             stream.start()
             self._wait_steady(cfg)
@@ -195,8 +204,11 @@ class OutputSupervisor:
             self.wakeup.open()
         proc.acc.request_reset()
         self._steady = True
-        self.status_line = (f"Playing on {info['name']} at {cfg.samplerate} Hz, {cfg.blocksize}-frame blocks, "
-                            f"{1000 * stream.latency:.1f} ms output latency; audio thread {self.priority}.")
+        latency = max(latency, proc.host_latency)  # what the server says it queues, where it says more
+        self.path = sound_server.describe(info["name"], info["hostapi_name"])
+        self.status_line = (f"Playing on {info['name']} through {self.path} at {cfg.samplerate} Hz, "
+                            f"{cfg.blocksize}-frame blocks, {1000 * latency:.1f} ms output latency; "
+                            f"audio thread {self.priority}.")
 
     def _wait_steady(self, cfg) -> None:
         """Wait until callbacks arrive at the block rate (PulseAudio pauses 1-2 s after a first open)."""
@@ -223,6 +235,7 @@ class OutputSupervisor:
         self.priority = "normal"
         self.is_null = True
         self.device_name = "null output"
+        self.path = ""
         proc.drive()
         proc.acc.request_reset()
         output.start()

@@ -20,6 +20,7 @@ from iirnn_core.rt.block_layout import (NOTE_ON, NOTE_OFF, KEYS, VOICES_PER_KEY,
                            R_PWIH, R_PWOUT, R_PGAINS, R_HALF_F, R_HALF_I, R_SYNC, R_RING, R_EV_I, R_EV_F, R_CB_I, R_CB_F,
                            R_ACC_I, R_ACC_F, R_LAT, R_SCOPE, R_REC, R_REC_I, S_PUB, S_SEEN, S_BUSY0, S_FADE0, S_THREAD, C_CUR,
                            C_RETIRING, C_FADING, C_PANIC, C_CALLBACKS, C_MUTED, C_SCOPE_POS, G_GAIN, G_LAST, G_RATE, G_OUTLAT,
+                           G_HOSTLAT,
                            H_AMPLITUDE, H_MASTER, H_PIPE, REC_ON, REC_WRITE, REC_READ, REC_DROPPED)
 from iirnn_core.rt.output_stage import add_ramped, finish_block, scale_ramped
 from iirnn_core.rt.pipeline_kernels import pipe_begin, pipe_input_index, pipe_landing_frame, pipe_render, pipe_silence
@@ -150,7 +151,9 @@ def _drain_events(ptab, pipes, half, cur, retiring, frames, rate, now, dac_now):
 def process_block(ptab, out, frames, now, current, dac, underflow):
     """Fill out (frames, C) float32 with the next block: ``now`` is the callback's time (s, the
     ``perf_counter`` clock), ``current`` and ``dac`` the host's stream times (s; <= 0 when it gives
-    none), ``underflow`` the host's flag. Never allocates, locks or waits."""
+    none; a DAC time no later than the current time, as PortAudio's JACK host API gives on PipeWire,
+    carries no latency, so the output latency in ``G_OUTLAT`` stands in), ``underflow`` the host's
+    flag. Never allocates, locks or waits."""
     started = monotonic_seconds()
     sync = i64_array1(ptab, R_SYNC)
     cb_i = i64_array1(ptab, R_CB_I)
@@ -159,7 +162,9 @@ def process_block(ptab, out, frames, now, current, dac, underflow):
     acc_f = f64_array1(ptab, R_ACC_F)
     rate = cb_f[G_RATE]
     if dac > 0.0 and current > 0.0:
-        dac_now, stamp = now + (dac - current), dac
+        stamp = dac
+        cb_f[G_HOSTLAT] = dac - current
+        dac_now = now + (dac - current) if dac > current else now + cb_f[G_OUTLAT]
     else:
         dac_now, stamp = now + cb_f[G_OUTLAT], now
     acc_block_started(acc_i, acc_f, now, stamp, frames, underflow)

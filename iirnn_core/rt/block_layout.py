@@ -27,7 +27,7 @@ TABLE_ROWS = 21
 S_PUB, S_SEEN, S_BUSY0, S_BUSY1, S_FADE0, S_FADE1, S_THREAD = range(7)
 # Callback-owned integers (R_CB_I) and floats (R_CB_F).
 C_CUR, C_RETIRING, C_FADING, C_PANIC, C_CALLBACKS, C_MUTED, C_SCOPE_POS, C_CHANNELS = range(8)
-G_GAIN, G_LAST, G_RATE, G_OUTLAT = range(4)
+G_GAIN, G_LAST, G_RATE, G_OUTLAT, G_HOSTLAT = range(5)  # G_HOSTLAT: the latest DAC minus current time the host gave (s)
 # Per patch half: floats (R_HALF_F) and integers (R_HALF_I).
 H_AMPLITUDE, H_MASTER = 0, 1
 H_PIPE = 0

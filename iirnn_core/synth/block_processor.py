@@ -60,7 +60,7 @@ import numpy as np
 from iirnn_core.rt import library as rt
 from iirnn_core.synth.accounting import Accounting
 from iirnn_core.rt.block_layout import (C_CALLBACKS, C_CHANNELS, C_CUR, C_FADING, C_MUTED, C_RETIRING, C_SCOPE_POS,  # noqa: F401
-                           EVENT_RING, G_GAIN, G_LAST, G_OUTLAT, G_RATE, H_AMPLITUDE, H_MASTER, H_PIPE, HIDDEN_MAX, KEYS,
+                           EVENT_RING, G_GAIN, G_HOSTLAT, G_LAST, G_OUTLAT, G_RATE, H_AMPLITUDE, H_MASTER, H_PIPE, HIDDEN_MAX, KEYS,
                            NOTE_OFF, NOTE_ON, PANIC, RECORD_FRAMES, REC_DROPPED, REC_ON, REC_READ, REC_WRITE,
                            S_BUSY0, S_FADE0, S_PUB, S_SEEN, S_THREAD, SCOPE_SIZE, VOICES_PER_KEY)
 from iirnn_core.rt.pipeline_layout import PIPE_ROWS
@@ -107,7 +107,7 @@ class BlockProcessor:
         self.cb_i = np.zeros(8, dtype=np.int64)
         self.cb_i[[C_CUR, C_RETIRING, C_FADING]] = -1
         self.cb_i[C_CHANNELS] = self.channels
-        self.cb_f = np.zeros(4)
+        self.cb_f = np.zeros(5)
         self.cb_f[G_RATE], self.cb_f[G_OUTLAT] = self.device_rate, float(output_latency)
         self.cb_f[G_GAIN] = 1.0  # the master gain ramps from full scale to the first published master
         self.scope = np.zeros(SCOPE_SIZE)
@@ -298,6 +298,12 @@ class BlockProcessor:
     @output_latency.setter
     def output_latency(self, seconds: float) -> None:
         self.cb_f[G_OUTLAT] = float(seconds)
+
+    @property
+    def host_latency(self) -> float:
+        """Seconds from a block's start to its sound as the host last said it (DAC time minus current time;
+        PulseAudio's and pipewire-pulse's figure includes what the server queues), 0 where it says nothing."""
+        return max(0.0, float(self.cb_f[G_HOSTLAT]))
 
     @property
     def callbacks(self) -> int:
