@@ -59,15 +59,37 @@ def start_xvfb() -> subprocess.Popen | None:
 
 
 @contextlib.contextmanager
-def real_window_session():
-    """Qt on xcb (Xvfb when there is no display), PulseAudio (started when none runs) with a null sink of our
-    own that this process plays into; yields (QApplication, sink name, a temporary folder)."""
-    os.environ["QT_QPA_PLATFORM"] = "xcb"
-    xvfb = start_xvfb()
+def sound_server(kind: str):
+    """``pulseaudio``: PulseAudio (started when none runs) with a null sink of our own; ``pipewire``: a PipeWire
+    stack of our own (``tests/pulse.py``'s ``PrivatePipeWire``) whose null sink is the default. This process
+    plays into the sink from then on; yields the sink's name."""
     import pulse
 
+    if kind == "pulseaudio":
+        with pulse.server_and_sink(f"iirnn_bench_{os.getpid()}") as sink:
+            yield sink
+        return
+    with pulse.private_server(kind) as server:
+        saved = {k: os.environ.get(k) for k in server.env}
+        os.environ.update(server.env)
+        try:
+            yield server.sink
+        finally:
+            for key, value in saved.items():
+                if value is None:
+                    os.environ.pop(key, None)
+                else:
+                    os.environ[key] = value
+
+
+@contextlib.contextmanager
+def real_window_session(server: str = "pulseaudio"):
+    """Qt on xcb (Xvfb when there is no display) and the sound ``server`` (:func:`sound_server`) with a null sink
+    this process plays into; yields (QApplication, sink name, a temporary folder)."""
+    os.environ["QT_QPA_PLATFORM"] = "xcb"
+    xvfb = start_xvfb()
     try:
-        with pulse.server_and_sink(f"iirnn_bench_{os.getpid()}") as sink, tempfile.TemporaryDirectory() as tmp:
+        with sound_server(server) as sink, tempfile.TemporaryDirectory() as tmp:
             from PySide6.QtWidgets import QApplication
 
             from app.binding_check import keep_none_alive
@@ -226,8 +248,10 @@ def main() -> int:
                         help="untick the window's 'Keep the CPUs awake while notes sound' (the peer)")
     parser.add_argument("--keys", default="C4..C6", help="the keys trained, as typed in the panel (e.g. 'whole keyboard')")
     parser.add_argument("--profile", action="store_true", help="print where the GUI thread's time went (cProfile)")
+    parser.add_argument("--server", choices=("pulseaudio", "pipewire"), default="pulseaudio",
+                        help="the sound server (pipewire: a stack of our own; the window takes its fast path)")
     args = parser.parse_args()
-    with real_window_session() as (app, sink, tmp):
+    with real_window_session(args.server) as (app, sink, tmp):
         rows = [run(app, args, sink, tmp, i) for i in range(args.runs)]
     what = "no training" if args.no_training else f"{args.keys} training from {TRAIN_AT_S:g} s"
     title = [rows[0]["status"],

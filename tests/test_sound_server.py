@@ -56,18 +56,20 @@ def test_the_socket_is_found_where_pipewire_clients_look(monkeypatch, tmp_path, 
     assert not sound_server.pipewire_runs()
 
 
+JACK = {"IIRNN_AUDIO_PATH": "pipewire-jack"}
+
+
 def test_without_pipewire_the_pulse_path_and_no_library(tmp_path):
-    assert choose({"XDG_RUNTIME_DIR": str(tmp_path)}) == ["pulse", "True", "-", "False"]
+    assert choose({"XDG_RUNTIME_DIR": str(tmp_path), **JACK}) == ["pulse", "True", "-", "False"]
 
 
 @pytest.mark.skipif(not glob.glob(sound_server.PIPEWIRE_JACK_LIBRARIES), reason="pipewire-jack is not installed")
-def test_on_pipewire_its_jack_library_is_loaded_and_the_quantum_asked(fake_pipewire):
-    assert choose({"XDG_RUNTIME_DIR": str(fake_pipewire)}) == ["pipewire-jack", "True", "128/48000", "True"]
-    # a quantum the person set stays theirs; IIRNN_AUDIO_PATH=pulse keeps the pulse path
-    assert choose({"XDG_RUNTIME_DIR": str(fake_pipewire), "PIPEWIRE_LATENCY": "64/48000"})[:3] == [
+def test_on_pipewire_its_jack_library_is_loaded_when_asked_and_the_quantum_asked(fake_pipewire):
+    assert choose({"XDG_RUNTIME_DIR": str(fake_pipewire), **JACK}) == ["pipewire-jack", "True", "128/48000", "True"]
+    # a quantum the person set stays theirs; by default the pulse path (PortAudio's JACK host dies with the server)
+    assert choose({"XDG_RUNTIME_DIR": str(fake_pipewire), "PIPEWIRE_LATENCY": "64/48000", **JACK})[:3] == [
         "pipewire-jack", "True", "64/48000"]
-    assert choose({"XDG_RUNTIME_DIR": str(fake_pipewire), "IIRNN_AUDIO_PATH": "pulse"}) == [
-        "pulse", "True", "-", "False"]
+    assert choose({"XDG_RUNTIME_DIR": str(fake_pipewire)}) == ["pulse", "True", "-", "False"]
 
 
 def test_the_path_is_named_for_the_status_line():

@@ -1,19 +1,22 @@
-"""Which sound server plays, and the fast path to it: PipeWire's own JACK library where PipeWire runs.
+"""Which sound server plays, and the paths to it: ALSA's pulse plugin, or PipeWire's own JACK library.
 
 On PulseAudio, PortAudio's ALSA host API through ALSA's pulse plugin gives about 9.5 ms from key
 to sound at the default settings. On PipeWire the same path goes through ``pipewire-pulse``, whose
 emulation of PulseAudio's buffering adds about 16 ms and 12 ms of jitter, whatever latency the
 stream asks for. Pro-audio programs on PipeWire use its JACK library instead (``pipewire-jack``,
 what ``pw-jack`` puts first on the library path): a client of the graph itself, called once per
-quantum, with the quantum the client asks for (``PIPEWIRE_LATENCY=frames/rate``).
+quantum, with the quantum the client asks for (``PIPEWIRE_LATENCY=frames/rate``); through it the
+synth measures about 6 ms.
 
-:func:`prepare` (called by the entry points before anything loads PortAudio or libjack, and again
-by :mod:`iirnn_core.audio.devices` before its first PortAudio call) finds the server and, where it
-is PipeWire and ``pipewire-jack`` is installed, loads PipeWire's ``libjack.so.0`` into the process
-(``RTLD_GLOBAL``) so that PortAudio's JACK host API, which needs the library by its soname, uses it.
-This is :data:`PIPEWIRE_JACK`; otherwise the path is :data:`PULSE` (ALSA's pulse plugin, to
-PulseAudio or ``pipewire-pulse``). ``IIRNN_AUDIO_PATH=pulse`` keeps the pulse path on PipeWire.
-Nothing here starts a process.
+That path is not the default yet: PortAudio's JACK host API does not survive the server going
+away (a stream stopped after a PipeWire restart waits 10 minutes, then asserts; PortAudio issue
+#820), and the output must come back by itself when the server does. So it is chosen with
+``IIRNN_AUDIO_PATH=pipewire-jack``; :func:`prepare` (called by the entry points before anything
+loads PortAudio or libjack, and by :mod:`iirnn_core.audio.devices` before its first PortAudio
+call) then loads PipeWire's ``libjack.so.0`` into the process (``RTLD_GLOBAL``) where PipeWire runs
+and ``pipewire-jack`` is installed, so that PortAudio's JACK host API, which needs the library by
+its soname, uses it (:data:`PIPEWIRE_JACK`). Otherwise the path is :data:`PULSE` (ALSA's pulse
+plugin, to PulseAudio or ``pipewire-pulse``). Nothing here starts a process.
 """
 
 from __future__ import annotations
@@ -76,13 +79,13 @@ def _libjack_loaded() -> str | None:
 
 
 def prepare() -> str:
-    """Choose the path (once per process; later calls return it) and load PipeWire's JACK library where it is
-    the one; returns :data:`PIPEWIRE_JACK` or :data:`PULSE`."""
+    """Choose the path (once per process; later calls return it) and load PipeWire's JACK library where it was
+    asked for and can be had; returns :data:`PIPEWIRE_JACK` or :data:`PULSE`."""
     global _path
     if _path is not None:
         return _path
     _path = PULSE
-    if os.environ.get("IIRNN_AUDIO_PATH", "").lower() == PULSE or not pipewire_runs():
+    if os.environ.get("IIRNN_AUDIO_PATH", "").lower() != PIPEWIRE_JACK or not pipewire_runs():
         return _path
     libraries = sorted(glob.glob(PIPEWIRE_JACK_LIBRARIES))
     if not libraries:
