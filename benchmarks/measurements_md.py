@@ -56,6 +56,18 @@ SECTIONS = {
          ("latency ms", "latency_ms_median", ".2f"), ("max ms", "latency_ms_max", ".2f"),
          ("load max", "callback_load_max", ".3f"), ("RT worst ms", "rt_worst_ms", ".1f"),
          ("RT >5 ms", "rt_over_5ms", ""), ("cpus", "cpu_wakeup", ""), ("error", "error", "")]),
+    "onset_latency": (
+        "Key-to-sound latency as a player hears it: 30 keys struck one every 0.12 s at known `perf_counter` times "
+        "through the IIR engine (or `iirnn play` in its own process: `--play-cli`), each found on a private "
+        "server's null-sink monitor recorded on the same clock (PulseAudio: ALSA's pulse plugin, its ADC times "
+        "moved from CLOCK_REALTIME; PipeWire: a JACK client on the graph's clock, which calibrates its own lag "
+        "with clicks), beside the engine's own figure from PortAudio's DAC times. `heard` is the onset less the "
+        "detector's offset from the impulse (rendered offline).",
+        "python3 benchmarks/onset_latency.py",
+        [("server", "server", ""), ("mode", "mode", ""), ("path", "path", ""), ("capture", "capture", ""),
+         ("key", "key", ""), ("engine ms", "engine_ms", ".2f"), ("heard ms", "heard_ms", ".2f"),
+         ("heard - engine ms", lambda r: None if r.get("heard_ms") is None or r.get("engine_ms") is None
+          else r["heard_ms"] - r["engine_ms"], ".2f")]),
     "window_startup": (
         "How fast the real window (`python -m app`, Xvfb and PulseAudio) appears and starts its audio stream, "
         "and its process's resident and peak memory after 20 keys, with the audio code as the library compiled "

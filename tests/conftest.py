@@ -1,5 +1,6 @@
-"""Shared test set-up: Qt runs on the offscreen platform (set before any Qt import); a real sound server; a real
-MIDI system (JACK with its dummy driver) and a MIDI keyboard on it.
+"""Shared test set-up: Qt runs on the offscreen platform (set before any Qt import); a real sound server of each
+kind, PulseAudio and PipeWire (every device test runs against both); a real MIDI system (JACK with its dummy
+driver) and a MIDI keyboard on it.
 
 Markers (pyproject.toml) come from what a test uses, so a new test cannot forget them: ``device`` for one that
 asks for :func:`pulse_server`, ``jack`` for :func:`jack_server` (``midi_keyboard`` asks for it), ``window`` for
@@ -15,6 +16,7 @@ import inspect
 import os
 import shutil
 import subprocess
+import sys
 import tempfile
 import time
 
@@ -22,7 +24,8 @@ import pytest
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
-FIXTURE_MARKS = {"pulse_server": "device", "private_pulse": "device", "jack_server": "jack", "make_window": "window"}
+FIXTURE_MARKS = {"sound_server_kind": "device", "pulse_server": "device", "private_pulse": "device",
+                 "jack_server": "jack", "make_window": "window"}
 """A test that uses one of these fixtures, itself or through another fixture, gets its marker."""
 
 SKIP_BUDGET = 2
@@ -78,39 +81,70 @@ def pytest_terminal_summary(terminalreporter, config):
     terminalreporter.write_line(f"skipped {skipped} of {total} (budget {SKIP_BUDGET}){over}")
 
 
-@pytest.fixture(scope="session")
-def pulse_server():
-    """A real PulseAudio server (started here only if none runs) with a null sink of the tests' own;
-    yields the sink's name. Every stream this process opens plays there (``PULSE_SINK``)."""
+@pytest.fixture(scope="session", params=("pulseaudio", "pipewire"), ids=("pulseaudio", "pipewire"))
+def sound_server_kind(request):
+    """Which sound server the device tests play into (``pulse.SERVER_KINDS``): every test that asks for
+    :func:`pulse_server` or :func:`private_pulse` runs once with each. Session-scoped, so pytest runs all of one
+    kind's tests, tears down that kind's servers (the fixtures that depend on this one first), then the other's.
+    Fails if a server of ours of another kind still runs when it starts, or one of this kind when it ends."""
     import pulse
-    from iirnn_core.audio.engine import refresh_devices
 
+    kind = request.param
+    missing = pulse.missing_programs(kind)
+    if missing:
+        pytest.skip(f"no {kind} on this machine: {', '.join(missing)} missing (./run installs both servers on a machine with neither; a desktop keeps its own)")
+    left = {k: pids for k, pids in pulse.our_servers().items() if k != kind}
+    assert not left, f"a {kind} test starts while a sound server of another kind still runs: {left}"
+    yield kind
+    left = pulse.our_servers().get(kind)
+    assert not left, f"the {kind} tests left their server running: pids {left}"
+
+
+@pytest.fixture(scope="session")
+def pulse_server(sound_server_kind):
+    """A real sound server of the kind :func:`sound_server_kind` gives (:func:`pulse.private_server`: its own
+    runtime directory and sockets, real-time as on a desktop) with a null sink of the tests' own; yields the sink's
+    name. This process's environment points at it (``PULSE_SERVER``, ``PULSE_RUNTIME_PATH``,
+    ``PIPEWIRE_RUNTIME_DIR``), so every stream this process and its children open plays there (``PULSE_SINK``),
+    and ``pactl`` / ``parec`` reach it; afterwards the server is stopped and the environment restored."""
+    import pulse
+    from iirnn_core.audio.devices import refresh_devices
+
+    server = pulse.private_server(sound_server_kind, sink=f"iirnn_test_{os.getpid()}")
+    env = pytest.MonkeyPatch()
     try:
-        proc = pulse.start_server()
-    except RuntimeError as exc:
-        if shutil.which("pulseaudio") is None:
-            pytest.skip(f"no sound server on this machine: {exc}")
-        raise
-    try:
-        with pulse.own_sink(f"iirnn_test_{os.getpid()}") as sink:
-            refresh_devices()  # PortAudio lists devices once; the server may have started after it did
-            yield sink
+        server.start()
+        pulse.check_one_kind()
+        for key, value in server.env.items():
+            env.setenv(key, value)
+        refresh_devices()  # PortAudio lists devices once; the server started after it did
+        yield server.sink
     finally:
-        pulse.stop_server(proc)
+        env.undo()
+        # PortAudio's JACK host API may have joined a PipeWire server as a JACK client at a re-scan (PipeWire's
+        # JACK library, iirnn_core.audio.sound_server); it must leave before the server goes (PortAudio aborts the
+        # process if its JACK server vanishes under it), and with the environment restored it joins none.
+        refresh_devices()
+        server.close()
 
 
 @pytest.fixture
-def private_pulse():
-    """A PulseAudio server of the test's own (:class:`pulse.PrivateServer`), which it may kill, restart, and whose
-    sink it may unload: no other test's server is touched. Stopped and removed afterwards."""
+def private_pulse(sound_server_kind):
+    """A sound server of the test's own, of the kind :func:`sound_server_kind` gives (:class:`pulse.PrivateServer`
+    or :class:`pulse.PrivatePipeWire`, one interface), which it may kill, restart, and whose sink it may unload:
+    no other test's server is touched. Stopped and removed afterwards."""
     import pulse
 
-    if shutil.which("pulseaudio") is None:
-        pytest.skip("no pulseaudio on this machine")
-    server = pulse.PrivateServer()
+    server = pulse.private_server(sound_server_kind)
     try:
-        yield server.start()
+        server.start()
+        pulse.check_one_kind()
+        yield server
     finally:
+        if "sounddevice" in sys.modules:  # this process's PortAudio may be the server's client: leave it first
+            from iirnn_core.audio.devices import refresh_devices
+
+            refresh_devices()
         server.close()
 
 

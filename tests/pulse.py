@@ -1,16 +1,23 @@
-"""A real sound server for the device tests: PulseAudio, with a null sink of the tests' own.
+"""Real sound servers for the device tests and benchmarks: PulseAudio, and PipeWire through ``pipewire-pulse``.
 
-:func:`start_server` starts ``pulseaudio`` in the foreground (so we own its process and stop
-it by id) unless a server already answers ``pactl info``; as root (CI) it retries in system
-mode if the per-user server will not come up. PortAudio reaches the server through ALSA's
-pulse plugin as devices ``pulse`` / ``default``. :func:`own_sink` loads a null sink of the
-tests' own (``norewinds=1``) and sends this process's streams there; :func:`record_monitor`
-records what it plays from its monitor with ``parec``.
+A private server (:class:`PrivateServer` for PulseAudio, :class:`PrivatePipeWire` for the PipeWire stack;
+:func:`private_server` by kind) runs in a runtime directory of its own with its own sockets and a null sink
+(``norewinds=1``) that is its default; its :attr:`env` points a client at it. Either kind is reached the same
+way: PulseAudio's protocol, which PortAudio speaks through ALSA's pulse plugin as devices ``pulse`` /
+``default``, and ``pactl`` / ``parec`` too. :func:`our_servers` lists the servers this process started, by
+kind, and :func:`check_one_kind` fails when both kinds run at once.
+
+The older helpers share one per-user PulseAudio: :func:`start_server` starts ``pulseaudio`` in the foreground
+(so we own its process and stop it by id) unless a server already answers ``pactl info``; as root (CI) it
+retries in system mode if the per-user server will not come up. :func:`own_sink` loads a null sink of our own
+and sends this process's streams there; :func:`record_monitor` records what a sink plays from its monitor with
+``parec``.
 """
 
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import shutil
 import signal
@@ -66,12 +73,17 @@ SERVER_RT_PRIORITY = 5
 ``realtime-priority`` default). Without it, a 2-core machine busy training starves the server."""
 
 
-def make_realtime(pid: int, priority: int = SERVER_RT_PRIORITY) -> bool:
-    """Give every thread of process ``pid`` SCHED_FIFO ``priority`` (threads it starts later inherit it);
-    False where that is not allowed (not root, no RLIMIT_RTPRIO)."""
+def make_realtime(pid: int, priority: int = SERVER_RT_PRIORITY, keep_higher: bool = False) -> bool:
+    """Give every thread of process ``pid`` SCHED_FIFO ``priority`` (threads it starts later inherit it), except,
+    with ``keep_higher``, a thread already real-time at that priority or above (PipeWire's data threads, which
+    it makes SCHED_FIFO 88 itself where allowed); False where that is not allowed (not root, no RLIMIT_RTPRIO)."""
     try:
-        for tid in os.listdir(f"/proc/{pid}/task"):
-            os.sched_setscheduler(int(tid), os.SCHED_FIFO, os.sched_param(priority))
+        for tid in map(int, os.listdir(f"/proc/{pid}/task")):
+            policy = os.sched_getscheduler(tid) & ~os.SCHED_RESET_ON_FORK  # PipeWire sets that flag too
+            if (keep_higher and policy in (os.SCHED_FIFO, os.SCHED_RR)
+                    and os.sched_getparam(tid).sched_priority >= priority):
+                continue
+            os.sched_setscheduler(tid, os.SCHED_FIFO, os.sched_param(priority))
         return True
     except (OSError, AttributeError):
         return False
@@ -133,25 +145,106 @@ def server_and_sink(name: str):
         stop_server(server)
 
 
-class PrivateServer:
-    """A PulseAudio server of a fault test's own, which the test may kill, start again, and whose sink it may
-    unload and load again, without touching any other server: its own runtime directory and socket, and a
-    null sink ``sink`` (``norewinds=1``) that is its default. :attr:`env` points a client at it (a child
-    process's environment, or ``os.environ`` for this one)."""
+SERVER_KINDS = ("pulseaudio", "pipewire")
+"""The sound servers the device tests play into: PulseAudio itself, and PipeWire standing in for it through
+``pipewire-pulse`` (what a modern Linux desktop runs)."""
 
-    def __init__(self, sink: str = "iirnn_fault", realtime: bool = True):
-        self.dir = tempfile.mkdtemp(prefix="iirnn-pulse-")
+PROGRAMS = {"pulseaudio": ("pulseaudio",), "pipewire": ("dbus-daemon", "pipewire", "wireplumber", "pipewire-pulse")}
+"""The processes a private server of each kind runs (:func:`our_servers` looks for these names)."""
+
+
+def missing_programs(kind: str) -> list[str]:
+    """The programs a private server of ``kind`` and its clients' tools (``pactl``, ``parec``) need but lack."""
+    return [p for p in (*PROGRAMS[kind], "pactl", "parec") if shutil.which(p) is None]
+
+
+def our_servers() -> dict[str, list[int]]:
+    """The sound server processes this process started and that still run, by kind: ``{kind: [pid, ...]}``."""
+    kinds = {name: kind for kind, names in PROGRAMS.items() for name in names}
+    found: dict[str, list[int]] = {}
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat") as f:
+                name, rest = f.read().rsplit(")", 1)
+        except OSError:  # gone meanwhile
+            continue
+        state, ppid = rest.split()[:2]
+        kind = kinds.get(name.split("(", 1)[1])
+        if kind and int(ppid) == os.getpid() and state not in "ZX":
+            found.setdefault(kind, []).append(int(entry))
+    return found
+
+
+def check_one_kind() -> None:
+    """AssertionError if sound servers of both kinds that this process started run at once."""
+    running = our_servers()
+    if len(running) > 1:
+        raise AssertionError(f"sound servers of both kinds run at once (by kind, the pids): {running}")
+
+
+def pipewire_node_of(pid: int) -> str | None:
+    """The id of a PipeWire node of process ``pid`` that plays (its client's ``application.process.id`` is ``pid``:
+    a JACK client's node, which ``pactl`` does not list as a sink input, or a pulse client's stream), read from
+    ``pw-dump`` on the server ``PIPEWIRE_RUNTIME_DIR`` names; None if there is none, or no PipeWire there."""
+    folder = os.environ.get("PIPEWIRE_RUNTIME_DIR")
+    if not folder or not os.path.exists(f"{folder}/pipewire-0") or shutil.which("pw-dump") is None:
+        return None
+    try:
+        objects = json.loads(subprocess.run(["pw-dump"], capture_output=True, text=True, timeout=10).stdout or "[]")
+    except (OSError, subprocess.TimeoutExpired, ValueError):
+        return None
+    def of(kind: str) -> list[tuple[int, dict]]:
+        return [(o["id"], (o.get("info") or {}).get("props") or {}) for o in objects
+                if o.get("type", "").endswith(f":{kind}")]
+
+    clients = {i for i, p in of("Client") if str(p.get("application.process.id")) == str(pid)}
+    nodes = [i for i, p in of("Node") if p.get("client.id") in clients and p.get("media.class") != "Stream/Input/Audio"]
+    return str(nodes[0]) if nodes else None
+
+
+def private_server(kind: str, **kwargs) -> "PrivateServer | PrivatePipeWire":
+    """A private server of ``kind`` (one of :data:`SERVER_KINDS`), not started yet; ``kwargs`` as its class takes."""
+    return {"pulseaudio": PrivateServer, "pipewire": PrivatePipeWire}[kind](**kwargs)
+
+
+class _PrivateSoundServer:
+    """What a private server of either kind shares: its own runtime directory (and HOME) holding its sockets, a
+    null sink ``sink`` (``norewinds=1``) that is its default, and :attr:`env`, which points a client at it (a
+    child process's environment, or ``os.environ`` for this one): ``PULSE_SERVER``, ``PULSE_RUNTIME_PATH``,
+    ``PULSE_SINK``, and ``PIPEWIRE_RUNTIME_DIR`` (so a client looking for PipeWire finds this one or none)."""
+
+    kind = ""
+
+    def __init__(self, sink: str, realtime: bool, socket: str):
+        self.dir = tempfile.mkdtemp(prefix=f"iirnn-{self.kind}-")
         os.chmod(self.dir, 0o700)
         self.sink = sink
         self.realtime = realtime
-        self.proc: subprocess.Popen | None = None
         self.module: int | None = None
-        self.env = {"PULSE_SERVER": f"unix:{self.dir}/native", "PULSE_RUNTIME_PATH": f"{self.dir}/pulse",
-                    "PULSE_SINK": sink}
         self.started_at = 0.0
+        self.env = {"PULSE_SERVER": f"unix:{self.dir}/{socket}", "PULSE_RUNTIME_PATH": f"{self.dir}/pulse",
+                    "PULSE_SINK": sink, "PIPEWIRE_RUNTIME_DIR": self.dir}
 
     def _environ(self) -> dict:
-        return {**os.environ, **self.env, "HOME": self.dir, "XDG_RUNTIME_DIR": self.dir}
+        inherited = {k: v for k, v in os.environ.items() if not k.startswith(("PULSE_", "PIPEWIRE_"))}
+        return {**inherited, **self.env, "HOME": self.dir, "XDG_RUNTIME_DIR": self.dir}
+
+    def _spawn(self, argv: list[str]) -> subprocess.Popen:
+        """Start ``argv`` in its own session (so we stop it by id), its output in ``<dir>/<program>.log``."""
+        with open(f"{self.dir}/{os.path.basename(argv[0])}.log", "ab") as log:
+            return subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=log, stderr=log, env=self._environ(),
+                                    start_new_session=True)
+
+    def _said(self, program: str) -> str:
+        """The last line ``program`` wrote to its log (``no output`` if none)."""
+        try:
+            with open(f"{self.dir}/{program}.log", errors="replace") as log:
+                lines = log.read().strip().splitlines()
+        except OSError:
+            lines = []
+        return lines[-1] if lines else "no output"
 
     def pactl(self, *args: str) -> subprocess.CompletedProcess:
         """Run ``pactl`` against this server."""
@@ -164,36 +257,20 @@ class PrivateServer:
         except (OSError, subprocess.TimeoutExpired):
             return False
 
-    def start(self) -> "PrivateServer":
-        """Start the server with its sink (real-time where allowed, as rtkit would); :attr:`started_at` is
-        ``time.monotonic()`` when it first answered. RuntimeError if it does not come up within 10 s."""
-        if shutil.which("pulseaudio") is None:
-            raise RuntimeError("pulseaudio is not installed (the packages are listed in ./run)")
-        argv = ["pulseaudio", "--daemonize=no", "--exit-idle-time=-1", "--disallow-exit", "-n",
-                "--log-target=stderr", "--log-level=error",
-                f"--load=module-native-protocol-unix socket={self.dir}/native auth-anonymous=1"]
-        with tempfile.TemporaryFile() as log:
-            self.proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=log, stderr=log,
-                                         env=self._environ(), start_new_session=True)
-            if not _wait_for(self.answers, self.proc, 10.0):
-                self.kill()
-                log.seek(0)
-                said = log.read().decode(errors="replace").strip().splitlines()
-                raise RuntimeError(f"the private pulseaudio did not start: {said[-1:] or 'no output'}")
-        self.started_at = time.monotonic()
-        if self.realtime:
-            make_realtime(self.proc.pid)
-        self.load_sink()
-        return self
-
     def load_sink(self) -> None:
-        """Load the null sink (again) and make it the default."""
+        """Load the null sink (again) and make it the default; RuntimeError if it is not the default within 10 s
+        (on PipeWire the session manager, wireplumber, makes it so, and links the streams)."""
         done = self.pactl("load-module", "module-null-sink", f"sink_name={self.sink}", "norewinds=1",
                           f"sink_properties=device.description={self.sink}")
         if done.returncode != 0:
             raise RuntimeError(f"pactl could not load a null sink: {done.stderr.strip()}")
         self.module = int(done.stdout.strip())
         self.pactl("set-default-sink", self.sink)
+        deadline = time.monotonic() + 10.0
+        while self.pactl("get-default-sink").stdout.strip() != self.sink:
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"the private {self.kind}'s default sink is not {self.sink} after 10 s")
+            time.sleep(0.05)
 
     def unload_sink(self) -> None:
         """Unload the null sink (as when a device is unplugged)."""
@@ -201,30 +278,136 @@ class PrivateServer:
             self.pactl("unload-module", str(self.module))
             self.module = None
 
-    def kill(self) -> None:
-        """SIGKILL the server, as a crash would (and reap it)."""
-        if self.proc is not None and self.proc.poll() is None:
-            os.kill(self.proc.pid, signal.SIGKILL)
-            self.proc.wait(timeout=5)
-        self.proc = None
-        self.module = None
-        with contextlib.suppress(FileNotFoundError):
-            os.remove(f"{self.dir}/pulse/pid")
+    def record(self, **kwargs):
+        """:func:`record_monitor` of this server's sink (see there)."""
+        return record_monitor(self.sink, env=self._environ(), **kwargs)
 
     def close(self) -> None:
-        """Kill the server and remove its directory."""
+        """Kill the server (every process it started) and remove its directory."""
         self.kill()
         shutil.rmtree(self.dir, ignore_errors=True)
 
-    def __enter__(self) -> "PrivateServer":
+    def __enter__(self):
         return self.start()
 
     def __exit__(self, *exc) -> None:
         self.close()
 
-    def record(self, **kwargs):
-        """:func:`record_monitor` of this server's sink (see there)."""
-        return record_monitor(self.sink, env=self._environ(), **kwargs)
+
+def _sigkill(proc: subprocess.Popen | None) -> None:
+    """SIGKILL ``proc`` if it runs, and reap it."""
+    if proc is not None and proc.poll() is None:
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait(timeout=5)
+
+
+class PrivateServer(_PrivateSoundServer):
+    """A PulseAudio server of a test's own, which the test may kill, start again, and whose sink it may unload and
+    load again, without touching any other server (see :class:`_PrivateSoundServer`)."""
+
+    kind = "pulseaudio"
+
+    def __init__(self, sink: str = "iirnn_fault", realtime: bool = True):
+        super().__init__(sink, realtime, "native")
+        self.proc: subprocess.Popen | None = None
+
+    def start(self) -> "PrivateServer":
+        """Start the server with its sink (real-time where allowed, as rtkit would); :attr:`started_at` is
+        ``time.monotonic()`` when it first answered. RuntimeError if it does not come up within 10 s."""
+        if shutil.which("pulseaudio") is None:
+            raise RuntimeError("pulseaudio is not installed (the packages are listed in ./run)")
+        self.proc = self._spawn(["pulseaudio", "--daemonize=no", "--exit-idle-time=-1", "--disallow-exit", "-n",
+                                 "--log-target=stderr", "--log-level=error",
+                                 f"--load=module-native-protocol-unix socket={self.dir}/native auth-anonymous=1"])
+        if not _wait_for(self.answers, self.proc, 10.0):
+            self.kill()
+            raise RuntimeError(f"the private pulseaudio did not start: {self._said('pulseaudio')}")
+        self.started_at = time.monotonic()
+        if self.realtime:
+            make_realtime(self.proc.pid)
+        self.load_sink()
+        return self
+
+    def kill(self) -> None:
+        """SIGKILL the server, as a crash would (and reap it)."""
+        _sigkill(self.proc)
+        self.proc = None
+        self.module = None
+        with contextlib.suppress(FileNotFoundError):
+            os.remove(f"{self.dir}/pulse/pid")
+
+
+class PrivatePipeWire(_PrivateSoundServer):
+    """A PipeWire stack of a test's own, with :class:`PrivateServer`'s interface: ``pipewire``, the session manager
+    ``wireplumber`` and ``pipewire-pulse`` (PulseAudio's protocol, which PortAudio reaches through ALSA's pulse
+    plugin), on a session bus of its own (``dbus-daemon``: wireplumber needs one). :meth:`kill` SIGKILLs the three
+    as a crash of the stack would (the bus lives on); :meth:`start` starts them again in the order they need."""
+
+    kind = "pipewire"
+    STACK = ("pipewire", "wireplumber", "pipewire-pulse")
+    """The processes :meth:`start` starts, in that order (each after the one before answers)."""
+
+    def __init__(self, sink: str = "iirnn_fault", realtime: bool = True):
+        super().__init__(sink, realtime, "pulse/native")
+        self.bus: subprocess.Popen | None = None
+        self.procs: dict[str, subprocess.Popen] = {}
+
+    def _environ(self) -> dict:
+        return {**super()._environ(), "XDG_CONFIG_HOME": f"{self.dir}/config", "XDG_STATE_HOME": f"{self.dir}/state",
+                "DBUS_SESSION_BUS_ADDRESS": f"unix:path={self.dir}/bus"}
+
+    @property
+    def proc(self) -> subprocess.Popen | None:
+        """The ``pipewire-pulse`` process: the one a PulseAudio client talks to (None while killed)."""
+        return self.procs.get("pipewire-pulse")
+
+    def start(self) -> "PrivatePipeWire":
+        """Start the stack with its sink (``pipewire`` and ``pipewire-pulse`` real-time where allowed, as rtkit
+        would); :attr:`started_at` is ``time.monotonic()`` when ``pipewire-pulse`` first answered. RuntimeError
+        if a part does not come up within 10 s."""
+        missing = [p for p in PROGRAMS["pipewire"] if shutil.which(p) is None]
+        if missing:
+            raise RuntimeError(f"not installed: {', '.join(missing)} (the packages are listed in ./run)")
+        if self.bus is None or self.bus.poll() is not None:
+            self.bus = self._spawn(["dbus-daemon", "--session", f"--address=unix:path={self.dir}/bus", "--nofork",
+                                    "--nopidfile"])
+            self._wait("dbus-daemon", self.bus, lambda: os.path.exists(f"{self.dir}/bus"))
+        ready = {"pipewire": lambda: os.path.exists(f"{self.dir}/pipewire-0"), "wireplumber": lambda: True,
+                 "pipewire-pulse": self.answers}
+        for program in self.STACK:
+            self.procs[program] = self._spawn([program])
+            self._wait(program, self.procs[program], ready[program])
+        self.started_at = time.monotonic()
+        if self.realtime:
+            for program in ("pipewire", "pipewire-pulse"):  # their data threads are SCHED_FIFO 88 already as root
+                make_realtime(self.procs[program].pid, keep_higher=True)
+        self.load_sink()
+        return self
+
+    def _wait(self, program: str, proc: subprocess.Popen, ready) -> None:
+        """Wait up to 10 s for ``ready()``; if it never is, kill everything and raise RuntimeError."""
+        if not _wait_for(ready, proc, 10.0):
+            said = self._said(program)
+            self.kill()
+            raise RuntimeError(f"the private {program} did not start: {said}")
+
+    def kill(self) -> None:
+        """SIGKILL ``pipewire-pulse``, ``pipewire`` and ``wireplumber``, as a crash would (and reap them)."""
+        for program in ("pipewire-pulse", "pipewire", "wireplumber"):
+            _sigkill(self.procs.pop(program, None))
+        self.module = None
+        for stale in ("pulse/pid", "pulse/native", "pipewire-0", "pipewire-0.lock"):
+            with contextlib.suppress(FileNotFoundError):
+                os.remove(f"{self.dir}/{stale}")
+
+    def close(self) -> None:
+        """Kill the stack and its bus, and remove its directory."""
+        self.kill()
+        if self.bus is not None and self.bus.poll() is None:
+            self.bus.terminate()
+            self.bus.wait(timeout=5)
+        self.bus = None
+        super().close()
 
 
 def _wait_for(ready, proc: subprocess.Popen, seconds: float) -> bool:

@@ -1,10 +1,10 @@
 """Acceptance: under a virtual display with a real sound server, typing ``q z e`` into the running
 window sounds C5, C4 and E5.
 
-The real program (``python -m app``) runs on Xvfb and plays through PulseAudio (its null sink on a
-machine without a sound card); ``xdotool`` types the keys as a person would, ``parec`` records the tests'
-own sink, where only the window plays, and the pitch of each note is read from its spectrum. Skips only when Xvfb,
-xdotool or the PulseAudio tools are not installed (CI installs them).
+The real program (``python -m app``) runs on Xvfb and plays through each sound server (PulseAudio, then
+PipeWire; its null sink on a machine without a sound card); ``xdotool`` types the keys as a person would,
+``parec`` records the tests' own sink, where only the window plays, and the pitch of each note is read from its
+spectrum. Skips only when Xvfb, xdotool or the PulseAudio tools are not installed (CI installs them).
 """
 
 import os
@@ -17,6 +17,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+import pulse
 from iirnn_core.dsp.notes import note_to_hz
 
 TOOLS = ("Xvfb", "xdotool", "parec", "pactl", "pulseaudio")
@@ -45,7 +46,8 @@ def _run(*args, env=None) -> subprocess.CompletedProcess:
 
 
 def stream_of(pid: int) -> str | None:
-    """Index of the PulseAudio playback stream (sink input) of process ``pid``, or None.
+    """Index of the PulseAudio playback stream (sink input) of process ``pid``, else the PipeWire node it plays
+    through (on PipeWire's JACK path it has no sink input: :func:`pulse.pipewire_node_of`), or None.
 
     Reads ``pactl list sink-inputs`` as text (its JSON form needs pactl 16)."""
     index = None
@@ -55,7 +57,8 @@ def stream_of(pid: int) -> str | None:
             index = line.removeprefix("Sink Input #")
         elif line == f'application.process.id = "{pid}"' and index is not None:
             return index
-    return None
+    node = pulse.pipewire_node_of(pid)
+    return None if node is None else f"node {node}"
 
 
 def steady_stream_of(pid: int, checks: int = 3, interval: float = 0.7) -> str | None:
@@ -113,9 +116,11 @@ def test_typing_q_z_e_sounds_c5_c4_e5(pulse_server, display, tmp_path):
         with open(recording, "wb") as out:
             # the tests' own sink, where only this process and its children play (PULSE_SINK): the window's sound
             # even when the sound server's client remakes its stream after an underrun (a new stream index, which
-            # a --monitor-stream recording would miss: silence, seen once on a busy virtual machine)
+            # a --monitor-stream recording would miss: silence, seen once on a busy virtual machine); in 20 ms
+            # fragments, so that all of it is written when parec ends (pipewire-pulse's default is seconds long)
             recorder = subprocess.Popen(["parec", f"--device={pulse_server}.monitor", "--format=s16le", f"--rate={RATE}",
-                                         "--channels=1", "--raw"], stdout=out, stderr=subprocess.PIPE, text=True)
+                                         "--channels=1", "--raw", "--latency-msec=20"],
+                                        stdout=out, stderr=subprocess.PIPE, text=True)
             try:
                 assert _run("xdotool", "windowfocus", "--sync", window, env=env).returncode == 0
                 _wait_for(lambda: _run("xdotool", "getwindowfocus", env=env).stdout.strip() == window, 10,

@@ -1,4 +1,5 @@
-"""The tests' and benchmarks' reading of a recorded sink (tests/pulse.py)."""
+"""The tests' and benchmarks' sound-server helpers (tests/pulse.py): reading a recorded sink, one kind of server at a
+time."""
 
 import numpy as np
 
@@ -27,3 +28,16 @@ def test_the_first_sound_is_the_first_sample_louder_than_the_level_and_none_in_s
     x[600] = 0.9
     assert first_sound(x) == 420
     assert first_sound(x, level=0.001) == 300
+
+
+def test_the_device_tests_play_into_one_server_of_the_kind_they_name(pulse_server, sound_server_kind):
+    """The session's server is of the kind the test id names, this process's clients reach it, and no server of the
+    other kind that this process started runs beside it."""
+    import subprocess
+
+    from pulse import our_servers
+
+    assert set(our_servers()) == {sound_server_kind}
+    info = subprocess.run(["pactl", "info"], capture_output=True, text=True, timeout=10).stdout
+    assert ("on PipeWire" in info) == (sound_server_kind == "pipewire"), info
+    assert f"Default Sink: {pulse_server}" in info

@@ -93,4 +93,4 @@ def chunk_found(chunk, monitor, near, search=RATE // 20):
     energy = np.dot(chunk, chunk)
     windows = np.lib.stride_tricks.sliding_window_view(monitor[lo:hi + len(chunk)], len(chunk))
     best = np.min(np.sum((windows - chunk) ** 2, axis=1))
-    return 10 * np.log10(best / energy)
+    return 10 * np.log10(max(best, 1e-30) / energy)  # (0 where the monitor holds the very samples)
