@@ -82,7 +82,7 @@ SECTIONS = {
         "(silences over 5 ms), beside the engine's underruns, loss updates per second, the plot's ticks, the "
         "longest Python stall and a real-time probe (`not beside`: dropouts with no machine stall near them).",
         "python3 benchmarks/window_training.py",
-        [("run", "run", ""), ("dropouts", "dropouts", ""), ("silence s", "silence_s", ".3f"),
+        [("run", "run", ""), ("server", "server", ""), ("dropouts", "dropouts", ""), ("silence s", "silence_s", ".3f"),
          ("underruns ts / wall", "underruns", ""), ("loss upd/s", "updates_per_s", ".1f"),
          ("tick p99 ms", "tick_p99_ms", ".1f"), ("py stall ms", "python_stall_max_ms", ".1f"),
          ("load max", "load_max", ".3f"), ("RT late ms", "rt_late_ms", ".1f"), ("RT >5 ms", "rt_over_5ms", ""),
