@@ -1,7 +1,8 @@
 """Does the sound come back by itself? The sound server killed under ``iirnn play`` and under the real window.
 
-Each run starts a PulseAudio server of its own (``tests/pulse.py``'s ``PrivateServer``: its own socket and
-a null sink, ``norewinds=1``, real-time as rtkit makes it on a desktop), plays a key every 0.1 s
+Each run starts a sound server of its own (``--server``: PulseAudio, ``tests/pulse.py``'s ``PrivateServer``,
+or a PipeWire stack, ``PrivatePipeWire``: its own sockets and a null sink, ``norewinds=1``, real-time as rtkit
+makes it on a desktop), plays a key every 0.1 s
 (C4..C6, IIR), SIGKILLs the server at ``--kill-at`` s (3) and starts a new one ``--away`` s (1.5) later,
 then records the new server's sink from its monitor. Printed per run: how long after the new server
 answered the first key was heard on its monitor (``back_s``; the issue asks for at most 3 s), and:
@@ -17,7 +18,7 @@ answered the first key was heard on its monitor (``back_s``; the issue asks for 
 
 Usage::
 
-    python benchmarks/bench_faults.py [--runs 5] [--what play window] [--away 1.5]
+    python benchmarks/bench_faults.py [--runs 5] [--what play window] [--away 1.5] [--server pulseaudio pipewire]
 
 The rows go to ``docs/measurements/bench_faults.json`` (``benchmarks/record.py``).
 """
@@ -48,11 +49,12 @@ def back_after(take, started: float, server_up: float) -> float | None:
     return None if index is None else started + index / RATE - server_up
 
 
-def play_run(args) -> dict:
+def play_run(args, kind: str) -> dict:
     """One ``iirnn play`` run with the server killed and restarted under it."""
     seconds = args.kill_at + args.away + 4.0
-    with pulse.PrivateServer() as server:
-        child = subprocess.Popen([*PLAY, "--seconds", f"{seconds:g}"], env={**os.environ, **server.env},
+    with pulse.private_server(kind) as server:
+        inherited = {k: v for k, v in os.environ.items() if not k.startswith(("PULSE_", "PIPEWIRE_"))}
+        child = subprocess.Popen([*PLAY, "--seconds", f"{seconds:g}"], env={**inherited, **server.env},
                                  stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT)
         time.sleep(args.kill_at)
         server.kill()
@@ -69,7 +71,7 @@ def play_run(args) -> dict:
             "foreign_example": next((line for line in lines if not line.startswith("iirnn: ")), "")}
 
 
-def window_run(app, args, tmp: str, index: int) -> dict:
+def window_run(app, args, kind: str, tmp: str, index: int) -> dict:
     """One run of the real window with the server killed and restarted under it."""
     from PySide6.QtCore import QSettings, QTimer
 
@@ -77,7 +79,7 @@ def window_run(app, args, tmp: str, index: int) -> dict:
     from iirnn_core.dsp.notes import note_range, note_to_midi
 
     keys = [note_to_midi(n) for n in note_range("C4..C6")]
-    with pulse.PrivateServer() as server:
+    with pulse.private_server(kind) as server:
         os.environ.update(server.env)  # the window plays to the default device: this server's sink
         window = MainWindow(QSettings(str(Path(tmp) / f"settings{index}.ini"), QSettings.IniFormat))
         window.show()
@@ -133,17 +135,15 @@ def window_run(app, args, tmp: str, index: int) -> dict:
             "keys": state["i"]}
 
 
-def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--runs", type=int, default=5)
-    parser.add_argument("--what", nargs="+", choices=("play", "window"), default=["play", "window"])
-    parser.add_argument("--kill-at", type=float, default=3.0, help="seconds into the run the server is killed")
-    parser.add_argument("--away", type=float, default=1.5, help="seconds until a new server starts")
-    args = parser.parse_args()
-    rows, summary = [], []
+_window: dict = {}
+"""The QApplication and Xvfb of this process (one each, made at the first window run)."""
+
+
+def measure(args, kind: str, rows: list, summary: list) -> None:
+    """The runs of ``args.what`` on a server of ``kind``: rows (tagged with the server) and summary lines appended."""
     if "play" in args.what:
         for i in range(args.runs):
-            row = {"what": "play", "run": i + 1, **play_run(args)}
+            row = {"server": kind, "what": "play", "run": i + 1, **play_run(args, kind)}
             print(row, flush=True)
             rows.append(row)
     if "window" in args.what:
@@ -151,10 +151,12 @@ def main() -> int:
         import tempfile
 
         from iirnn_core.audio import stderr_log
-        from window_training import start_xvfb
 
-        os.environ["QT_QPA_PLATFORM"] = "xcb"
-        xvfb = start_xvfb()
+        if not _window:
+            from window_training import start_xvfb
+
+            os.environ["QT_QPA_PLATFORM"] = "xcb"
+            _window["xvfb"] = start_xvfb()
         # The terminal as the window's user has it: fd 2 into a file, routed and logged as app.main sets it up.
         terminal, saved = tempfile.TemporaryFile(), os.dup(2)
         os.dup2(terminal.fileno(), 2)
@@ -163,33 +165,47 @@ def main() -> int:
         try:
             from PySide6.QtWidgets import QApplication
 
-            app = QApplication([sys.argv[0]])
+            app = _window.setdefault("app", QApplication.instance() or QApplication([sys.argv[0]]))
             with tempfile.TemporaryDirectory() as tmp:
                 for i in range(args.runs):
-                    row = {"what": "window", "run": i + 1, **window_run(app, args, tmp, i)}
+                    row = {"server": kind, "what": "window", "run": i + 1, **window_run(app, args, kind, tmp, i)}
                     print(row, flush=True)
                     rows.append(row)
         finally:
             stderr_log.uninstall()
             os.dup2(saved, 2)
-            if xvfb is not None:
-                xvfb.terminate()
         terminal.seek(0)
         lines = [line for line in terminal.read().decode(errors="replace").splitlines() if line.strip()]
         foreign = [line for line in lines if not line.startswith("iirnn-synth: ")]
-        summary.append(f"window: {len(lines)} terminal lines in all runs, {len(foreign)} not from the project"
+        summary.append(f"{kind}, window: {len(lines)} terminal lines in all runs, {len(foreign)} not from the project"
                        + (f" (first: {foreign[0]!r})" if foreign else ""))
     for what in args.what:
-        backs = [r["back_s"] for r in rows if r["what"] == what]
+        backs = [r["back_s"] for r in rows if r["what"] == what and r["server"] == kind]
         within = sum(b is not None and b <= 3.0 for b in backs)
         worst = max((b for b in backs if b is not None), default=float("nan"))
-        summary.append(f"{what}: sound back within 3 s in {within} of {len(backs)} runs; worst {worst:.2f} s")
+        summary.append(f"{kind}, {what}: sound back within 3 s in {within} of {len(backs)} runs; worst {worst:.2f} s")
         if what == "play":
-            summary.append(f"play: {sum(r['foreign_lines'] for r in rows if r['what'] == 'play')} terminal lines "
-                           "not from the project in all runs")
+            foreign = sum(r["foreign_lines"] for r in rows if r["what"] == "play" and r["server"] == kind)
+            summary.append(f"{kind}, play: {foreign} terminal lines not from the project in all runs")
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--runs", type=int, default=5)
+    parser.add_argument("--what", nargs="+", choices=("play", "window"), default=["play", "window"])
+    parser.add_argument("--kill-at", type=float, default=3.0, help="seconds into the run the server is killed")
+    parser.add_argument("--away", type=float, default=1.5, help="seconds until a new server starts")
+    parser.add_argument("--server", nargs="+", choices=("pulseaudio", "pipewire"), default=["pulseaudio"],
+                        help="the sound servers, one after the other (pipewire: pipewire, wireplumber, pipewire-pulse)")
+    args = parser.parse_args()
+    rows, summary = [], []
+    for kind in args.server:
+        measure(args, kind, rows, summary)
     for line in summary:
         print(line)
     write_result("bench_faults", rows, extra={"summary": summary})
+    if _window.get("xvfb") is not None:
+        _window["xvfb"].terminate()
     return 0
 
 

@@ -182,3 +182,16 @@ def test_the_command_line_routes_stderr_and_shows_the_libraries_lines_when_debug
         c_write(PORTAUDIO + "\\n")
         """, tmp_path)
     assert child.stderr == f"iirnn: iirnn_core.audio.portaudio: {PORTAUDIO}\n"
+
+
+def test_a_log_handler_made_while_routed_still_writes_after_uninstall(tmp_path):
+    """logging.basicConfig after install makes a handler on the routed sys.stderr; uninstall points it back at the
+    terminal, so a later warning is shown, not a '--- Logging error ---'."""
+    child = run_child("""
+        assert stderr_log.install()
+        logging.basicConfig(level=logging.WARNING, format="%(message)s")
+        stderr_log.uninstall()
+        logging.getLogger("x").warning("after uninstall")
+        """, tmp_path)
+    assert child.returncode == 0, child.stderr
+    assert child.stderr.strip() == "after uninstall", child.stderr

@@ -134,6 +134,7 @@ class StderrRouter:
             for handler in self._handlers:
                 if handler.stream is self._stream:
                     handler.setStream(self._previous_stream)
+            _swap_handler_streams(self._stream, self._previous_stream)  # and handlers made while routed
             self._stream.close()             # a stale reference fails loudly instead of writing to a reused fd
             if not self._thread.is_alive():
                 for fd in (self._read, *self._wake, self._saved):
