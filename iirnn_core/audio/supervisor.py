@@ -182,8 +182,9 @@ class OutputSupervisor:
                                       proc.callback_address, proc.user_data)
         latency = float(stream.latency)
         if "JACK" in info["hostapi_name"] or not 0.0 < latency < 1.0:
-            # PortAudio's JACK host API reports no usable latency on PipeWire (2^32 frames) and no DAC times:
-            # one quantum, the block PipeWire was asked for, is what the graph adds (benchmarks/onset_latency.py)
+            # PortAudio's JACK host API reports no usable latency on PipeWire (2^32 frames) and no DAC times: one
+            # quantum, the block PipeWire was asked for, stands in. On a null sink the sound is heard within the
+            # cycle, so this reads one quantum high (benchmarks/onset_latency.py); a sound card adds its buffer.
             latency = cfg.period
         try:
             self._steady = False
