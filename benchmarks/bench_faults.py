@@ -53,8 +53,7 @@ def play_run(args, kind: str) -> dict:
     """One ``iirnn play`` run with the server killed and restarted under it."""
     seconds = args.kill_at + args.away + 4.0
     with pulse.private_server(kind) as server:
-        inherited = {k: v for k, v in os.environ.items() if not k.startswith(("PULSE_", "PIPEWIRE_"))}
-        child = subprocess.Popen([*PLAY, "--seconds", f"{seconds:g}"], env={**inherited, **server.env},
+        child = subprocess.Popen([*PLAY, "--seconds", f"{seconds:g}"], env=server.client_environ(),
                                  stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT)
         time.sleep(args.kill_at)
         server.kill()
@@ -79,8 +78,8 @@ def window_run(app, args, kind: str, tmp: str, index: int) -> dict:
     from iirnn_core.dsp.notes import note_range, note_to_midi
 
     keys = [note_to_midi(n) for n in note_range("C4..C6")]
-    with pulse.private_server(kind) as server:
-        os.environ.update(server.env)  # the window plays to the default device: this server's sink
+    # the window plays to the default device: this server's sink
+    with pulse.private_server(kind) as server, server.serving_this_process():
         window = MainWindow(QSettings(str(Path(tmp) / f"settings{index}.ini"), QSettings.IniFormat))
         window.show()
         while not window.audio_started:
@@ -129,8 +128,6 @@ def window_run(app, args, kind: str, tmp: str, index: int) -> dict:
         window.training.shutdown()
         window.close()
         app.processEvents()
-    for key in server.env:
-        os.environ.pop(key, None)
     return {"back_s": result.get("back_s"), "status": status, "gui_stall_max_ms": 1000.0 * state["stall"],
             "keys": state["i"]}
 

@@ -89,8 +89,8 @@ SECTIONS = {
          ("steal %", "steal_percent", ".1f"),
          ("not beside", lambda r: r["dropouts"] - sum(r["dropouts_host"]), "")]),
     "bench_faults": (
-        "Does the sound come back by itself? A private PulseAudio server (or PipeWire stack) SIGKILLed 3 s into a phrase (a key "
-        "every 0.1 s) and a new one started 1.5 s later, under `iirnn play` (its own process) and under the real "
+        "Does the sound come back by itself? A private PulseAudio server (or PipeWire stack) SIGKILLed 3 s into "
+        "a phrase (a key every 0.1 s) and a new one started 1.5 s later, under `iirnn play` (its own process) and under the real "
         "window (Xvfb): seconds from the new server answering to the first key heard on its sink's monitor, "
         "the summary or status bar, the terminal lines not from the project, and the longest GUI stall meanwhile.",
         "python3 benchmarks/bench_faults.py",

@@ -69,17 +69,8 @@ def sound_server(kind: str):
         with pulse.server_and_sink(f"iirnn_bench_{os.getpid()}") as sink:
             yield sink
         return
-    with pulse.private_server(kind) as server:
-        saved = {k: os.environ.get(k) for k in server.env}
-        os.environ.update(server.env)
-        try:
-            yield server.sink
-        finally:
-            for key, value in saved.items():
-                if value is None:
-                    os.environ.pop(key, None)
-                else:
-                    os.environ[key] = value
+    with pulse.private_server(kind) as server, server.serving_this_process():
+        yield server.sink
 
 
 @contextlib.contextmanager

@@ -92,7 +92,8 @@ def sound_server_kind(request):
     kind = request.param
     missing = pulse.missing_programs(kind)
     if missing:
-        pytest.skip(f"no {kind} on this machine: {', '.join(missing)} missing (./run installs both servers on a machine with neither; a desktop keeps its own)")
+        pytest.skip(f"no {kind} on this machine: {', '.join(missing)} missing (./run installs both servers on a "
+                    "machine with neither; a desktop keeps its own)")
     left = {k: pids for k, pids in pulse.our_servers().items() if k != kind}
     assert not left, f"a {kind} test starts while a sound server of another kind still runs: {left}"
     yield kind

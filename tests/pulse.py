@@ -227,9 +227,29 @@ class _PrivateSoundServer:
         self.env = {"PULSE_SERVER": f"unix:{self.dir}/{socket}", "PULSE_RUNTIME_PATH": f"{self.dir}/pulse",
                     "PULSE_SINK": sink, "PIPEWIRE_RUNTIME_DIR": self.dir}
 
-    def _environ(self) -> dict:
+    def client_environ(self, env: dict | None = None) -> dict:
+        """This process's environment for a client of this server (a child ``iirnn play``): no other server's
+        ``PULSE_*``/``PIPEWIRE_*`` variables, and :attr:`env` (or ``env`` instead)."""
         inherited = {k: v for k, v in os.environ.items() if not k.startswith(("PULSE_", "PIPEWIRE_"))}
-        return {**inherited, **self.env, "HOME": self.dir, "XDG_RUNTIME_DIR": self.dir}
+        return {**inherited, **(self.env if env is None else env)}
+
+    def _environ(self) -> dict:
+        return {**self.client_environ(), "HOME": self.dir, "XDG_RUNTIME_DIR": self.dir}
+
+    @contextlib.contextmanager
+    def serving_this_process(self):
+        """Point this process's environment at the server (:attr:`env`) while the block runs, then put back
+        exactly what was there: streams opened meanwhile (and their devices re-scanned) play there."""
+        saved = {k: os.environ.get(k) for k in self.env}
+        os.environ.update(self.env)
+        try:
+            yield self
+        finally:
+            for key, value in saved.items():
+                if value is None:
+                    os.environ.pop(key, None)
+                else:
+                    os.environ[key] = value
 
     def _spawn(self, argv: list[str]) -> subprocess.Popen:
         """Start ``argv`` in its own session (so we stop it by id), its output in ``<dir>/<program>.log``."""
@@ -278,9 +298,9 @@ class _PrivateSoundServer:
             self.pactl("unload-module", str(self.module))
             self.module = None
 
-    def record(self, **kwargs):
-        """:func:`record_monitor` of this server's sink (see there)."""
-        return record_monitor(self.sink, env=self._environ(), **kwargs)
+    def record(self, sink: str | None = None, **kwargs):
+        """:func:`record_monitor` of this server's sink, or of its sink ``sink`` (see there)."""
+        return record_monitor(self.sink if sink is None else sink, env=self._environ(), **kwargs)
 
     def close(self) -> None:
         """Kill the server (every process it started) and remove its directory."""

@@ -34,8 +34,7 @@ def first_sound_after(recording: np.ndarray, started: float) -> float | None:
 
 def play(server: pulse.PrivateServer, seconds: float, env: dict | None = None) -> subprocess.Popen:
     """``iirnn play`` of C4..C6, a note every 0.1 s for ``seconds``, into ``server`` (its own process)."""
-    inherited = {k: v for k, v in os.environ.items() if not k.startswith("PULSE_")}  # not another server's sink
-    return subprocess.Popen([*PLAY, "--seconds", str(seconds)], env={**inherited, **(env or server.env)},
+    return subprocess.Popen([*PLAY, "--seconds", str(seconds)], env=server.client_environ(env),
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
 
@@ -106,7 +105,7 @@ def test_the_music_follows_a_new_default_sink(private_pulse):
     assert private_pulse.pactl("set-default-sink", other).returncode == 0
     changed_at = time.monotonic()
     started: list[float] = []
-    with pulse.record_monitor(other, env=private_pulse._environ(), started=started, connect_timeout=8.0) as rec:
+    with private_pulse.record(other, started=started, connect_timeout=8.0) as rec:
         finish(child)
     back = first_sound_after(rec[0], started[0])
     assert back is not None and back - changed_at < BACK_WITHIN
