@@ -48,9 +48,7 @@ def main(argv: list[str] | None = None) -> int:
     from iirnn_core.audio import stderr_log
 
     stderr_log.install()  # PortAudio's, ALSA's and JACK's own lines go to the log, not the terminal
-    from iirnn_core.audio import sound_server
 
-    sound_server.prepare()  # on PipeWire, its JACK library before anything loads PortAudio or libjack
     # The library's log (device trouble, a restarted trainer) for a developer on stderr; a person reads the status bar.
     logging.basicConfig(level=logging.WARNING, format="iirnn-synth: %(name)s: %(message)s")
     from PySide6.QtCore import QSettings

@@ -28,10 +28,11 @@ figure (``engine.latencies_ms()``, from PortAudio's DAC times). Printed per key,
 strike times are the stamps its engine puts on each key (``perf_counter`` is CLOCK_MONOTONIC, one clock for
 every process), written out with the engine's per-key figures by a shim that wraps ``AudioEngine.note_on`` and
 ``close`` in the child (its schedule alone cannot be aligned: when it starts counting is not visible from
-outside). ``--audio-path P`` sets ``IIRNN_AUDIO_PATH`` (``pipewire-jack``: PipeWire's own JACK library). Usage::
+outside). ``--audio-path P`` sets ``IIRNN_AUDIO_PATH`` (``pulse``: through ``pipewire-pulse`` on PipeWire, not the graph client
+the engine is there by default). Usage::
 
     python benchmarks/onset_latency.py [--server pulseaudio pipewire] [--keys 30] [--gap 0.12] [--play-cli]
-                                       [--audio-path pipewire-jack]
+                                       [--audio-path pulse]
 
 The rows also go to ``docs/measurements/onset_latency.json`` (``benchmarks/record.py``).
 """
@@ -530,7 +531,7 @@ def main() -> int:
                         help="the pulse capture stream's latency: low, high or seconds")
     parser.add_argument("--play-cli", action="store_true", help="measure `iirnn play` run as its own process")
     parser.add_argument("--audio-path", metavar="PATH",
-                        help="IIRNN_AUDIO_PATH for the engine (pipewire-jack: PipeWire's JACK library, where it runs)")
+                        help="IIRNN_AUDIO_PATH for the engine (pulse: pipewire-pulse on PipeWire, not its graph)")
     parser.add_argument("--worker", metavar="OUT", help=argparse.SUPPRESS)  # one server, rows to OUT (in_a_child)
     args, argv = parser.parse_args(), [a for a in sys.argv[1:]]
     if args.worker:

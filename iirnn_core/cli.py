@@ -56,9 +56,7 @@ def main(argv: list[str] | None = None) -> int:
     from iirnn_core.audio import stderr_log
 
     stderr_log.install()  # PortAudio's, ALSA's and JACK's own lines go to the log, not the terminal
-    from iirnn_core.audio import sound_server
 
-    sound_server.prepare()  # on PipeWire, its JACK library before anything loads PortAudio or libjack
     logging.basicConfig(level=logging.ERROR, format="iirnn: %(name)s: %(message)s")  # warnings are the reports' job
     if os.environ.get("IIRNN_DEBUG"):
         logging.getLogger(stderr_log.LOGGER_NAME).setLevel(logging.DEBUG)  # ... unless debugging

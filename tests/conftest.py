@@ -122,10 +122,7 @@ def pulse_server(sound_server_kind):
         yield server.sink
     finally:
         env.undo()
-        # PortAudio's JACK host API may have joined a PipeWire server as a JACK client at a re-scan (PipeWire's
-        # JACK library, iirnn_core.audio.sound_server); it must leave before the server goes (PortAudio aborts the
-        # process if its JACK server vanishes under it), and with the environment restored it joins none.
-        refresh_devices()
+        refresh_devices()  # PortAudio forgets this server's devices
         server.close()
 
 

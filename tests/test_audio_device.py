@@ -1,5 +1,6 @@
 """On a real device: a PulseAudio null sink of the tests' own, recorded from its monitor while the engine plays A4."""
 
+import glob
 import json
 import os
 import time
@@ -10,6 +11,7 @@ import pytest
 import pulse
 from rt_probe import Dropout, on_a_steady_machine
 from iirnn_core import cli
+from iirnn_core.audio import sound_server
 from iirnn_core.audio.engine import AudioConfig, AudioEngine, list_output_devices
 from iirnn_core.audio.cpu_wakeup import AWAKE_US, PATH, kernel_limit_us
 from iirnn_core.synth.renderer import ENGINES, SynthSettings, render_notes
@@ -122,12 +124,16 @@ def test_ab_puts_the_iir_left_and_the_twin_right(engine, pulse_server):
     assert np.abs(left - right).max() > 0.05  # drive 3 saturates the twin: the sides differ
 
 
-def test_cli_play_reports_json(pulse_server, capsys):
+def test_cli_play_reports_json(pulse_server, sound_server_kind, capsys):
     code = cli.main(["play", "--engine", "rnn-analytic", "--notes", "A4", "C5", "--gap", "0.1",
                      "--seconds", "0.6", "--json"])
     assert code == 0
     report = json.loads(capsys.readouterr().out)
     assert report["null_output"] is False
+    # the path to each server: on PipeWire a client of its graph (where pipewire-jack is installed, as ./run does)
+    graph = glob.glob(sound_server.PIPEWIRE_JACK_LIBRARIES)
+    assert report["audio_path"] == {"pulseaudio": "PulseAudio",
+                                    "pipewire": "PipeWire's graph (JACK)" if graph else "pipewire-pulse"}[sound_server_kind]
     assert report["notes"] == 6
     for key in ("underruns_timestamps", "underruns_wallclock", "callback_load_mean", "callback_load_max",
                 "latency_ms_median"):

@@ -68,7 +68,7 @@ def test_server_killed_and_restarted_under_iirnn_play(private_pulse):
     back = first_sound_after(rec[0], started[0])
     assert back is not None, "the sound never came back"
     assert back - private_pulse.started_at < BACK_WITHIN
-    tail = rec[0][-int(0.5 * 48000):, 0]  # the keys go on to the end, not one stray block
+    tail = rec[0][-int(1.0 * 48000):, 0]  # the keys go on to the end (the recording outlasts the exit by ~0.4 s)
     assert np.max(np.abs(tail)) > LEVEL
     said = " ".join(lines)
     assert "lost " in said and "back on " in said and " notes on default" in out
@@ -90,7 +90,7 @@ def test_sink_unloaded_and_loaded_again_under_iirnn_play(private_pulse):
     said = " ".join(lines)
     if private_pulse.kind == "pulseaudio":  # it ends a stream whose sink goes: the output was lost and came back
         assert "back on " in said
-    else:  # pipewire-pulse keeps the stream, unlinked, and links it to the sink when it returns: nothing was lost
+    else:  # the graph client stays, unlinked, and the supervisor links it to the sink when it returns: nothing lost
         assert "lost " not in said or "back on " in said
 
 

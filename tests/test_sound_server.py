@@ -1,6 +1,6 @@
 """Which sound server plays and the path to it (:mod:`iirnn_core.audio.sound_server`), without a real server:
-a listening socket stands in for PipeWire's, and each choice runs in a fresh interpreter (it is made once per
-process and loads a library into it)."""
+a listening socket stands in for PipeWire's, and each choice runs in a fresh interpreter (with an environment of
+its own). Choosing loads no library: the graph client loads PipeWire's JACK library itself, privately."""
 
 import glob
 import os
@@ -16,8 +16,8 @@ from iirnn_core.audio import sound_server
 PROBE = textwrap.dedent("""
     from iirnn_core.audio import sound_server
     chosen = sound_server.prepare()
-    print(chosen, sound_server.prepare() is chosen, os.environ.get("PIPEWIRE_LATENCY", "-"),
-          any("pipewire-0.3/jack/libjack" in line for line in open("/proc/self/maps")))
+    print(chosen, sound_server.prepare() == sound_server.path() == chosen, os.environ.get("PIPEWIRE_LATENCY", "-"),
+          any("libjack" in line for line in open("/proc/self/maps")), bool(sound_server.jack_library()))
 """)
 
 
@@ -56,22 +56,23 @@ def test_the_socket_is_found_where_pipewire_clients_look(monkeypatch, tmp_path, 
     assert not sound_server.pipewire_runs()
 
 
-JACK = {"IIRNN_AUDIO_PATH": "pipewire-jack"}
+PULSE = {"IIRNN_AUDIO_PATH": "pulse"}
 
 
-def test_without_pipewire_the_pulse_path_and_no_library(tmp_path):
-    assert choose({"XDG_RUNTIME_DIR": str(tmp_path), **JACK}) == ["pulse", "True", "-", "False"]
+def test_without_pipewire_the_pulse_path(tmp_path):
+    assert choose({"XDG_RUNTIME_DIR": str(tmp_path)}) == ["pulse", "True", "-", "False", "False"]
 
 
 @pytest.mark.skipif(not glob.glob(sound_server.PIPEWIRE_JACK_LIBRARIES), reason="pipewire-jack is not installed")
-def test_on_pipewire_its_jack_library_is_loaded_when_asked_and_the_quantum_asked(fake_pipewire):
-    assert choose({"XDG_RUNTIME_DIR": str(fake_pipewire), **JACK}) == ["pipewire-jack", "True", "128/48000", "True"]
-    # a quantum the person set stays theirs; by default the pulse path (PortAudio's JACK host dies with the server)
-    assert choose({"XDG_RUNTIME_DIR": str(fake_pipewire), "PIPEWIRE_LATENCY": "64/48000", **JACK})[:3] == [
+def test_on_pipewire_the_graph_by_default_with_the_quantum_asked(fake_pipewire):
+    assert choose({"XDG_RUNTIME_DIR": str(fake_pipewire)}) == ["pipewire-jack", "True", "128/48000", "False", "True"]
+    # a quantum the person set stays theirs; IIRNN_AUDIO_PATH=pulse keeps the pulse path
+    assert choose({"XDG_RUNTIME_DIR": str(fake_pipewire), "PIPEWIRE_LATENCY": "64/48000"})[:3] == [
         "pipewire-jack", "True", "64/48000"]
-    assert choose({"XDG_RUNTIME_DIR": str(fake_pipewire)}) == ["pulse", "True", "-", "False"]
+    assert choose({"XDG_RUNTIME_DIR": str(fake_pipewire), **PULSE}) == ["pulse", "True", "-", "False", "False"]
 
 
 def test_the_path_is_named_for_the_status_line():
-    assert sound_server.describe("pwtest Audio/Sink sink", "JACK Audio Connection Kit") in ("PipeWire's JACK", "JACK")
+    assert sound_server.describe("default", "PipeWire's JACK") == "PipeWire's graph (JACK)"
+    assert sound_server.describe("pwtest Audio/Sink sink", "JACK Audio Connection Kit") == "JACK"
     assert sound_server.describe("hw:0,0", "ALSA") == "ALSA"

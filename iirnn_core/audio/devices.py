@@ -9,7 +9,6 @@ from __future__ import annotations
 import logging
 import threading
 
-from iirnn_core.audio import sound_server
 
 log = logging.getLogger(__name__)
 
@@ -19,7 +18,6 @@ output supervisor re-scans from its own thread while the window may list devices
 
 
 def _sd():
-    sound_server.prepare()  # PipeWire's JACK library, where it is the fast path, before PortAudio loads
     import sounddevice
 
     return sounddevice
@@ -98,10 +96,6 @@ def default_output_device() -> str | None:
     try:
         with _portaudio:
             index = _sd().default.device[1]
-            if sound_server.path() == sound_server.PIPEWIRE_JACK:  # the fast path: the JACK host API's default
-                jack = [a for a in _sd().query_hostapis() if "JACK" in a["name"]]
-                if jack and jack[0]["default_output_device"] >= 0:
-                    index = jack[0]["default_output_device"]
             if index is None or index < 0:
                 outs = _output_devices()
                 return outs[0]["name"] if outs else None

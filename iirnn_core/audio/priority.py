@@ -31,11 +31,23 @@ def thread_ids() -> set[int]:
         return set()
 
 
+def _realtime_priority(tid: int) -> int:
+    """The SCHED_FIFO/SCHED_RR priority of kernel thread ``tid`` (0 when it is not real-time or unknown)."""
+    try:
+        if os.sched_getscheduler(tid) in (os.SCHED_FIFO, os.SCHED_RR):
+            return int(os.sched_getparam(tid).sched_priority)
+    except (AttributeError, OSError):
+        pass
+    return 0
+
+
 def raise_stream_threads(thread_ids_: set[int]) -> None:
     """Real-time FIFO scheduling just below the callback's (nice -10 where that is refused) for the threads
     a stream started besides its callback thread: the ALSA pulse plugin's I/O thread carries the
     callback's blocks to the sound server, so the sound stops when it waits behind the GUI. Best effort."""
     for tid in thread_ids_:
+        if _realtime_priority(tid) >= STREAM_FIFO_PRIORITY:  # the library made it real-time already (PipeWire)
+            continue
         try:
             os.sched_setscheduler(tid, os.SCHED_FIFO, os.sched_param(STREAM_FIFO_PRIORITY))
             continue
@@ -48,9 +60,13 @@ def raise_stream_threads(thread_ids_: set[int]) -> None:
 
 
 def raise_callback_priority(thread_id: int) -> str:
-    """Raise kernel thread ``thread_id``; returns what was granted: 'SCHED_FIFO 60', 'nice -10' or 'normal'."""
+    """Raise kernel thread ``thread_id`` (a real-time thread at a higher priority stays as it is); returns what it
+    has: 'SCHED_FIFO 60', 'nice -10' or 'normal'."""
     if thread_id <= 0:
         return "normal"
+    granted = _realtime_priority(thread_id)
+    if granted >= FIFO_PRIORITY:  # the sound server's library made it real-time already (PipeWire's JACK: 88)
+        return f"SCHED_FIFO {granted}"
     try:
         os.sched_setscheduler(thread_id, os.SCHED_FIFO, os.sched_param(FIFO_PRIORITY))
         return f"SCHED_FIFO {FIFO_PRIORITY}"

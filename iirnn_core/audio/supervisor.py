@@ -28,9 +28,12 @@ import logging
 import math
 import threading
 import time
+from dataclasses import replace
 
 from iirnn_core.audio.cpu_wakeup import CpuWakeup
 from iirnn_core.audio.devices import close_stream, find_output_device, open_compiled_stream, refresh_devices
+from iirnn_core.audio.default_sink import DefaultSinkWatch
+from iirnn_core.audio.jack_output import JackOutput
 from iirnn_core.audio.null_output import NullOutput
 from iirnn_core.audio import sound_server
 from iirnn_core.audio.priority import raise_callback_priority, raise_stream_threads, thread_ids
@@ -86,6 +89,7 @@ class OutputSupervisor:
         self.path = ""
         """How the device is reached, in a few words ("PulseAudio", "PipeWire's JACK", ...)."""
         self.priority = "normal"
+        self._default_sink = DefaultSinkWatch()  # used with _switch held
         self.wakeup = CpuWakeup()
         """The CPU wake-up latency request, open while a device plays (``cfg.cpus_awake``)."""
         self._steady = False
@@ -132,6 +136,7 @@ class OutputSupervisor:
         with self._lock, self._switch:
             self._stop_output()
             self._retry_at = math.inf
+            self._default_sink.close()
             self.status_line = "Audio is closed."
 
     def seconds(self) -> float:
@@ -165,8 +170,12 @@ class OutputSupervisor:
 
     @staticmethod
     def _find(cfg) -> dict:
-        """The device ``cfg`` names (or the default) as PortAudio lists it now; LookupError if there is none."""
-        sound_server.set_quantum(cfg.blocksize, cfg.samplerate)  # PipeWire's JACK client opens at the re-scan
+        """The device ``cfg`` names (or the default) as PortAudio lists it now, or PipeWire's graph where that is the
+        default's path (:mod:`iirnn_core.audio.sound_server`); LookupError if there is none."""
+        if cfg.device is None and sound_server.prepare() == sound_server.PIPEWIRE_JACK:
+            if not sound_server.pipewire_runs():
+                raise LookupError("PipeWire does not answer")
+            return {"name": "default", "hostapi_name": "PipeWire's JACK", "max_output_channels": 2, "jack": True}
         refresh_devices()
         return find_output_device(cfg.device)
 
@@ -174,28 +183,31 @@ class OutputSupervisor:
         """Open, start and wait for ``cfg``'s device (``info``, else found now) with the processor ``make_processor``
         gives; raises on failure (nothing left open). Called with ``_switch`` held and no output running."""
         info = self._find(cfg) if info is None else info
-        channels = min(2, int(info["max_output_channels"]))
-        proc = self._processor = make_processor(cfg, channels, cfg.period)
-        self._cfg = cfg
         before = thread_ids()
-        stream = open_compiled_stream(info, cfg.samplerate, cfg.blocksize, channels, cfg.latency,
-                                      proc.callback_address, proc.user_data)
-        latency = float(stream.latency)
-        if "JACK" in info["hostapi_name"] or not 0.0 < latency < 1.0:
-            # PortAudio's JACK host API reports no usable latency on PipeWire (2^32 frames) and no DAC times: one
-            # quantum, the block PipeWire was asked for, stands in. On a null sink the sound is heard within the
-            # cycle, so this reads one quantum high (benchmarks/onset_latency.py); a sound card adds its buffer.
-            latency = cfg.period
+        if info.get("jack"):
+            stream, proc, cfg = self._open_jack(cfg, make_processor)
+            latency = cfg.period  # until the ports are connected (start)
+        else:
+            channels = min(2, int(info["max_output_channels"]))
+            proc = self._processor = make_processor(cfg, channels, cfg.period)
+            stream = open_compiled_stream(info, cfg.samplerate, cfg.blocksize, channels, cfg.latency,
+                                          proc.callback_address, proc.user_data)
+            latency = float(stream.latency)
+            if not 0.0 < latency < 1.0:
+                latency = cfg.period  # a host that reports no usable latency: one block stands in
+        self._cfg = cfg
         try:
             self._steady = False
             proc.output_latency = latency
             proc.drive()
             stream.start()
+            if isinstance(stream, JackOutput):
+                latency = proc.output_latency = stream.latency  # known once the ports are connected
             self._wait_steady(cfg)
             self.priority = raise_callback_priority(proc.callback_thread)
             raise_stream_threads(thread_ids() - before - {proc.callback_thread})
         except Exception:
-            close_stream(stream)
+            _close(stream)
             proc.stop_driving()
             raise
         self.output = stream
@@ -207,9 +219,28 @@ class OutputSupervisor:
         self._steady = True
         latency = max(latency, proc.host_latency)  # what the server says it queues, where it says more
         self.path = sound_server.describe(info["name"], info["hostapi_name"])
+        blocks = (f"a {stream.last_quantum}-frame quantum" if isinstance(stream, JackOutput)
+                  else f"{cfg.blocksize}-frame blocks")
         self.status_line = (f"Playing on {info['name']} through {self.path} at {cfg.samplerate} Hz, "
-                            f"{cfg.blocksize}-frame blocks, {1000 * latency:.1f} ms output latency; "
+                            f"{blocks}, {1000 * latency:.1f} ms output latency; "
                             f"audio thread {self.priority}.")
+
+    def _open_jack(self, cfg, make_processor):
+        """A client of PipeWire's graph playing the processor ``make_processor`` gives at the graph's rate; returns
+        (output, processor, cfg at that rate). Nothing is left open on failure."""
+        sound_server.set_quantum(cfg.blocksize, cfg.samplerate)
+        output = JackOutput(sound_server.jack_library())
+        try:
+            output.open()
+            if output.rate != cfg.samplerate:
+                cfg = replace(cfg, samplerate=output.rate)
+            proc = self._processor = make_processor(cfg, output.channels, cfg.period)
+            output.attach(proc)
+            output.sink = self._default_sink.poll()
+        except Exception:
+            output.close()
+            raise
+        return output, proc, cfg
 
     def _wait_steady(self, cfg) -> None:
         """Wait until callbacks arrive at the block rate (PulseAudio pauses 1-2 s after a first open)."""
@@ -251,7 +282,7 @@ class OutputSupervisor:
             if isinstance(output, NullOutput):
                 output.stop()
             else:
-                close_stream(output)
+                _close(output)
         if self._processor is not None:
             self._processor.stop_driving()
         self.wakeup.close()
@@ -275,6 +306,8 @@ class OutputSupervisor:
         output = self.output
         if output is None or self.is_null or not self._steady:
             return
+        if isinstance(output, JackOutput) and output.active:
+            self._follow_sink(output)
         stalled = time.perf_counter() - self._processor.last_callback > max(STALL_SECONDS, 20 * self._cfg.period)
         try:
             inactive = not output.active
@@ -296,6 +329,16 @@ class OutputSupervisor:
             self._start_null(self._cfg, f"Lost {name} at {at:.1f} s ({what}); playing silently and trying "
                                         "again...")
             self._schedule_retry(first=True)
+
+    def _follow_sink(self, output: JackOutput) -> None:
+        """Keep a graph client on the default sink: move it when the default changes, and back onto a sink when
+        its own went away (what the server does for a PulseAudio stream)."""
+        with self._switch:
+            if self.output is not output:
+                return
+            before = output.connected_to
+            if output.follow(self._default_sink.poll()) and output.connected_to != before:
+                self._event(f"moved to {output.connected_to[0].split(':')[0]} at {self.seconds():.1f} s")
 
     def _try_again(self) -> None:
         """One try to open the configured device again, with the processor in use (notes ring on)."""
@@ -339,7 +382,7 @@ class OutputSupervisor:
         """The processor in use when it fits the device (notes ring on), else a fresh one from the engine, made
         only if the engine's lock is free this moment (lock order: never wait for it while holding _switch)."""
         proc = self._processor
-        if proc is not None and proc.channels == channels:
+        if proc is not None and proc.channels == channels and proc.device_rate == cfg.samplerate:
             proc.output_latency = output_latency
             return proc
         if not self._lock.acquire(blocking=False):
@@ -363,3 +406,11 @@ class OutputSupervisor:
     def _event(self, text: str) -> None:
         self.events.append(text)
         del self.events[:-MAX_EVENTS]
+
+
+def _close(output) -> None:
+    """Close a device output: a PipeWire graph client, or a PortAudio stream."""
+    if isinstance(output, JackOutput):
+        output.close()
+    else:
+        close_stream(output)

@@ -211,3 +211,20 @@ def current_thread_id(typingctx):
         return builder.sext(builder.call(fn, []), ir.IntType(64))
 
     return sig, codegen
+
+
+@intrinsic
+def call_get_buffer(typingctx, function, port, frames):
+    """Call the C function at address ``function`` as ``void *f(void *port, uint32_t frames)`` (libjack's
+    ``jack_port_get_buffer``) and return the pointer it gives as an int64 address. The address comes from the
+    caller's table, so the compiled code names no library symbol and loads anywhere."""
+    sig = types.int64(types.int64, types.int64, types.uint32)
+
+    def codegen(context, builder, sig, args):
+        void_p = ir.IntType(8).as_pointer()
+        fnty = ir.FunctionType(void_p, [void_p, ir.IntType(32)])
+        fn = builder.inttoptr(args[0], fnty.as_pointer())
+        result = builder.call(fn, [builder.inttoptr(args[1], void_p), args[2]])
+        return builder.ptrtoint(result, ir.IntType(64))
+
+    return sig, codegen

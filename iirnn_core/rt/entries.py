@@ -14,14 +14,18 @@ from numba import carray, cfunc, types
 
 from iirnn_core.rt import voice_kernels as vk
 from iirnn_core.rt.accounting_kernels import acc_reset as _acc_reset
-from iirnn_core.rt.atomics import (_f32_ptr_at, _f64_ptr, _i64_ptr, address_of, f32_array2, f32_frames, f64_array1, f64_array2,
-                      f64_time_info, i64_array1, i64_array2, monotonic_seconds, store_release, table_at)
+from iirnn_core.rt.atomics import (_f32_ptr_at, _f64_ptr, _i64_ptr, address_of, call_get_buffer, f32_array2, f32_frames,
+                                  f64_array1, f64_array2, f64_time_info, i64_array1, i64_array2, load_acquire,
+                                  monotonic_seconds, store_release, table_at)
 from iirnn_core.rt.block_kernels import process_block, push_event, read_recorded as _read_recorded
 from iirnn_core.rt.block_layout import C_CHANNELS, PA_OUTPUT_UNDERFLOW, R_CB_I, R_EV_F, R_EV_I, R_REC, R_REC_I, R_RING, TABLE_ROWS
+from iirnn_core.rt.jack_layout import (J_BLOCK, J_CHANNELS, J_CYCLES, J_GET_BUFFER, J_LAST_FRAMES, J_PORT0, J_PORT1,
+                                      J_PORT_LATENCY, J_RATE, J_SCRATCH, J_SHUTDOWN, J_TABLE, J_XRUNS, J_XRUNS_SEEN,
+                                      JACK_WORDS)
 from iirnn_core.rt.prototypes import PROTOTYPES
 
-_NUMBA_TYPES = {"void*": types.voidptr, "int64": types.int64, "uint64": types.uint64, "double": types.float64,
-                "int": types.intc, "void": types.void}
+_NUMBA_TYPES = {"void*": types.voidptr, "int64": types.int64, "uint64": types.uint64, "uint32": types.uint32,
+                "double": types.float64, "int": types.intc, "void": types.void}
 
 
 def _entry(function):
@@ -41,6 +45,57 @@ def pa_callback(input_buffer, output_buffer, frame_count, time_info, status_flag
     process_block(ptab, out, frames, monotonic_seconds(), times[1], times[2],
                   (status_flags & PA_OUTPUT_UNDERFLOW) != 0)
     return 0  # paContinue
+
+
+@_entry
+def jack_process(frame_count, arg):
+    """libjack's process callback: ``arg`` is a JACK output's table (:mod:`iirnn_core.rt.jack_layout`).
+
+    Renders the cycle's ``frame_count`` frames in chunks of at most the processor's block (a quantum larger than
+    the block is split; each chunk's time is the cycle's start plus its offset), each sounding the ports'
+    playback latency after its time (what the graph reports after the sink: its device buffer; on a null sink
+    nothing, and the monitor hears it within the cycle), and writes them to the ports' buffers."""
+    jt = carray(_i64_ptr(address_of(arg)), (JACK_WORDS,))
+    ptab = table_at(jt[J_TABLE], TABLE_ROWS)
+    channels, block, rate = jt[J_CHANNELS], jt[J_BLOCK], np.float64(jt[J_RATE])
+    frames = np.int64(frame_count)
+    scratch = carray(_f32_ptr_at(jt[J_SCRATCH]), (block, channels))
+    left = carray(_f32_ptr_at(call_get_buffer(jt[J_GET_BUFFER], jt[J_PORT0], frame_count)), (frames,))
+    right = left
+    if channels > 1:
+        right = carray(_f32_ptr_at(call_get_buffer(jt[J_GET_BUFFER], jt[J_PORT1], frame_count)), (frames,))
+    xruns = load_acquire(jt, J_XRUNS)
+    underflow = xruns != jt[J_XRUNS_SEEN]
+    jt[J_XRUNS_SEEN] = xruns
+    latency = jt[J_PORT_LATENCY] / rate
+    start = monotonic_seconds()
+    done = np.int64(0)
+    while done < frames:
+        n = min(block, frames - done)
+        now = start + done / rate
+        process_block(ptab, scratch[:n], n, now, now, now + latency, underflow and done == 0)
+        for i in range(n):
+            left[done + i] = scratch[i, 0]
+            right[done + i] = scratch[i, channels - 1]
+        done += n
+    jt[J_LAST_FRAMES] = frames
+    store_release(jt, J_CYCLES, jt[J_CYCLES] + 1)
+    return 0
+
+
+@_entry
+def jack_xrun(arg):
+    """libjack's xrun callback: counts the server's xruns in the JACK output's table ``arg``."""
+    jt = carray(_i64_ptr(address_of(arg)), (JACK_WORDS,))
+    store_release(jt, J_XRUNS, jt[J_XRUNS] + 1)
+    return 0
+
+
+@_entry
+def jack_shutdown(arg):
+    """libjack's shutdown callback: marks the JACK output's table ``arg`` as left by its server."""
+    jt = carray(_i64_ptr(address_of(arg)), (JACK_WORDS,))
+    store_release(jt, J_SHUTDOWN, 1)
 
 
 @_entry
@@ -117,6 +172,7 @@ def ignore_jack(text):
     """libjack's error and info handler that prints nothing."""
 
 
-ENTRIES = {f.__name__: f for f in (pa_callback, process, push, publish, read_recorded, render_voices, start_voice,
-                                   release_note, silence_voices, acc_reset, ignore_alsa, ignore_jack)}
+ENTRIES = {f.__name__: f for f in (pa_callback, jack_process, jack_xrun, jack_shutdown, process, push, publish,
+                                   read_recorded, render_voices, start_voice, release_note, silence_voices, acc_reset,
+                                   ignore_alsa, ignore_jack)}
 """Every entry point by name; the keys are those of :data:`~iirnn_core.rt.prototypes.PROTOTYPES`."""

@@ -37,8 +37,8 @@ KERNEL_PACKAGE = "iirnn_core.rt"
 """The package whose sources decide the library's code: importing :mod:`iirnn_core.rt.entries` loads
 modules of this package only (a test checks it), and the library's key covers every one of them."""
 
-_CTYPES = {"void*": ctypes.c_void_p, "int64": ctypes.c_int64, "uint64": ctypes.c_uint64, "double": ctypes.c_double,
-           "int": ctypes.c_int, "void": None}
+_CTYPES = {"void*": ctypes.c_void_p, "int64": ctypes.c_int64, "uint64": ctypes.c_uint64, "uint32": ctypes.c_uint32,
+           "double": ctypes.c_double, "int": ctypes.c_int, "void": None}
 
 _functions: dict | None = None
 _addresses: dict = {}
@@ -140,7 +140,8 @@ def backend() -> str:
 
 
 def address(name: str) -> int:
-    """Address of entry point ``name`` (for C callers: ``pa_callback``, ``ignore_alsa``, ``ignore_jack``)."""
+    """Address of entry point ``name`` (for C callers: ``pa_callback``, the ``jack_*`` callbacks, ``ignore_alsa``,
+    ``ignore_jack``)."""
     _load()
     return _addresses[name]
 

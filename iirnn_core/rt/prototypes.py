@@ -7,6 +7,9 @@ ahead-of-time library (symbols ``iirnn_<name>``) or from numba.
 
 PROTOTYPES = {
     "pa_callback": ("int", ("void*", "void*", "uint64", "void*", "uint64", "void*")),
+    "jack_process": ("int", ("uint32", "void*")),
+    "jack_xrun": ("int", ("void*",)),
+    "jack_shutdown": ("void", ("void*",)),
     "process": ("void", ("void*", "void*", "int64", "double", "double", "double", "int64")),
     "push": ("int64", ("void*", "int64", "int64", "double", "double")),
     "publish": ("void", ("void*", "int64", "int64")),
