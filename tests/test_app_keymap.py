@@ -63,5 +63,5 @@ def test_release_all_and_duplicate_note_from_both_rows():
 def test_key_labels_name_the_key_each_note_plays_on():
     labels = key_labels()
     assert sorted(labels) == list(range(60, 85))  # C4..C6, every key once
-    assert (labels[60], labels[61], labels[71], labels[72], labels[84]) == ("z", "s", "j", "q", "i")
+    assert (labels[60], labels[61], labels[71], labels[72], labels[84]) == ("z", "s", "m", "q", "i")
     assert key_labels(-2) == {midi - 24: char for midi, char in labels.items()}
