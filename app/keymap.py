@@ -42,6 +42,14 @@ def midi_for(char: str, shift: int = 0) -> int | None:
     return BASE_MIDI + 12 * shift + semitone
 
 
+def key_labels(shift: int = 0) -> dict[int, str]:
+    """MIDI number -> the computer key that plays it at octave ``shift`` (the top row's ``q`` wins on the shared
+    C, e.g. C5 at shift 0)."""
+    labels = {midi_for(char, shift): char for char in BOTTOM_ROW}
+    labels.update({midi_for(char, shift): char for char in TOP_ROW})
+    return labels
+
+
 class KeyboardPlayer:
     """Held computer keys and the notes they sound; every method returns the MIDI numbers to act on.
 

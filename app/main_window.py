@@ -23,7 +23,7 @@ from iirnn_core.synth.renderer import SynthSettings
 from .audio_controller import AudioController, audio_config, default_engine_factory, stats_text
 from .keyboard import PianoKeyboard
 from .key_input import KeyInput
-from .keymap import BOTTOM_ROW, TOP_ROW, midi_for
+from .keymap import key_labels
 from .midi_menu import MidiMenu
 from .model_controller import ModelController
 from .plot_controller import PlotController
@@ -35,7 +35,7 @@ from .sound_panel import SoundPanel
 from .training_controller import TrainingController
 from .training_panel import TrainingPanel
 
-__all__ = ["MainWindow", "audio_config", "central_widget", "default_engine_factory", "key_labels", "stats_text"]
+__all__ = ["MainWindow", "audio_config", "central_widget", "default_engine_factory", "stats_text"]
 
 
 class MainWindow(QMainWindow):
@@ -105,7 +105,7 @@ class MainWindow(QMainWindow):
 
     # ---- construction -------------------------------------------------------------------------
     def _build_widgets(self) -> None:
-        self.keyboard = PianoKeyboard("C4", "C6")
+        self.keyboard = PianoKeyboard()  # A0..C8, as much of it as the width fits
         self.keyboard.note_on.connect(self.note_on)
         self.keyboard.note_off.connect(self.note_off)
         self.octave_down = QPushButton("Octave -")
@@ -344,13 +344,6 @@ class MainWindow(QMainWindow):
         self.audio_control.close()
         self.training_control.close()
         super().closeEvent(event)
-
-
-def key_labels(shift: int) -> dict[int, str]:
-    """MIDI number -> the computer key that plays it at octave ``shift`` (top row wins on C5)."""
-    labels = {midi_for(char, shift): char for char in BOTTOM_ROW}
-    labels.update({midi_for(char, shift): char for char in TOP_ROW})
-    return labels
 
 
 def central_widget(window: MainWindow) -> QWidget:

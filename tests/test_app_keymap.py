@@ -1,6 +1,6 @@
 """The computer-keyboard mapping (pure logic): rows, octave shift, auto-repeat, release-all."""
 
-from app.keymap import BOTTOM_ROW, MAX_SHIFT, MIN_SHIFT, TOP_ROW, KeyboardPlayer, midi_for, semitone_of
+from app.keymap import BOTTOM_ROW, MAX_SHIFT, MIN_SHIFT, TOP_ROW, KeyboardPlayer, key_labels, midi_for, semitone_of
 from iirnn_core.dsp.notes import midi_to_note
 
 
@@ -58,3 +58,10 @@ def test_release_all_and_duplicate_note_from_both_rows():
     assert sorted(player.release_all()) == [62, 72]
     assert player.held_notes == []
     assert player.range_label() == "C4..C6"
+
+
+def test_key_labels_name_the_key_each_note_plays_on():
+    labels = key_labels()
+    assert sorted(labels) == list(range(60, 85))  # C4..C6, every key once
+    assert (labels[60], labels[61], labels[71], labels[72], labels[84]) == ("z", "s", "m", "q", "i")
+    assert key_labels(-2) == {midi - 24: char for midi, char in labels.items()}

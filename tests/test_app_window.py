@@ -277,6 +277,29 @@ def test_octave_shift_by_arrows_and_buttons_releases_held_notes(make_window, qtb
     assert "C3..C5" in window.octave_label.text()
 
 
+def test_the_piano_widens_with_the_window_and_follows_the_octave(make_window, qtbot):
+    window = make_window()
+    piano = window.keyboard
+    shown = {}
+    for width in (1500, 2600):
+        window.resize(width, 900)
+        qtbot.waitUntil(lambda: piano.width() > width - 60)  # the piano spans the window
+        shown[width] = piano.shown_range()
+        assert shown[width][0] <= 60 and 84 <= shown[width][1]  # around the computer keys
+    assert shown[1500][1] - shown[1500][0] >= 48 and shown[2600] == (21, 108)  # 4+ octaves; A0..C8
+    window.resize(1500, 900)
+    qtbot.waitUntil(lambda: piano.width() < 1500)
+    for _ in range(3):
+        tap(window, Qt.Key_Right)
+    assert piano.marked_range() == (96, 120) and piano.shown_range()[1] == 108  # scrolled up to C8
+    key(window, "z")
+    assert window.engine.names("note_on")[-1][0] == 96 and piano.lit_notes() == [96]
+    key(window, "z", press=False)
+    piano.set_lit(21, True)  # a MIDI key far off the shown keys
+    piano.repaint()
+    assert piano.lit_notes() == [21]
+
+
 def test_focus_loss_releases_every_note(make_window):
     window = make_window()
     key(window, "c")
