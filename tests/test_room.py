@@ -99,10 +99,12 @@ def test_render_room_option(tmp_path, capsys):
     assert line.endswith(f"room {ROOM_DEFAULT_WET:g}")
     assert np.abs(wet[:80] - dry[:80]).max() == 0.0  # nothing before the first reflection
     assert np.abs(wet - dry).max() > 0.01
-    for args, words in ((["--room", "2"], "wet mix must be 0..1"), (["--room", "0.5", "--raw"], "takes no --room")):
-        assert main(["render", str(out), "--notes", "A4", *args]) == 2
+    for command, words in ((["render", str(out), "--room", "2"], "wet mix must be 0..1"),
+                           (["render", str(out), "--room", "0.5", "--raw"], "takes no --room"),
+                           (["play", "--room", "-1"], "wet mix must be 0..1")):
+        assert main([*command, "--notes", "A4"]) == 2
         err = capsys.readouterr().err.strip().splitlines()
-        assert len(err) == 1 and words in err[0] and "Traceback" not in err[0]
+        assert len(err) == 1 and words in err[0] and err[0].startswith(f"iirnn {command[0]}: ")
 
 
 def test_the_sound_panel_toggles_the_room_and_keeps_its_wet_mix(qtbot):

@@ -12,8 +12,8 @@ Changing engine, Q, drive, model, master gain or room builds a patch table for a
 the audio thread, and publishes it into the processor's idle half: new notes use it, sounding
 notes keep their weights, the master gain and the room's wet mix ramp to their new values over
 20 ms, nothing clicks. After the master gain, a peak limiter (1 ms lookahead, ceiling -0.3 dBFS)
-keeps every sample below full scale (:mod:`iirnn_core.synth.master`). A new model rate or hidden size gets a new pipeline
-while the old one rings out.
+keeps every sample below full scale (:mod:`iirnn_core.synth.master`). A new model rate or hidden size
+gets a new pipeline while the old one rings out.
 
 The engine builds patch tables and reports :meth:`AudioEngine.stats`; an
 :class:`~iirnn_core.audio.supervisor.OutputSupervisor` opens the device (by name, with rollback),

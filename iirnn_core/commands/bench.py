@@ -133,8 +133,8 @@ def add_parser(sub) -> None:
     """Register ``bench`` on the ``iirnn`` sub-parsers."""
     p = sub.add_parser("bench", help="measure render load per engine and voice count",
                        description="Render load = CPU seconds per second of audio, at 48 kHz with 128-frame "
-                                   "blocks, for 1/8/32/64 voices of each engine, through the renderer and the whole live "
-                                   "callback (limiter always in; one row with the room on, 64 voices), and the "
+                                   "blocks, for 1/8/32/64 voices of each engine, through the renderer and the whole "
+                                   "live callback (limiter always in; one row with the room on, 64 voices), and the "
                                    "seed's nn.RNN way.")
     p.add_argument("--json", action="store_true", help="print a JSON list of {engine, voices, rate, block, load}")
     p.add_argument("--rate", type=int, default=48000, help="sample rate in Hz (default 48000)")

@@ -19,8 +19,8 @@ from iirnn_core.rt.atomics import (current_thread_id, f32_array2, f64_array1, f6
 from iirnn_core.rt.block_layout import (NOTE_ON, NOTE_OFF, KEYS, VOICES_PER_KEY, MASTER_RAMP_SECONDS, R_PIPES, R_PBANK, R_PHIDDEN, R_PWHH,
                            R_PWIH, R_PWOUT, R_PGAINS, R_HALF_F, R_HALF_I, R_SYNC, R_RING, R_EV_I, R_EV_F, R_CB_I, R_CB_F,
                            R_ACC_I, R_ACC_F, R_LAT, R_SCOPE, R_REC, R_REC_I, R_MASTER, S_PUB, S_SEEN, S_BUSY0, S_FADE0,
-                           S_THREAD, C_CUR, C_RETIRING, C_FADING, C_PANIC, C_CALLBACKS, C_MUTED, C_SCOPE_POS, G_GAIN, G_LAST,
-                           G_RATE, G_OUTLAT, G_HOSTLAT, G_WET,
+                           S_THREAD, C_CUR, C_RETIRING, C_FADING, C_PANIC, C_CALLBACKS, C_MUTED, C_SCOPE_POS, G_GAIN,
+                           G_LAST, G_RATE, G_OUTLAT, G_HOSTLAT, G_WET,
                            H_AMPLITUDE, H_MASTER, H_ROOM, H_PIPE, REC_ON, REC_WRITE, REC_READ, REC_DROPPED)
 from iirnn_core.rt.master_layout import L_LOOKAHEAD, M_LIM_I
 from iirnn_core.rt.output_stage import add_ramped, finish_block, master_block, scale_ramped

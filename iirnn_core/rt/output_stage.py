@@ -17,7 +17,7 @@ from numba import njit
 
 from iirnn_core.rt.atomics import f64_array1, f64_array2, i64_array1
 from iirnn_core.rt.limiter_kernels import limit_block
-from iirnn_core.rt.master_layout import (DENORMAL, M_BOX, M_DELAY, M_FEEDBACK, M_LENGTHS, M_LIM_F, M_LIM_I, M_LINES,  # noqa: F401
+from iirnn_core.rt.master_layout import (DENORMAL, M_BOX, M_DELAY, M_FEEDBACK, M_LENGTHS, M_LIM_F, M_LIM_I, M_LINES,
                                          M_LOW, M_ROOM_F, M_ROOM_I, M_TAPS, M_WEDGE_T, M_WEDGE_V)
 from iirnn_core.rt.room_kernels import room_block, room_clear
 

@@ -20,10 +20,10 @@ import numpy as np
 from numba import njit
 
 from iirnn_core.rt.atomics import f64_array1, f64_array2, f64_array3, i64_array1, i64_array2
-from iirnn_core.rt.bank_kernels import (advance_iir_bank, advance_rnn_bank, mix_bank, mute_if_not_finite, quietest_voice,
-                                        retire_voices)
-from iirnn_core.rt.voice_layout import (BANK_IIR, BANK_ROWS, BANK_RNN, CTL_BLOCKS, CTL_GUARD, CTL_MUTED, CTL_STARTED,  # noqa: F401
-                           CTL_STOLEN, PARAM_RETIRE, ROW_CTL, ROW_PARAMS)
+from iirnn_core.rt.bank_kernels import (advance_iir_bank, advance_rnn_bank, mix_bank, mute_if_not_finite,
+                                        quietest_voice, retire_voices)
+from iirnn_core.rt.voice_layout import (BANK_IIR, BANK_ROWS, BANK_RNN, CTL_BLOCKS, CTL_GUARD, CTL_MUTED,  # noqa: F401
+                           CTL_STARTED, CTL_STOLEN, PARAM_RETIRE, ROW_CTL, ROW_PARAMS)
 
 _JIT = dict(nogil=True, cache=True, error_model="numpy")
 

@@ -62,8 +62,8 @@ from iirnn_core.rt import library as rt
 from iirnn_core.synth.accounting import Accounting
 from iirnn_core.synth.master import MasterStage, check_wet
 from iirnn_core.rt.block_layout import (C_CALLBACKS, C_CHANNELS, C_CUR, C_FADING, C_MUTED, C_RETIRING, C_SCOPE_POS,  # noqa: F401
-                           EVENT_RING, G_COUNT, G_GAIN, G_HOSTLAT, G_LAST, G_OUTLAT, G_RATE, G_WET, H_AMPLITUDE, H_FLOATS,
-                           H_MASTER, H_PIPE, H_ROOM, HIDDEN_MAX, KEYS,
+                           EVENT_RING, G_COUNT, G_GAIN, G_HOSTLAT, G_LAST, G_OUTLAT, G_RATE, H_AMPLITUDE,
+                           H_FLOATS, H_MASTER, H_PIPE, H_ROOM, HIDDEN_MAX, KEYS,
                            NOTE_OFF, NOTE_ON, PANIC, RECORD_FRAMES, REC_DROPPED, REC_ON, REC_READ, REC_WRITE,
                            S_BUSY0, S_FADE0, S_PUB, S_SEEN, S_THREAD, SCOPE_SIZE, VOICES_PER_KEY)
 from iirnn_core.rt.pipeline_layout import PIPE_ROWS
@@ -170,7 +170,7 @@ class BlockProcessor:
         slot = self.published_slot
         return self.pipelines[slot] if slot >= 0 else None
 
-    def publish(self, pipeline, patches, amplitude: float, master: float, room: float = 0.0,
+    def publish(self, pipeline, patches, amplitude: float, master: float, room: float,
                 timeout: float = HANDOFF_TIMEOUT) -> None:
         """Make ``patches`` (KEYS entries: a tuple of VoicePatch, or None for a key that cannot sound) on
         ``pipeline``, with impulse height ``amplitude``, what new notes play, and ``master`` gain and the room's

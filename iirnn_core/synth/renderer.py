@@ -19,9 +19,9 @@ from dataclasses import dataclass
 import numpy as np
 
 from iirnn_core.rt import library as rt
-from iirnn_core.synth.master import MasterStage
 from iirnn_core.rt import voice_layout as vl
 from iirnn_core.rt.tables import table_row
+from iirnn_core.synth.master import MasterStage
 from iirnn_core.dsp.weights import RNNWeights, analytic_weights, check_drive
 from iirnn_core.dsp.notes import canonical, note_to_midi, midi_to_hz
 from iirnn_core.dsp.resonator import SettingError, check_amplitude, check_q, check_rate, resonator
@@ -38,6 +38,7 @@ VOICE_PEAK = 0.25
 
 RETIRE_LEVEL = 10.0 ** (-90.0 / 20.0)
 """A voice whose block peak (after its gain) falls below -90 dBFS is retired."""
+
 
 @dataclass(frozen=True)
 class SynthSettings:
