@@ -75,7 +75,8 @@ class MainWindow(QMainWindow):
         self._build_menus()
         startup_message = self.model_control.load_startup_model(model_path)
         self.sound.set_values(self.settings.engine, self.settings.q, self.settings.drive, self.settings.velocity,
-                              self.settings.master, self.settings.model_rate)
+                              self.settings.master, self.settings.model_rate, self.settings.room,
+                              self.settings.room_wet)
         self.sound.set_trained_available(self.model is not None)  # a saved trained engine needs a model
         self.training.set_values(self.settings.train_keys, self.settings.optimizer, self.settings.init,
                                  self.settings.budget)
@@ -324,6 +325,7 @@ class MainWindow(QMainWindow):
         s, sound, form = self.settings, self.sound.choice(), self.training.choice()
         s.engine, s.q, s.drive = sound.engine, sound.q, sound.drive
         s.velocity, s.master, s.model_rate = sound.velocity, sound.master, sound.rate
+        s.room, s.room_wet = sound.room_on, sound.room_wet
         s.octave = self.player.shift
         s.midi_input = self.midi.wanted
         s.train_keys, s.optimizer, s.init, s.budget = form.keys, form.optimizer, form.init, form.budget

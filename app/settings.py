@@ -12,6 +12,7 @@ from dataclasses import asdict, dataclass, fields
 
 from PySide6.QtCore import QByteArray, QSettings
 
+from iirnn_core.rt.master_layout import ROOM_DEFAULT_WET
 from iirnn_core.synth.renderer import ENGINES
 
 OPTIMIZERS = ("best", "adam", "randdir")
@@ -35,8 +36,9 @@ class AppSettings:
     """What the window remembers between runs.
 
     Sound: ``engine`` (one of ENGINES), ``q`` (pole radius), ``drive``, ``velocity`` (1..127, the
-    computer keyboard's), ``master`` (volume 0..1), ``model_rate`` (Hz), ``octave`` (shift of the
-    computer keyboard). Audio: ``device`` (output name, "" = default), ``samplerate`` (Hz),
+    computer keyboard's), ``master`` (volume 0..1), ``room`` (the small room on or off) and ``room_wet``
+    (its wet mix, 0..1), ``model_rate`` (Hz), ``octave`` (shift of the computer keyboard). Audio: ``device``
+    (output name, "" = default), ``samplerate`` (Hz),
     ``blocksize`` (frames), ``latency``, ``cpus_awake`` (keep idle CPUs from halting while notes sound),
     ``midi_input`` (MIDI input port name, "" = none). Training: ``train_keys`` (note list/range text),
     ``optimizer``, ``init``, ``budget`` (seconds, 0 = the trainer's default). ``geometry``: the
@@ -48,6 +50,8 @@ class AppSettings:
     drive: float = 0.1
     velocity: int = 100
     master: float = 0.8
+    room: bool = False
+    room_wet: float = ROOM_DEFAULT_WET
     model_rate: int = 8000
     octave: int = 0
     device: str = ""
@@ -70,6 +74,7 @@ class AppSettings:
             "drive": lambda v: 0.0 < v <= 100.0,
             "velocity": lambda v: 1 <= v <= 127,
             "master": lambda v: 0.0 <= v <= 1.0,
+            "room_wet": lambda v: 0.01 <= v <= 1.0,
             "model_rate": lambda v: 1000 <= v <= 192000,
             "octave": lambda v: -4 <= v <= 3,
             "samplerate": lambda v: 8000 <= v <= 192000,

@@ -1,6 +1,6 @@
 """From the sound controls to the engine: what the controls select, what sounds for them with a model (the
 core's one rule, :func:`iirnn_core.models.what_plays.what_plays`), and one engine change once the controls
-have rested (a slider drag is one change, not one per step).
+have rested (a slider drag is one change, not one per step): patches, master volume and room together.
 """
 
 from __future__ import annotations
@@ -74,7 +74,8 @@ class SoundController(QObject):
         self._timer.stop()
         try:
             playing = self.playing()
-            window.engine.configure(playing.engine, playing.settings, window.model, window.sound.master)
+            choice = window.sound.choice()
+            window.engine.configure(playing.engine, playing.settings, window.model, choice.master, choice.room)
         except SettingError as exc:
             window.statusBar().showMessage(f"Not applied: {one_line(exc)}")
         window.plot_control.redraw()

@@ -1,4 +1,4 @@
-"""Sound controls: engine, Q (shown with its decay time), drive, velocity, master volume, model rate.
+"""Sound controls: engine, Q (shown with its decay time), drive, velocity, master volume, room, model rate.
 
 Also the trained model's state: a trained model is tied to the rate and Q it learned at; when the
 controls differ, a banner says so and offers to train for the current settings. Sliders and combo
@@ -11,11 +11,12 @@ import math
 from dataclasses import dataclass
 
 from PySide6.QtCore import Qt, Signal
-from PySide6.QtWidgets import (QComboBox, QFormLayout, QGroupBox, QHBoxLayout, QLabel, QPushButton, QSlider,
-                               QVBoxLayout, QWidget)
+from PySide6.QtWidgets import (QCheckBox, QComboBox, QFormLayout, QGroupBox, QHBoxLayout, QLabel, QPushButton,
+                               QSlider, QVBoxLayout, QWidget)
 
 from iirnn_core.dsp.resonator import t60_from_q
 from iirnn_core.models.what_plays import model_fits
+from iirnn_core.rt.master_layout import ROOM_DECAY_SECONDS, ROOM_DEFAULT_WET
 
 from .settings import MODEL_RATES
 
@@ -55,7 +56,8 @@ def _slider(minimum: int, maximum: int) -> QSlider:
 class SoundChoice:
     """What the sound panel's controls select, handed to the window as one value: ``engine``, ``ab_twin``,
     ``untrained`` (what a trained twin plays for a key its model lacks), ``q``, ``drive``, ``velocity``
-    (1..127), ``master`` (0..1) and the model ``rate`` (Hz)."""
+    (1..127), ``master`` (0..1), the model ``rate`` (Hz), and the small room: ``room_on`` and its wet mix
+    ``room_wet`` (0..1, kept while the room is off)."""
 
     engine: str
     ab_twin: str
@@ -65,6 +67,13 @@ class SoundChoice:
     velocity: int
     master: float
     rate: int
+    room_on: bool = False
+    room_wet: float = ROOM_DEFAULT_WET
+
+    @property
+    def room(self) -> float:
+        """The wet mix the engine plays: ``room_wet`` with the room on, else 0."""
+        return self.room_wet if self.room_on else 0.0
 
 
 class SoundPanel(QGroupBox):
@@ -104,6 +113,12 @@ class SoundPanel(QGroupBox):
         self.velocity_label = QLabel()
         self.master_slider = _slider(0, 100)
         self.master_label = QLabel()
+        self.room_box = QCheckBox("on")
+        self.room_box.setFocusPolicy(Qt.NoFocus)
+        self.room_box.setToolTip(f"A small room: a short reverb (about {ROOM_DECAY_SECONDS:g} s) after the voices")
+        self.room_slider = _slider(1, 100)
+        self.room_slider.setToolTip("The room's wet mix")
+        self.room_label = QLabel()
         self.rate_box = QComboBox()
         self.rate_box.setFocusPolicy(Qt.NoFocus)
         for rate in MODEL_RATES:
@@ -125,8 +140,11 @@ class SoundPanel(QGroupBox):
         form.addRow("Model rate", self.rate_box)
         for title, slider, label in (("Q", self.q_slider, self.q_label), ("Drive", self.drive_slider, self.drive_label),
                                      ("Velocity", self.velocity_slider, self.velocity_label),
-                                     ("Master", self.master_slider, self.master_label)):
+                                     ("Master", self.master_slider, self.master_label),
+                                     ("Room", self.room_slider, self.room_label)):
             row = QHBoxLayout()
+            if slider is self.room_slider:
+                row.addWidget(self.room_box)
             row.addWidget(slider, 1)
             label.setMinimumWidth(120)
             row.addWidget(label)
@@ -143,15 +161,16 @@ class SoundPanel(QGroupBox):
         self.drive_slider.valueChanged.connect(self._on_drive_moved)  # before _on_change reads the drive
         for box in (self.engine_box, self.ab_twin_box, self.untrained_box, self.rate_box):
             box.currentIndexChanged.connect(self._on_change)
-        for slider in (self.q_slider, self.drive_slider, self.velocity_slider, self.master_slider):
+        for slider in (self.q_slider, self.drive_slider, self.velocity_slider, self.master_slider, self.room_slider):
             slider.valueChanged.connect(self._on_change)
+        self.room_box.toggled.connect(self._on_change)
         self.set_values("iir", 0.995, 0.1, 100, 0.8, 8000)
 
     # ---- values ---------------------------------------------------------------------------
     def choice(self) -> SoundChoice:
         """Every control's value at once."""
         return SoundChoice(self.engine, self.ab_twin, self.untrained, self.q, self.drive, self.velocity,
-                           self.master, self.rate)
+                           self.master, self.rate, self.room_box.isChecked(), self.room_slider.value() / 100.0)
 
     @property
     def engine(self) -> str:
@@ -193,7 +212,8 @@ class SoundPanel(QGroupBox):
         """Model sample rate in Hz (the rate the recurrences run at)."""
         return int(self.rate_box.currentData())
 
-    def set_values(self, engine: str, q: float, drive: float, velocity: int, master: float, rate: int) -> None:
+    def set_values(self, engine: str, q: float, drive: float, velocity: int, master: float, rate: int,
+                   room_on: bool = False, room_wet: float = ROOM_DEFAULT_WET) -> None:
         """Move every control (one ``changed`` signal at the end)."""
         self._updating = True
         try:
@@ -207,6 +227,8 @@ class SoundPanel(QGroupBox):
             self.drive_slider.setValue(self._drive_position(drive))
             self.velocity_slider.setValue(int(velocity))
             self.master_slider.setValue(int(round(master * 100)))
+            self.room_box.setChecked(bool(room_on))
+            self.room_slider.setValue(int(round(room_wet * 100)))
         finally:
             self._updating = False
         self._on_change()
@@ -278,6 +300,8 @@ class SoundPanel(QGroupBox):
         self.drive_label.setText(f"{self._drive:g}" + ("  (the seed)" if self._drive == 1.0 else ""))
         self.velocity_label.setText(str(self.velocity))
         self.master_label.setText(f"{self.master_slider.value()} %")
+        self.room_slider.setEnabled(self.room_box.isChecked())
+        self.room_label.setText(f"{self.room_slider.value()} % wet" if self.room_box.isChecked() else "off")
         self.ab_twin_box.setEnabled(self.engine == "ab")
         self._update_mismatch()
         self.changed.emit()

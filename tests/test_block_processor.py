@@ -189,7 +189,7 @@ def test_a_writer_that_times_out_changes_nothing_and_says_so(caplog):
     pipeline = eng.pipeline
     started = time.perf_counter()
     try:
-        proc.publish(pipeline, None, 0.1, 0.25, timeout=0.3)
+        proc.publish(pipeline, None, 0.1, 0.25, 0.0, timeout=0.3)
     except OutputNotAnswering as exc:
         assert "did not answer within 0.3 s" in str(exc)
     else:
@@ -199,5 +199,5 @@ def test_a_writer_that_times_out_changes_nothing_and_says_so(caplog):
     assert all(np.array_equal(a, b) for a, b in zip(halves, (proc.half_f, proc.p_bank, proc.p_w_hh)))
     assert proc.handoff_timeouts == 1 and "did not answer" in caplog.text
     proc.stop_driving()  # the output was closed: no callback can run, the writer goes on at once
-    proc.publish(pipeline, None, 0.1, 0.25, timeout=0.3)
+    proc.publish(pipeline, None, 0.1, 0.25, 0.0, timeout=0.3)
     assert int(proc.sync[S_PUB]) != word

@@ -88,6 +88,7 @@ def test_bench_json_has_every_row(capsys):
     for engine in ("iir", "rnn-analytic", "live-iir", "live-rnn-analytic", "seed-nn.RNN"):
         for voices in (1, 8, 32, 64):
             assert (engine, voices) in engines
+    assert ("live-rnn-analytic+room", 64) in engines  # the callback with the room on (and the limiter, always in)
     assert all(r["rate"] == 48000 and r["block"] == 128 and r["load"] > 0 for r in rows)
 
 

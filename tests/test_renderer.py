@@ -14,7 +14,7 @@ RAW = SynthSettings(raw=True)
 
 
 def _render_one(patches, frames, block, offset=0, amplitude=0.1, channels=1):
-    r = Renderer(channels, max_voices=4, block_max=block, limiter=False, retire_level=0.0)
+    r = Renderer(channels, max_voices=4, block_max=block, guard=False, retire_level=0.0)
     r.trigger(patches, amplitude, offset)
     return r.render(frames, block)
 

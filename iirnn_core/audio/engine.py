@@ -8,10 +8,12 @@ holding the GIL cannot make the audio drop out. Each impulse is placed at the sa
 block that sounds one block period after its key event, so every note has the same latency,
 measured per note from PortAudio's DAC times.
 
-Changing engine, Q, drive, model or master gain builds a patch table for all 128 keys here, off
+Changing engine, Q, drive, model, master gain or room builds a patch table for all 128 keys here, off
 the audio thread, and publishes it into the processor's idle half: new notes use it, sounding
-notes keep their weights, nothing clicks. A new model rate or hidden size gets a new pipeline
-while the old one rings out.
+notes keep their weights, the master gain and the room's wet mix ramp to their new values over
+20 ms, nothing clicks. After the master gain, a peak limiter (1 ms lookahead, ceiling -0.3 dBFS)
+keeps every sample below full scale (:mod:`iirnn_core.synth.master`). A new model rate or hidden size
+gets a new pipeline while the old one rings out.
 
 The engine builds patch tables and reports :meth:`AudioEngine.stats`; an
 :class:`~iirnn_core.audio.supervisor.OutputSupervisor` opens the device (by name, with rollback),
@@ -37,6 +39,7 @@ from iirnn_core.errors import one_line
 from iirnn_core.dsp.notes import NoteError, midi_to_note
 from iirnn_core.audio.supervisor import OutputSupervisor
 from iirnn_core.audio.dropout_causes import DropoutCauses
+from iirnn_core.synth.master import check_wet
 from iirnn_core.synth.pipeline import Pipeline
 from iirnn_core.synth.renderer import ENGINES, SynthSettings, patches_for
 from iirnn_core.dsp.resonator import SettingError
@@ -117,6 +120,10 @@ class EngineStats:
     """The output's losses and returns since start, one sentence each (the supervisor's ``events``)."""
     dropout_cause: str = ""
     """What made recent dropouts, where it can be seen, in a few words (:mod:`iirnn_core.audio.dropout_causes`)."""
+    limiter_reduction_db: float = 0.0
+    """The most the master limiter reduced the level since the output started (dB; 0: it never acted)."""
+    room: float = 0.0
+    """The room's wet mix (0: no room)."""
 
     def as_dict(self) -> dict:
         """Plain dict, JSON-ready (NaN, e.g. no latency measured yet, becomes None)."""
@@ -143,10 +150,11 @@ def warm_up() -> None:
 
 
 class AudioEngine:
-    """Keys in, sound out: see the module docstring. ``polyphony`` voices per bank (IIR, RNN)."""
+    """Keys in, sound out: see the module docstring. ``polyphony`` voices per bank (IIR, RNN); ``room`` the small
+    room's wet mix (0: none .. 1)."""
 
     def __init__(self, cfg: AudioConfig = AudioConfig(), settings: SynthSettings = SynthSettings(),
-                 engine: str = "iir", model=None, polyphony: int = 32):
+                 engine: str = "iir", model=None, polyphony: int = 32, room: float = 0.0):
         if not isinstance(cfg, AudioConfig):
             raise TypeError("cfg must be an AudioConfig")
         if not (isinstance(polyphony, int) and 1 <= polyphony <= 256):
@@ -157,6 +165,7 @@ class AudioEngine:
         self._model = model
         self._polyphony = polyphony
         self._master = 1.0
+        self._room = check_wet(room)
         self._lock = threading.RLock()  # serialises the setters and device changes; the callback never takes it
         self._callback_errors = 0
         self._clock = time.perf_counter  # the engine's time base (s); tests may substitute a fake clock
@@ -191,7 +200,7 @@ class AudioEngine:
         key = (float(settings.rate), proc.device_rate, proc.channels, self._polyphony, hidden, proc.blocksize)
         pipeline = next((p for p in proc.pipelines if p is not None and p.key == key), None) or Pipeline(*key)
         try:
-            proc.publish(pipeline, patches, float(settings.amplitude), self._master)
+            proc.publish(pipeline, patches, float(settings.amplitude), self._master, self._room)
         except (ValueError, OutputNotAnswering) as exc:
             raise SettingError(one_line(exc)) from None
         return tuple(patches)
@@ -222,6 +231,11 @@ class AudioEngine:
         return self._master
 
     @property
+    def room(self) -> float:
+        """The small room's wet mix (0: no room .. 1)."""
+        return self._room
+
+    @property
     def pipeline(self) -> Pipeline:
         """The pipeline new notes go to."""
         return self._processor.pipeline_in_use()
@@ -236,9 +250,10 @@ class AudioEngine:
         return 0 <= midi < 128 and self._patches[midi] is not None
 
     def configure(self, engine: str | None = None, settings: SynthSettings | None = None, model=_KEEP,
-                  master: float | None = None) -> None:
-        """Change any of engine, settings, model and master volume at once: one patch table, one publish,
-        for new notes. SettingError if the combination is impossible (nothing changes)."""
+                  master: float | None = None, room: float | None = None) -> None:
+        """Change any of engine, settings, model, master volume and the room's wet mix at once: one patch table,
+        one publish, for new notes (master and room for every block). SettingError if the combination is
+        impossible (nothing changes)."""
         engine = self._engine if engine is None else engine
         settings = self._settings if settings is None else settings
         model = self._model if model is _KEEP else model
@@ -246,14 +261,17 @@ class AudioEngine:
             master = float(master)
             if not math.isfinite(master):
                 raise SettingError(f"master volume must be a number 0..1, got {master}")
+        room = None if room is None else check_wet(room)
         with self._lock:
-            previous = self._master
+            previous = self._master, self._room
             if master is not None:
                 self._master = min(1.0, max(0.0, master))
+            if room is not None:
+                self._room = room
             try:
                 self._patches = self._apply(engine, settings, model)
             except Exception:
-                self._master = previous
+                self._master, self._room = previous
                 raise
             self._engine, self._settings, self._model = engine, settings, model
 
@@ -275,13 +293,25 @@ class AudioEngine:
         if not math.isfinite(volume):
             raise SettingError(f"master volume must be a number 0..1, got {volume}")
         with self._lock:
-            proc = self._processor
             master = min(1.0, max(0.0, volume))
-            try:
-                proc.publish(proc.pipeline_in_use(), None, float(self._settings.amplitude), master)
-            except OutputNotAnswering as exc:
-                raise SettingError(one_line(exc)) from None
+            self._publish_levels(master, self._room)
             self._master = master
+
+    def set_room(self, wet: float) -> None:
+        """The small room's wet mix, 0 (no room) .. 1, ramped in the callback over about 20 ms (SettingError for
+        anything else; nothing changes)."""
+        wet = check_wet(wet)
+        with self._lock:
+            self._publish_levels(self._master, wet)
+            self._room = wet
+
+    def _publish_levels(self, master: float, room: float) -> None:
+        """Publish ``master`` and ``room`` with the patches in use (under the lock)."""
+        proc = self._processor
+        try:
+            proc.publish(proc.pipeline_in_use(), None, float(self._settings.amplitude), master, room)
+        except OutputNotAnswering as exc:
+            raise SettingError(one_line(exc)) from None
 
     # ---- events (any thread, never blocks the callback) ---------------------------------------
 
@@ -415,6 +445,8 @@ class AudioEngine:
             output_events=tuple(self._out.events),
             dropout_cause=self._causes.tick(max(acc.underruns_timestamps, acc.underruns_wallclock),
                                             self._out.is_null, self._out.wakeup.state),
+            limiter_reduction_db=proc.limiter_reduction_db,
+            room=self._room,
         )
 
     def latencies_ms(self) -> np.ndarray:

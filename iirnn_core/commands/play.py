@@ -25,7 +25,7 @@ from iirnn_core.midi.ports import APIS
 from iirnn_core.dsp.notes import note_to_midi, parse_notes
 from iirnn_core.synth.renderer import ENGINES, SynthSettings
 from iirnn_core.commands.limits import add_max_seconds, check_disk, check_seconds
-from iirnn_core.commands.render import model_for_engine
+from iirnn_core.commands.render import add_room, model_for_engine, room_arg
 
 
 def add_parser(sub) -> None:
@@ -56,6 +56,7 @@ def add_parser(sub) -> None:
     p.add_argument("--q", type=float, default=0.995, help="pole radius, 0 < Q < 1 (default 0.995)")
     p.add_argument("--drive", type=float, default=1.0, help="RNN drive d (default 1)")
     p.add_argument("--polyphony", type=int, default=32, help="voices per bank (default 32)")
+    add_room(p)
     p.add_argument("--json", action="store_true", help="print the accounting as one JSON object")
     add_max_seconds(p)
     p.set_defaults(run=run)
@@ -118,6 +119,7 @@ def run(args: argparse.Namespace) -> int:
     check_seconds("play", "the take", args.seconds, args.max_seconds)
     if args.record is not None and math.isfinite(args.seconds):  # 2 channels: the most an output here has
         check_disk("play", args.record, math.ceil(args.seconds * args.samplerate), 2, KEEP_FREE_BYTES)
+    room = room_arg("play", args)
     midis = [note_to_midi(n) for n in parse_notes(args.notes)] if args.notes is not None else []
     settings = SynthSettings(rate=args.rate, q=args.q, drive=args.drive)
     cfg = AudioConfig(device=args.device, samplerate=args.samplerate, blocksize=args.blocksize,
@@ -129,7 +131,7 @@ def run(args: argparse.Namespace) -> int:
         except LookupError as exc:
             raise UsageError(f"iirnn play: {exc}") from None
     model = model_for_engine(args.engine, args.model, settings)
-    engine = AudioEngine(cfg, settings, args.engine, model, polyphony=args.polyphony)
+    engine = AudioEngine(cfg, settings, args.engine, model, polyphony=args.polyphony, room=room)
     silent = [n for n in midis if not engine.playable(n)]
     if silent:
         raise UsageError(f"iirnn play: {len(silent)} of the notes cannot sound with this engine and model rate")
@@ -169,6 +171,7 @@ def run(args: argparse.Namespace) -> int:
               f"{stats.underruns_wallclock} (wall clock)"
               + (f" ({stats.dropout_cause})" if stats.dropout_cause else "")
               + f", callback load mean {stats.callback_load_mean:.3f} "
-              f"max {stats.callback_load_max:.3f}, key-to-sound latency median {stats.latency_ms_median:.1f} ms"
+              f"max {stats.callback_load_max:.3f}, key-to-sound latency median {stats.latency_ms_median:.1f} ms, "
+              f"limiter reduced up to {stats.limiter_reduction_db:.1f} dB"
               + ("" if stats.null_output else f"; CPU wake-up request: {stats.cpu_wakeup}"))
     return 0

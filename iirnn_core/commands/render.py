@@ -1,4 +1,6 @@
-"""``iirnn render``: notes struck at sample 0, or a MIDI file, rendered offline through the live renderer to a WAV."""
+"""``iirnn render``: notes struck at sample 0, or a MIDI file, rendered offline through the live renderer and the live
+output stage (room, peak limiter) to a WAV; one line on stdout says where it went, its peak and how much the
+limiter took off."""
 
 from __future__ import annotations
 
@@ -13,6 +15,9 @@ import scipy.io.wavfile
 from iirnn_core.commands.limits import add_max_seconds, check_disk, check_seconds
 from iirnn_core.midi.file import midi_frames, read_midi, render_midi
 from iirnn_core.dsp.notes import midi_to_note, parse_notes
+from iirnn_core.dsp.resonator import SettingError
+from iirnn_core.rt.master_layout import ROOM_DECAY_SECONDS, ROOM_DEFAULT_WET
+from iirnn_core.synth.master import MasterStage
 from iirnn_core.synth.renderer import ENGINES, SynthSettings, render_notes
 from iirnn_core.models.what_plays import uses_trained_model
 
@@ -41,8 +46,41 @@ def add_parser(sub) -> None:
                    help="trained model file (for --engine rnn-trained; default: the shipped model)")
     p.add_argument("--raw", action="store_true",
                    help="plain sum of the voices (no loudness compensation, no limiter), as the seed")
+    add_room(p)
     add_max_seconds(p)
     p.set_defaults(run=run)
+
+
+def add_room(parser) -> None:
+    """The ``--room [WET]`` option of ``render`` and ``play``."""
+    parser.add_argument("--room", type=float, nargs="?", const=ROOM_DEFAULT_WET, default=0.0, metavar="WET",
+                        help=f"a small room (reverb of about {ROOM_DECAY_SECONDS:g} s) mixed in at WET, 0..1 "
+                             f"(default {ROOM_DEFAULT_WET:g} when given without a value; off without --room)")
+
+
+def room_arg(command: str, args: argparse.Namespace) -> float:
+    """``--room`` checked (0..1, and not with ``--raw``), or UsageError with one line."""
+    from iirnn_core.errors import UsageError
+    from iirnn_core.synth.master import check_wet
+
+    try:
+        wet = check_wet(args.room)
+    except SettingError as exc:
+        raise UsageError(f"iirnn {command}: --room: {exc}") from None
+    if wet > 0 and getattr(args, "raw", False):
+        raise UsageError(f"iirnn {command}: --raw is the plain sum of the voices; it takes no --room")
+    return wet
+
+
+def summary(out: str, audio: np.ndarray, rate: float, stage) -> str:
+    """The line ``iirnn render`` prints: the file, its length, its peak (dBFS) and the limiter's most reduction."""
+    peak = float(np.max(np.abs(audio))) if audio.size else 0.0
+    level = f"{20.0 * math.log10(peak):.2f} dBFS" if peak > 0 else "silent"
+    line = f"{out}: {audio.shape[0] / rate:.3g} s at {rate:g} Hz, peak {level}"
+    if stage is None:
+        return line + " (raw: no limiter)"
+    return (line + f", limiter reduced up to {stage.reduction_db:.1f} dB"
+            + (f", room {stage.room:g}" if stage.room > 0 else ""))
 
 
 def load_model_arg(path: str | None):
@@ -79,6 +117,7 @@ def run(args: argparse.Namespace) -> int:
     notes = parse_notes(args.notes) if args.midi is None else None
     events = read_midi(args.midi) if args.midi is not None else None
     settings = SynthSettings(rate=args.rate, q=args.q, drive=args.drive, amplitude=args.amplitude, raw=args.raw)
+    room = room_arg("render", args)
     if events is None:
         frames = int(round(args.seconds * args.rate)) if math.isfinite(args.seconds) else 0
     else:
@@ -87,13 +126,16 @@ def run(args: argparse.Namespace) -> int:
     check_seconds("render", what, frames / args.rate, args.max_seconds)
     check_disk("render", args.out, frames, 1)
     model = model_for_engine(args.engine, args.model, settings)
+    stage = None if args.raw else MasterStage(settings.rate, settings.channels, room)
     if events is None:
-        audio = render_notes(args.engine, notes, settings, args.seconds, model)
+        audio = render_notes(args.engine, notes, settings, args.seconds, model, stage=stage)
     else:
-        audio, silent = render_midi(events, args.engine, settings, args.seconds, model)
+        audio, silent = render_midi(events, args.engine, settings, args.seconds, model, stage=stage)
         if silent:
             names = " ".join(midi_to_note(n) for n in silent)
             print(f"iirnn: {len(silent)} keys of {args.midi} cannot sound with {args.engine} at {args.rate:g} Hz "
                   f"and were left out: {names}", file=sys.stderr)
-    scipy.io.wavfile.write(args.out, int(round(args.rate)), audio[:, 0].astype(np.float32))
+    mono = audio[:, 0].astype(np.float32)
+    scipy.io.wavfile.write(args.out, int(round(args.rate)), mono)
+    print(f"iirnn: wrote {summary(args.out, mono, args.rate, stage)}")
     return 0

@@ -21,7 +21,7 @@ import numpy as np
 from iirnn_core.errors import UsageError, one_line
 from iirnn_core.midi.events import RELEASE, SILENCE, START, MidiState
 from iirnn_core.dsp.notes import NoteError, midi_to_note
-from iirnn_core.synth.renderer import RETIRE_LEVEL, Renderer, SynthSettings, patches_for
+from iirnn_core.synth.renderer import RETIRE_LEVEL, Renderer, SynthSettings, finish, patches_for
 from iirnn_core.dsp.resonator import SettingError
 
 PLAYING = ("note_on", "note_off", "control_change", "reset")
@@ -68,19 +68,20 @@ def midi_frames(events, rate: float, tail: float) -> int:
 
 
 def render_midi(events, engine: str, settings: SynthSettings, tail: float, model=None,
-                polyphony: int = POLYPHONY, block: int = 128) -> tuple[np.ndarray, list[int]]:
+                polyphony: int = POLYPHONY, block: int = 128, stage=None) -> tuple[np.ndarray, list[int]]:
     """Render ``events`` ((seconds, mido message), as :func:`read_midi` gives) with ``engine``.
 
     Returns the audio (frames, settings.channels) float64 at ``settings.rate`` (from 0 s to the last
     event plus ``tail`` s), and the keys that could not sound with this engine and rate (left out,
     e.g. above Nyquist, or missing from the model). With ``settings.raw`` it is the plain sum of the
-    voices, otherwise what the live synth plays (loudness compensation, soft limiter)."""
+    voices, otherwise what the live synth plays: loudness compensation, then the master stage ``stage``
+    (room, peak limiter; default a new one without room, :func:`iirnn_core.synth.renderer.finish`)."""
     rate = float(settings.rate)
     frames = midi_frames(events, rate, tail)
     timed = [(int(round(t * rate)), msg) for t, msg in events]
     hidden = max([settings.hidden] + ([model.hidden] if model is not None else []))
     renderer = Renderer(settings.channels, max_voices=polyphony, rnn_hidden=hidden, block_max=block,
-                        limiter=not settings.raw, retire_level=0.0 if settings.raw else RETIRE_LEVEL)
+                        guard=not settings.raw, retire_level=0.0 if settings.raw else RETIRE_LEVEL)
     patches: dict[int, tuple | None] = {}
 
     def start(note: int, velocity: float) -> None:
@@ -108,4 +109,4 @@ def render_midi(events, engine: str, settings: SynthSettings, tail: float, model
         stop = min(pos + block, frames, timed[i][0] if i < len(timed) else frames)
         renderer.render_block(out[pos:stop])
         pos = stop
-    return out, sorted(n for n, p in patches.items() if p is None)
+    return finish(out, settings, stage, block), sorted(n for n, p in patches.items() if p is None)

@@ -110,11 +110,8 @@ def mix_bank(y, count, gains, out, peaks):
 
 
 @njit(**_JIT)
-def soft_limit(out, knee):
-    """Limit out (N, C) in place to (-1, 1): linear below ``knee``, tanh-shaped above; returns 1 if NaN/Inf.
-
-    A block holding a NaN or Inf is zeroed (muted) and reported, never passed on.
-    """
+def mute_if_not_finite(out):
+    """Zero out (N, C) in place if it holds a NaN or Inf (a block muted, never passed on); returns 1 if so, else 0."""
     bad = 0
     for n in range(out.shape[0]):
         for c in range(out.shape[1]):
@@ -124,16 +121,7 @@ def soft_limit(out, knee):
         for n in range(out.shape[0]):
             for c in range(out.shape[1]):
                 out[n, c] = 0.0
-        return 1
-    span = 1.0 - knee
-    for n in range(out.shape[0]):
-        for c in range(out.shape[1]):
-            s = out[n, c]
-            a = abs(s)
-            if a > knee:
-                a = knee + span * math.tanh((a - knee) / span)
-                out[n, c] = a if s > 0 else -a
-    return 0
+    return bad
 
 
 @njit(**_JIT)

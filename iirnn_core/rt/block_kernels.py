@@ -18,11 +18,12 @@ from iirnn_core.rt.atomics import (current_thread_id, f32_array2, f64_array1, f6
                       i64_array3, load_acquire, monotonic_seconds, store_release)
 from iirnn_core.rt.block_layout import (NOTE_ON, NOTE_OFF, KEYS, VOICES_PER_KEY, MASTER_RAMP_SECONDS, R_PIPES, R_PBANK, R_PHIDDEN, R_PWHH,
                            R_PWIH, R_PWOUT, R_PGAINS, R_HALF_F, R_HALF_I, R_SYNC, R_RING, R_EV_I, R_EV_F, R_CB_I, R_CB_F,
-                           R_ACC_I, R_ACC_F, R_LAT, R_SCOPE, R_REC, R_REC_I, S_PUB, S_SEEN, S_BUSY0, S_FADE0, S_THREAD, C_CUR,
-                           C_RETIRING, C_FADING, C_PANIC, C_CALLBACKS, C_MUTED, C_SCOPE_POS, G_GAIN, G_LAST, G_RATE, G_OUTLAT,
-                           G_HOSTLAT,
-                           H_AMPLITUDE, H_MASTER, H_PIPE, REC_ON, REC_WRITE, REC_READ, REC_DROPPED)
-from iirnn_core.rt.output_stage import add_ramped, finish_block, scale_ramped
+                           R_ACC_I, R_ACC_F, R_LAT, R_SCOPE, R_REC, R_REC_I, R_MASTER, S_PUB, S_SEEN, S_BUSY0, S_FADE0,
+                           S_THREAD, C_CUR, C_RETIRING, C_FADING, C_PANIC, C_CALLBACKS, C_MUTED, C_SCOPE_POS, G_GAIN,
+                           G_LAST, G_RATE, G_OUTLAT, G_HOSTLAT, G_WET,
+                           H_AMPLITUDE, H_MASTER, H_ROOM, H_PIPE, REC_ON, REC_WRITE, REC_READ, REC_DROPPED)
+from iirnn_core.rt.master_layout import L_LOOKAHEAD, M_LIM_I
+from iirnn_core.rt.output_stage import add_ramped, finish_block, master_block, scale_ramped
 from iirnn_core.rt.pipeline_kernels import pipe_begin, pipe_input_index, pipe_landing_frame, pipe_render, pipe_silence
 
 _JIT = dict(nogil=True, cache=True, error_model="numpy")
@@ -120,6 +121,7 @@ def _drain_events(ptab, pipes, half, cur, retiring, frames, rate, now, dac_now):
     write = load_acquire(ring, 0)
     read = ring[1]
     block_start = now - frames / rate
+    lookahead = i64_array1(i64_array2(ptab, R_MASTER), M_LIM_I)[L_LOOKAHEAD]  # the limiter delays every frame
     while read < write:
         slot = read & mask
         kind, midi = ev_i[slot, 0], ev_i[slot, 1]
@@ -134,7 +136,7 @@ def _drain_events(ptab, pipes, half, cur, retiring, frames, rate, now, dac_now):
                 break
             if index >= 0:
                 landed = pipe_landing_frame(pipes[cur], index)
-                acc_note_latency(acc_i, latencies, dac_now + landed / rate - when)
+                acc_note_latency(acc_i, latencies, dac_now + (landed + lookahead) / rate - when)
         elif kind == NOTE_OFF:
             vk.release_note(pipes[cur], midi)
             if retiring >= 0:
@@ -145,6 +147,12 @@ def _drain_events(ptab, pipes, half, cur, retiring, frames, rate, now, dac_now):
             break
         read += 1
     store_release(ring, 1, read)
+
+
+@njit(**_JIT)
+def _ramp(value, target, step):
+    """``value`` moved towards ``target`` by at most ``step``."""
+    return target if abs(target - value) <= step else (value + step if target > value else value - step)
 
 
 @njit(**_JIT)
@@ -216,7 +224,8 @@ def process_block(ptab, out, frames, now, current, dac, underflow):
         add_ramped(tail, mix, 1.0, 0.0)
         pipe_silence(pipes[fading])
         cb_i[C_FADING] = -1
-    if cb_i[C_PANIC]:
+    panic = cb_i[C_PANIC]
+    if panic:
         scale_ramped(mix, 1.0, 0.0)
         pipe_silence(pipes[cur])
         if retiring >= 0:
@@ -225,12 +234,14 @@ def process_block(ptab, out, frames, now, current, dac, underflow):
         cb_i[C_PANIC] = 0
     cb_i[C_RETIRING] = retiring
 
-    gain = cb_f[G_GAIN]
     step = frames / (MASTER_RAMP_SECONDS * rate)
-    target = f64_array2(ptab, R_HALF_F)[half, H_MASTER]
-    new_gain = target if abs(target - gain) <= step else (gain + step if target > gain else gain - step)
-    cb_f[G_GAIN] = new_gain
-    bad = finish_block(mix, out, gain, new_gain, f64_array1(ptab, R_SCOPE), cb_i[C_SCOPE_POS])
+    half_f = f64_array2(ptab, R_HALF_F)
+    gain, wet = cb_f[G_GAIN], cb_f[G_WET]
+    new_gain = _ramp(gain, half_f[half, H_MASTER], step)
+    new_wet = 0.0 if panic else _ramp(wet, half_f[half, H_ROOM], step)  # panic fades the room's tail too; it
+    cb_f[G_GAIN], cb_f[G_WET] = new_gain, new_wet  # comes back empty, ramping up from 0
+    bad = master_block(i64_array2(ptab, R_MASTER), mix, gain, new_gain, wet, new_wet)
+    finish_block(mix, out, f64_array1(ptab, R_SCOPE), cb_i[C_SCOPE_POS])
     store_release(cb_i, C_SCOPE_POS, cb_i[C_SCOPE_POS] + frames)
     record_block(f32_array2(ptab, R_REC), i64_array1(ptab, R_REC_I), out, frames)
     if bad or muted:

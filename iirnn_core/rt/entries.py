@@ -22,6 +22,8 @@ from iirnn_core.rt.block_layout import C_CHANNELS, PA_OUTPUT_UNDERFLOW, R_CB_I, 
 from iirnn_core.rt.jack_layout import (J_BLOCK, J_CHANNELS, J_CYCLES, J_GET_BUFFER, J_LAST_FRAMES, J_PORT0, J_PORT1,
                                       J_PORT_LATENCY, J_RATE, J_SCRATCH, J_SHUTDOWN, J_TABLE, J_XRUNS, J_XRUNS_SEEN,
                                       JACK_WORDS)
+from iirnn_core.rt.master_layout import MASTER_ROWS
+from iirnn_core.rt.output_stage import master_block as _master_block
 from iirnn_core.rt.prototypes import PROTOTYPES
 
 _NUMBA_TYPES = {"void*": types.voidptr, "int64": types.int64, "uint64": types.uint64, "uint32": types.uint32,
@@ -157,6 +159,15 @@ def silence_voices(table, rows):
 
 
 @_entry
+def master_block(table, buf, frames, channels, gain_from, gain_to, wet_from, wet_to):
+    """A master stage's last steps on ``buf`` (frames, channels) float64 in place: room, master gain, limiter,
+    clamp (:func:`~iirnn_core.rt.output_stage.master_block`); 1 if the block held NaN/Inf and was muted."""
+    return np.int64(_master_block(table_at(address_of(table), MASTER_ROWS),
+                                  carray(_f64_ptr(address_of(buf)), (frames, channels)),
+                                  gain_from, gain_to, wet_from, wet_to))
+
+
+@_entry
 def acc_reset(ints, n_ints, floats, n_floats):
     """Reset an accounting's counters ``ints`` (n_ints,) int64 and state ``floats`` (n_floats,) float64."""
     _acc_reset(carray(_i64_ptr(address_of(ints)), (n_ints,)), carray(_f64_ptr(address_of(floats)), (n_floats,)))
@@ -173,6 +184,6 @@ def ignore_jack(text):
 
 
 ENTRIES = {f.__name__: f for f in (pa_callback, jack_process, jack_xrun, jack_shutdown, process, push, publish,
-                                   read_recorded, render_voices, start_voice, release_note, silence_voices, acc_reset,
-                                   ignore_alsa, ignore_jack)}
+                                   read_recorded, render_voices, start_voice, release_note, silence_voices,
+                                   master_block, acc_reset, ignore_alsa, ignore_jack)}
 """Every entry point by name; the keys are those of :data:`~iirnn_core.rt.prototypes.PROTOTYPES`."""

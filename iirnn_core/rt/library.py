@@ -213,6 +213,16 @@ def silence_voices(table: np.ndarray) -> None:
     _load()["silence_voices"](table.ctypes.data, table.shape[0])
 
 
+# ---- master stage (its table: MASTER_ROWS rows, iirnn_core.rt.master_layout) -------------------------------
+
+
+def master_block(table: np.ndarray, buf: np.ndarray, gain_from: float, gain_to: float, wet_from: float,
+                 wet_to: float) -> int:
+    """A master stage's room, gain ramp, limiter and clamp on buf (N, C) float64 in place; 1 if muted for NaN/Inf."""
+    return int(_load()["master_block"](table.ctypes.data, _address(buf, np.float64, 2), buf.shape[0], buf.shape[1],
+                                       float(gain_from), float(gain_to), float(wet_from), float(wet_to)))
+
+
 # ---- accounting ---------------------------------------------------------------------------------------
 
 

@@ -18,6 +18,7 @@ PROTOTYPES = {
     "start_voice": ("int64", ("void*", "int64", "void*", "int64", "int64", "double", "int64", "int64")),
     "release_note": ("void", ("void*", "int64", "int64")),
     "silence_voices": ("void", ("void*", "int64")),
+    "master_block": ("int64", ("void*", "void*", "int64", "int64", "double", "double", "double", "double")),
     "acc_reset": ("void", ("void*", "int64", "void*", "int64")),
     "ignore_alsa": ("void", ("void*", "int", "void*", "int", "void*")),
     "ignore_jack": ("void", ("void*",)),

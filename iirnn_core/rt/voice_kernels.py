@@ -9,7 +9,7 @@ has no Python objects, only the table. Table rows (:mod:`iirnn_core.rt.voice_lay
   ``w_out``, ``h``, ``scratch`` (H, V), ``gains`` (C, V), ``x``, ``y`` (N, V), ``ints`` (2, V)
   int64 (note, released), ``floats`` (1, V) (level), ``peaks`` (V,);
 - ``ROW_CTL`` int64: voice count of each bank, blocks, muted blocks, voices started, voices
-  stolen, limiter on/off; ``ROW_PARAMS`` float64: retire level, limiter knee.
+  stolen, NaN/Inf guard on/off; ``ROW_PARAMS`` float64: retire level.
 
 Nothing here allocates; every function releases the GIL.
 """
@@ -20,9 +20,10 @@ import numpy as np
 from numba import njit
 
 from iirnn_core.rt.atomics import f64_array1, f64_array2, f64_array3, i64_array1, i64_array2
-from iirnn_core.rt.bank_kernels import advance_iir_bank, advance_rnn_bank, mix_bank, quietest_voice, retire_voices, soft_limit
-from iirnn_core.rt.voice_layout import (BANK_IIR, BANK_ROWS, BANK_RNN, CTL_BLOCKS, CTL_LIMITER, CTL_MUTED, CTL_STARTED,  # noqa: F401
-                           CTL_STOLEN, PARAM_KNEE, PARAM_RETIRE, ROW_CTL, ROW_PARAMS)
+from iirnn_core.rt.bank_kernels import (advance_iir_bank, advance_rnn_bank, mix_bank, mute_if_not_finite,
+                                        quietest_voice, retire_voices)
+from iirnn_core.rt.voice_layout import (BANK_IIR, BANK_ROWS, BANK_RNN, CTL_BLOCKS, CTL_GUARD, CTL_MUTED,  # noqa: F401
+                           CTL_STARTED, CTL_STOLEN, PARAM_RETIRE, ROW_CTL, ROW_PARAMS)
 
 _JIT = dict(nogil=True, cache=True, error_model="numpy")
 
@@ -126,9 +127,11 @@ def _render_bank(tab, bank, out, retire_level):
 
 @njit(**_JIT)
 def render_voices(tab, out):
-    """Overwrite out (N, C) float64 with the next N frames of both banks' mix, soft-limited when the limiter is on.
+    """Overwrite out (N, C) float64 with the next N frames of both banks' mix (the plain sum: the level is the
+    master stage's, :mod:`iirnn_core.rt.output_stage`).
 
-    A block holding NaN or Inf is muted and counted in ``ROW_CTL``; returns 1 for such a block, else 0.
+    With the guard on, a block holding NaN or Inf is muted and counted in ``ROW_CTL``; returns 1 for such a
+    block, else 0.
     """
     ctl = i64_array1(tab, ROW_CTL)
     params = f64_array1(tab, ROW_PARAMS)
@@ -138,7 +141,7 @@ def render_voices(tab, out):
     _render_bank(tab, BANK_IIR, out, params[PARAM_RETIRE])
     _render_bank(tab, BANK_RNN, out, params[PARAM_RETIRE])
     ctl[CTL_BLOCKS] += 1
-    if ctl[CTL_LIMITER] and soft_limit(out, params[PARAM_KNEE]):
+    if ctl[CTL_GUARD] and mute_if_not_finite(out):
         ctl[CTL_MUTED] += 1
         return 1
     return 0

@@ -18,7 +18,7 @@ Hand-offs, all lock-free for the callback:
   and publishes its read index the same way. Producer threads (GUI, MIDI, CLI) are serialised
   by a Python lock that the callback never sees; a full ring drops the new event and counts it.
 - **Patches** (what each key plays: bank, weights, gains, for every key; impulse height; master
-  gain; which pipeline new notes use) live in two halves. A writer fills the half the callback
+  gain; the room's wet mix; which pipeline new notes use) live in two halves. A writer fills the half the callback
   is not reading and publishes it by one release store of the word ``generation << 1 | half``.
   The callback reads that word once per block (acquire) and echoes it into ``SEEN``. A writer
   waits until ``SEEN`` equals the last published word before it touches the idle half again:
@@ -45,8 +45,9 @@ nothing: it neither rewrites the unacknowledged half nor replaces the slot (the 
 pipeline stays referenced), logs one warning, counts it in :attr:`BlockProcessor.handoff_timeouts`
 and raises :class:`OutputNotAnswering`.
 
-The callback owns ``CB_I``/``CB_F`` (current and retiring slot, gain ramp, counters) and the
-accounting arrays; Python only reads them (aligned 8-byte loads, never torn on x86-64 or ARM64).
+The callback owns ``CB_I``/``CB_F`` (current and retiring slot, gain and wet ramps, counters), the
+accounting arrays and the master stage's state (room, limiter: :class:`~iirnn_core.synth.master.MasterStage`);
+Python only reads them (aligned 8-byte loads, never torn on x86-64 or ARM64).
 """
 
 from __future__ import annotations
@@ -59,8 +60,10 @@ import numpy as np
 
 from iirnn_core.rt import library as rt
 from iirnn_core.synth.accounting import Accounting
+from iirnn_core.synth.master import MasterStage, check_wet
 from iirnn_core.rt.block_layout import (C_CALLBACKS, C_CHANNELS, C_CUR, C_FADING, C_MUTED, C_RETIRING, C_SCOPE_POS,  # noqa: F401
-                           EVENT_RING, G_GAIN, G_HOSTLAT, G_LAST, G_OUTLAT, G_RATE, H_AMPLITUDE, H_MASTER, H_PIPE, HIDDEN_MAX, KEYS,
+                           EVENT_RING, G_COUNT, G_GAIN, G_HOSTLAT, G_LAST, G_OUTLAT, G_RATE, H_AMPLITUDE,
+                           H_FLOATS, H_MASTER, H_PIPE, H_ROOM, HIDDEN_MAX, KEYS,
                            NOTE_OFF, NOTE_ON, PANIC, RECORD_FRAMES, REC_DROPPED, REC_ON, REC_READ, REC_WRITE,
                            S_BUSY0, S_FADE0, S_PUB, S_SEEN, S_THREAD, SCOPE_SIZE, VOICES_PER_KEY)
 from iirnn_core.rt.pipeline_layout import PIPE_ROWS
@@ -98,7 +101,7 @@ class BlockProcessor:
         self.p_w_ih = np.zeros((n, HIDDEN_MAX))
         self.p_w_out = np.zeros((n, HIDDEN_MAX))
         self.p_gains = np.zeros((n, self.channels))
-        self.half_f = np.zeros((2, 2))
+        self.half_f = np.zeros((2, H_FLOATS))
         self.half_i = np.full((2, 1), -1, dtype=np.int64)
         self.sync = np.zeros(8, dtype=np.int64)
         self.ring = np.zeros(2, dtype=np.int64)
@@ -107,7 +110,7 @@ class BlockProcessor:
         self.cb_i = np.zeros(8, dtype=np.int64)
         self.cb_i[[C_CUR, C_RETIRING, C_FADING]] = -1
         self.cb_i[C_CHANNELS] = self.channels
-        self.cb_f = np.zeros(5)
+        self.cb_f = np.zeros(G_COUNT)
         self.cb_f[G_RATE], self.cb_f[G_OUTLAT] = self.device_rate, float(output_latency)
         self.cb_f[G_GAIN] = 1.0  # the master gain ramps from full scale to the first published master
         self.scope = np.zeros(SCOPE_SIZE)
@@ -116,9 +119,11 @@ class BlockProcessor:
             raise ValueError(f"the record ring must hold a power of two frames, not {record_frames}")
         self.rec = np.zeros((record_frames, self.channels), dtype=np.float32)  # pages mapped only when written
         self.rec_i = np.zeros(4, dtype=np.int64)
+        self.master = MasterStage(self.device_rate, self.channels)  # room and limiter, at the device rate
         arrays = (self.pipes, self.p_bank, self.p_hidden, self.p_w_hh, self.p_w_ih, self.p_w_out, self.p_gains,
                   self.half_f, self.half_i, self.sync, self.ring, self.ev_i, self.ev_f, self.cb_i, self.cb_f,
-                  self.acc.ints, self.acc.floats, self.acc.latencies, self.scope, self.rec, self.rec_i)
+                  self.acc.ints, self.acc.floats, self.acc.latencies, self.scope, self.rec, self.rec_i,
+                  self.master.table)
         self.table = np.array([table_row(a) for a in arrays], dtype=np.int64)
         self.running = False  # True while an output may call the callback (drive / stop_driving)
         self.events_dropped = 0
@@ -165,11 +170,14 @@ class BlockProcessor:
         slot = self.published_slot
         return self.pipelines[slot] if slot >= 0 else None
 
-    def publish(self, pipeline, patches, amplitude: float, master: float, timeout: float = HANDOFF_TIMEOUT) -> None:
+    def publish(self, pipeline, patches, amplitude: float, master: float, room: float,
+                timeout: float = HANDOFF_TIMEOUT) -> None:
         """Make ``patches`` (KEYS entries: a tuple of VoicePatch, or None for a key that cannot sound) on
-        ``pipeline``, with impulse height ``amplitude`` and ``master`` gain, what new notes play.
+        ``pipeline``, with impulse height ``amplitude``, what new notes play, and ``master`` gain and the room's
+        wet mix ``room`` (0: no room .. 1; SettingError otherwise) what every block plays from the next on.
         ``patches=None`` keeps the patches in use. Waits (never the callback) until that is safe;
         :class:`OutputNotAnswering` (nothing changed) if the callback does not answer within ``timeout`` s."""
+        room = check_wet(room)
         with self._writer:
             self._wait(lambda: self.sync[S_SEEN] == self.sync[S_PUB], timeout, "a patch change")
             word = int(self.sync[S_PUB])
@@ -184,6 +192,7 @@ class BlockProcessor:
                 self._write_patches(span.start, patches)
             self.half_f[idle, H_AMPLITUDE] = amplitude
             self.half_f[idle, H_MASTER] = master
+            self.half_f[idle, H_ROOM] = room
             self.half_i[idle, H_PIPE] = slot
             rt.publish(self.sync, S_PUB, ((word >> 1) + 1) << 1 | idle)
 
@@ -304,6 +313,16 @@ class BlockProcessor:
         """Seconds from a block's start to its sound as the host last said it (DAC time minus current time;
         PulseAudio's and pipewire-pulse's figure includes what the server queues), 0 where it says nothing."""
         return max(0.0, float(self.cb_f[G_HOSTLAT]))
+
+    @property
+    def limiter_reduction_db(self) -> float:
+        """The most the limiter has reduced the level since this processor was made (dB; 0: it never acted)."""
+        return self.master.reduction_db
+
+    @property
+    def lookahead_seconds(self) -> float:
+        """The limiter's lookahead: every note sounds this much later (s)."""
+        return self.master.lookahead / self.device_rate
 
     @property
     def callbacks(self) -> int:

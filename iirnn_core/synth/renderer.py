@@ -1,4 +1,4 @@
-"""The block renderer: voices of each engine, impulses at exact sample offsets, mixing, limiting.
+"""The block renderer: voices of each engine, impulses at exact sample offsets, mixing.
 
 One code path for live audio, ``iirnn render``, the benchmarks and the tests. A
 :class:`Renderer` owns two :class:`VoiceBank` s (IIR resonators and RNN twins) of preallocated
@@ -6,7 +6,9 @@ voice slots; :meth:`Renderer.trigger` places an impulse at a sample offset of th
 :meth:`Renderer.render_block` advances every sounding voice and mixes them into ``out``
 (frames, channels), through the compiled entry points of :mod:`iirnn_core.rt.library` (the live callback
 runs the same compiled functions on the same arrays). Nothing in ``render_block`` allocates; the
-per-key :class:`VoicePatch` es are built beforehand by :func:`patches_for`.
+per-key :class:`VoicePatch` es are built beforehand by :func:`patches_for`. The level is set after the
+voices, by the master stage (:mod:`iirnn_core.synth.master`: room, master gain, peak limiter), which
+:func:`render_notes` runs as the live output does.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ import numpy as np
 from iirnn_core.rt import library as rt
 from iirnn_core.rt import voice_layout as vl
 from iirnn_core.rt.tables import table_row
+from iirnn_core.synth.master import MasterStage
 from iirnn_core.dsp.weights import RNNWeights, analytic_weights, check_drive
 from iirnn_core.dsp.notes import canonical, note_to_midi, midi_to_hz
 from iirnn_core.dsp.resonator import SettingError, check_amplitude, check_q, check_rate, resonator
@@ -36,15 +39,12 @@ VOICE_PEAK = 0.25
 RETIRE_LEVEL = 10.0 ** (-90.0 / 20.0)
 """A voice whose block peak (after its gain) falls below -90 dBFS is retired."""
 
-LIMITER_KNEE = 0.5
-"""The soft limiter is linear up to this level and approaches 1.0 above it."""
-
 
 @dataclass(frozen=True)
 class SynthSettings:
     """What every voice shares: model ``rate`` (samples/s), pole radius ``q``, ``drive`` of the
     analytic twin, impulse ``amplitude`` at full velocity, ``hidden`` size of the analytic twin,
-    output ``channels`` (1 or 2), ``raw`` (unity gains, no limiter: the seed's convention) and
+    output ``channels`` (1 or 2), ``raw`` (unity gains, no master stage: the seed's convention) and
     ``ab_twin``: the RNN engine heard on the right channel in A/B; ``untrained``: what a trained twin plays
     for a key its model lacks (a key not trained yet): 'silent' (it cannot sound) or 'analytic' (the
     analytic twin)."""
@@ -195,18 +195,18 @@ class Renderer:
     ``max_voices`` is the polyphony of each bank; ``rnn_hidden`` the largest hidden size an RNN
     voice may have (smaller ones are zero-padded, which leaves their output unchanged).
     ``retire_level`` is the block peak below which a voice stops (0 keeps every voice to the end).
+    ``guard``: a block holding NaN or Inf is muted and counted (off: the seed's plain sum).
     Its arrays are listed in :attr:`table` (int64, ``voice_layout.RENDERER_ROWS`` rows), which the
     compiled functions, the live callback's included, work on.
     """
 
     def __init__(self, channels: int = 1, max_voices: int = 32, rnn_hidden: int = 3,
-                 block_max: int = 4096, limiter: bool = True, retire_level: float = RETIRE_LEVEL):
+                 block_max: int = 4096, guard: bool = True, retire_level: float = RETIRE_LEVEL):
         self.channels = channels
         self.block_max = block_max
-        self.limiter = limiter
         self.ctl = np.zeros(vl.CTL_SIZE, dtype=np.int64)
-        self.ctl[vl.CTL_LIMITER] = int(limiter)
-        self.params = np.array([retire_level, LIMITER_KNEE])
+        self.ctl[vl.CTL_GUARD] = int(guard)
+        self.params = np.array([retire_level])
         self.banks = {
             "iir": VoiceBank(2, max_voices, block_max, channels, self.ctl, vl.BANK_IIR),
             "rnn": VoiceBank(rnn_hidden, max_voices, block_max, channels, self.ctl, vl.BANK_RNN),
@@ -246,10 +246,8 @@ class Renderer:
         rt.silence_voices(self.table)
 
     def render_block(self, out: np.ndarray) -> None:
-        """Overwrite out (N, C) float64, N <= block_max, with the next N frames of the mix.
-
-        Without ``limiter`` the plain sum of the voices is written (the seed's convention);
-        with it the mix is soft-limited to (-1, 1). A block with NaN or Inf is muted and counted.
+        """Overwrite out (N, C) float64, N <= block_max, with the next N frames of the mix: the plain sum of the
+        voices. With the guard on, a block with NaN or Inf is muted and counted.
         """
         rt.render_voices(self.table, out)
 
@@ -262,20 +260,39 @@ class Renderer:
 
 
 def render_notes(engine: str, notes: list[str], settings: SynthSettings, seconds: float,
-                 model=None, block: int = 128) -> np.ndarray:
+                 model=None, block: int = 128, stage: MasterStage | None = None) -> np.ndarray:
     """Every note struck at sample 0 with an impulse of ``settings.amplitude``; (frames, C) float64.
 
-    This is ``iirnn render``: with ``settings.raw`` the plain sum of the voices (unity gains, no
-    limiter), otherwise what the live synth plays.
+    This is ``iirnn render``: with ``settings.raw`` the plain sum of the voices (unity gains, no master
+    stage), otherwise what the live synth plays: the voices through ``stage`` (a
+    :class:`~iirnn_core.synth.master.MasterStage` at ``settings.rate``, whose room and limiter reduction the
+    caller may read; default a new one, no room) at master gain 1, its lookahead removed (notes start at
+    sample 0).
     """
     if not (math.isfinite(seconds) and seconds > 0):
         raise SettingError(f"duration must be positive, got {seconds} s")
     frames = int(round(seconds * settings.rate))
     hidden = max([settings.hidden] + ([model.hidden] if model is not None else []))
     renderer = Renderer(settings.channels, max_voices=max(len(notes), 1), rnn_hidden=hidden,
-                        block_max=block, limiter=not settings.raw,
+                        block_max=block, guard=not settings.raw,
                         retire_level=0.0 if settings.raw else RETIRE_LEVEL)
     for note in notes:
         renderer.trigger(patches_for(engine, note, settings, model), settings.amplitude, 0,
                          note_to_midi(note))
-    return renderer.render(frames, block)
+    return finish(renderer.render(frames, block), settings, stage, block)
+
+
+def finish(audio: np.ndarray, settings: SynthSettings, stage: MasterStage | None, block: int = 128) -> np.ndarray:
+    """Offline ``audio`` (frames, C) float64 at ``settings.rate`` after the voices: unchanged when raw, else
+    through ``stage`` (default: a new :class:`~iirnn_core.synth.master.MasterStage` without room), delay
+    compensated (:meth:`~iirnn_core.synth.master.MasterStage.finish`)."""
+    if settings.raw:
+        if stage is not None and stage.room > 0:
+            raise SettingError("a raw render is the plain sum of the voices: it has no room")
+        return audio
+    if stage is None:
+        stage = MasterStage(settings.rate, settings.channels)
+    if stage.rate != float(settings.rate) or stage.channels != audio.shape[1]:
+        raise ValueError(f"a master stage of {stage.channels} channels at {stage.rate:g} Hz cannot finish "
+                         f"{audio.shape[1]} channels at {settings.rate:g} Hz")
+    return stage.finish(audio, block)
