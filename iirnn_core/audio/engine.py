@@ -10,8 +10,9 @@ measured per note from PortAudio's DAC times.
 
 Changing engine, Q, drive, model or master gain builds a patch table for all 128 keys here, off
 the audio thread, and publishes it into the processor's idle half: new notes use it, sounding
-notes keep their weights, nothing clicks. A new model rate or hidden size gets a new pipeline
-while the old one rings out.
+notes keep their weights, nothing clicks. The release T60 (the dampers, ``settings.release``)
+travels in the same half: a key released after the publish is damped by it. A new model rate or
+hidden size gets a new pipeline while the old one rings out.
 
 The engine builds patch tables and reports :meth:`AudioEngine.stats`; an
 :class:`~iirnn_core.audio.supervisor.OutputSupervisor` opens the device (by name, with rollback),
@@ -39,7 +40,7 @@ from iirnn_core.audio.supervisor import OutputSupervisor
 from iirnn_core.audio.dropout_causes import DropoutCauses
 from iirnn_core.synth.pipeline import Pipeline
 from iirnn_core.synth.renderer import ENGINES, SynthSettings, patches_for
-from iirnn_core.dsp.resonator import SettingError
+from iirnn_core.dsp.resonator import SettingError, check_release
 from iirnn_core.models.what_plays import uses_trained_model
 
 log = logging.getLogger(__name__)
@@ -191,7 +192,7 @@ class AudioEngine:
         key = (float(settings.rate), proc.device_rate, proc.channels, self._polyphony, hidden, proc.blocksize)
         pipeline = next((p for p in proc.pipelines if p is not None and p.key == key), None) or Pipeline(*key)
         try:
-            proc.publish(pipeline, patches, float(settings.amplitude), self._master)
+            proc.publish(pipeline, patches, float(settings.amplitude), self._master, float(settings.release))
         except (ValueError, OutputNotAnswering) as exc:
             raise SettingError(one_line(exc)) from None
         return tuple(patches)
@@ -278,10 +279,24 @@ class AudioEngine:
             proc = self._processor
             master = min(1.0, max(0.0, volume))
             try:
-                proc.publish(proc.pipeline_in_use(), None, float(self._settings.amplitude), master)
+                proc.publish(proc.pipeline_in_use(), None, float(self._settings.amplitude), master,
+                             float(self._settings.release))
             except OutputNotAnswering as exc:
                 raise SettingError(one_line(exc)) from None
             self._master = master
+
+    def set_release(self, seconds: float) -> None:
+        """Dampers: keys released from now on fall 60 dB in ``seconds`` (at least ``RELEASE_MIN``; ``RING_ON``,
+        infinite: they ring on with their Q). Published to the callback with the patch half, as the master
+        gain is (no patch is rebuilt); SettingError if impossible (nothing changes)."""
+        release = check_release(seconds)
+        with self._lock:
+            proc = self._processor
+            try:
+                proc.publish(proc.pipeline_in_use(), None, float(self._settings.amplitude), self._master, release)
+            except OutputNotAnswering as exc:
+                raise SettingError(one_line(exc)) from None
+            self._settings = dataclasses.replace(self._settings, release=release)
 
     # ---- events (any thread, never blocks the callback) ---------------------------------------
 
@@ -303,7 +318,8 @@ class AudioEngine:
         self._out.wakeup.sound()
 
     def note_off(self, midi: int) -> None:
-        """Release key ``midi``: its voices ring on (a resonator's tail) and are stolen first."""
+        """Release key ``midi``: its voices are stolen first and fall 60 dB in ``settings.release`` seconds
+        (the dampers; with ``RING_ON`` they ring on, a resonator's tail)."""
         self._processor.push(NOTE_OFF, int(midi), 0.0, self._clock())
 
     def panic(self) -> None:

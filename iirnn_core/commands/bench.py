@@ -4,8 +4,10 @@ Rows ``iir`` / ``rnn-analytic`` render ``voices`` sounding voices of one engine 
 at the device rate) in ``block``-frame blocks and divide the CPU time spent in ``render_block`` by
 the audio duration produced; a load of 0.05 is 5 % of one core. Rows ``live-*`` run the live
 callback's whole compiled block (``process_block``: voices at the seed's 8 kHz, the resampler to
-``rate``, the output stage) as PortAudio calls it. The reference row ``seed-nn.RNN`` runs the
-twins the seed's way: one ``nn.RNN`` call per block (voices batched), carrying the hidden state.
+``rate``, the output stage) as PortAudio calls it; ``live-rnn-analytic+dampers`` is that block with
+every key released (dampers closing, :data:`BENCH_RELEASE`), at the largest voice count. The
+reference row ``seed-nn.RNN`` runs the twins the seed's way: one ``nn.RNN`` call per block (voices
+batched), carrying the hidden state.
 """
 
 from __future__ import annotations
@@ -21,6 +23,10 @@ from iirnn_core.synth.renderer import Renderer, SynthSettings, patches_for
 
 BENCH_Q = 0.99999
 """Pole radius for the benchmark: decays slowly enough that no voice retires during a run."""
+
+BENCH_RELEASE = 10.0
+"""Release T60 (s) of the dampers row: every released voice is damped (its own T60 at BENCH_Q is 35 s at
+8 kHz) and none retires during a run."""
 
 
 def _notes(count: int) -> list[str]:
@@ -46,17 +52,21 @@ def renderer_load(engine: str, voices: int, rate: int, block: int, seconds: floa
     return spent / (blocks * block / rate)
 
 
-def live_block_load(engine: str, voices: int, rate: int, block: int, seconds: float, model_rate: int = 8000) -> float:
+def live_block_load(engine: str, voices: int, rate: int, block: int, seconds: float, model_rate: int = 8000,
+                    dampers: bool = False) -> float:
     """CPU seconds per audio second of the live callback's compiled block (``process_block``: key events,
     voices at ``model_rate``, resampler to ``rate``, output stage, scope, accounting) with ``voices``
-    voices of ``engine`` sounding (A/B: ``voices`` keys of two voices each)."""
+    voices of ``engine`` sounding (A/B: ``voices`` keys of two voices each); with ``dampers`` every key is
+    released at once, so every voice is damped (release T60 :data:`BENCH_RELEASE`)."""
     from iirnn_core.audio.engine import AudioConfig, AudioEngine
 
-    settings = SynthSettings(rate=model_rate, q=BENCH_Q, drive=0.3, channels=2)
+    settings = SynthSettings(rate=model_rate, q=BENCH_Q, drive=0.3, channels=2, release=BENCH_RELEASE)
     eng = AudioEngine(AudioConfig(samplerate=rate, blocksize=block), settings, engine, polyphony=voices)
     proc = eng.processor
     for i in range(voices):
         eng.note_on(24 + i, 1.0, when=0.0)  # C1 upwards: every key below the model rate's Nyquist
+        if dampers:
+            eng.note_off(24 + i)
     out = np.zeros((block, 2), dtype=np.float32)
     now = 1.0
     for _ in range(4):  # warm-up: the keys land, compiled code is loaded
@@ -71,6 +81,8 @@ def live_block_load(engine: str, voices: int, rate: int, block: int, seconds: fl
     sounding = proc.active_voices()
     if sounding != voices * (2 if engine == "ab" else 1):
         raise RuntimeError(f"only {sounding} voices sounded")
+    if dampers and not all(np.all(bank.dampers[:bank.count] < 1.0) for bank in eng.pipeline.renderer.banks.values()):
+        raise RuntimeError("not every voice was damped")
     return spent / (blocks * block / rate)
 
 
@@ -112,6 +124,8 @@ def run_bench(rate: int = 48000, block: int = 128, voice_counts=(1, 8, 32, 64), 
         for voices in voice_counts:
             rows.append(dict(engine=f"live-{engine}", voices=voices, rate=rate, block=block,
                              load=live_block_load(engine, voices, rate, block, seconds)))
+    rows.append(dict(engine="live-rnn-analytic+dampers", voices=max(voice_counts), rate=rate, block=block,
+                     load=live_block_load("rnn-analytic", max(voice_counts), rate, block, seconds, dampers=True)))
     for voices in voice_counts:
         rows.append(dict(engine="seed-nn.RNN", voices=voices, rate=rate, block=block,
                          load=seed_load(voices, rate, block, seconds / 4)))
@@ -122,7 +136,8 @@ def add_parser(sub) -> None:
     """Register ``bench`` on the ``iirnn`` sub-parsers."""
     p = sub.add_parser("bench", help="measure render load per engine and voice count",
                        description="Render load = CPU seconds per second of audio, at 48 kHz with 128-frame "
-                                   "blocks, for 1/8/32/64 voices of each engine and the seed's nn.RNN way.")
+                                   "blocks, for 1/8/32/64 voices of each engine and the seed's nn.RNN way; the "
+                                   "live block with 64 released (damped) RNN voices.")
     p.add_argument("--json", action="store_true", help="print a JSON list of {engine, voices, rate, block, load}")
     p.add_argument("--rate", type=int, default=48000, help="sample rate in Hz (default 48000)")
     p.add_argument("--block", type=int, default=128, help="frames per block (default 128)")
@@ -145,8 +160,8 @@ def run(args: argparse.Namespace) -> int:
         return 0
     seed = {r["voices"]: r["load"] for r in rows if r["engine"] == "seed-nn.RNN"}
     print(f"render load (CPU s per audio s) at {args.rate} Hz, {args.block}-frame blocks")
-    print(f"{'engine':<18}{'voices':>7}{'load':>10}{'vs seed':>10}")
+    print(f"{'engine':<27}{'voices':>7}{'load':>10}{'vs seed':>10}")
     for r in rows:
         ratio = seed[r["voices"]] / r["load"] if r["load"] > 0 else float("inf")
-        print(f"{r['engine']:<18}{r['voices']:>7}{r['load']:>10.4f}{ratio:>9.1f}x")
+        print(f"{r['engine']:<27}{r['voices']:>7}{r['load']:>10.4f}{ratio:>9.1f}x")
     return 0

@@ -22,6 +22,7 @@ from iirnn_core.rt.block_layout import (NOTE_ON, NOTE_OFF, KEYS, VOICES_PER_KEY,
                            C_RETIRING, C_FADING, C_PANIC, C_CALLBACKS, C_MUTED, C_SCOPE_POS, G_GAIN, G_LAST, G_RATE, G_OUTLAT,
                            G_HOSTLAT,
                            H_AMPLITUDE, H_MASTER, H_PIPE, REC_ON, REC_WRITE, REC_READ, REC_DROPPED)
+from iirnn_core.rt.block_layout import H_RELEASE, R_PRADIUS
 from iirnn_core.rt.output_stage import add_ramped, finish_block, scale_ramped
 from iirnn_core.rt.pipeline_kernels import pipe_begin, pipe_input_index, pipe_landing_frame, pipe_render, pipe_silence
 
@@ -99,10 +100,12 @@ def _start_key(ptab, cur_tab, half, midi, amplitude, frame):
     w_ih = f64_array2(ptab, R_PWIH)
     w_out = f64_array2(ptab, R_PWOUT)
     gains = f64_array2(ptab, R_PGAINS)
+    radius = f64_array1(ptab, R_PRADIUS)
     for v in range(VOICES_PER_KEY):
         k = base + v
         if bank[k] >= 0:
-            vk.start_voice(cur_tab, bank[k], hidden[k], w_hh[k], w_ih[k], w_out[k], gains[k], amplitude, index, midi)
+            vk.start_voice(cur_tab, bank[k], hidden[k], w_hh[k], w_ih[k], w_out[k], gains[k], amplitude, index, midi,
+                           radius[k])
     return index
 
 
@@ -136,9 +139,10 @@ def _drain_events(ptab, pipes, half, cur, retiring, frames, rate, now, dac_now):
                 landed = pipe_landing_frame(pipes[cur], index)
                 acc_note_latency(acc_i, latencies, dac_now + landed / rate - when)
         elif kind == NOTE_OFF:
-            vk.release_note(pipes[cur], midi)
+            release = half_f[half, H_RELEASE]
+            vk.release_note(pipes[cur], midi, release)
             if retiring >= 0:
-                vk.release_note(pipes[retiring], midi)
+                vk.release_note(pipes[retiring], midi, release)
         else:
             cb_i[C_PANIC] = 1
             read += 1

@@ -22,7 +22,8 @@ PA_OUTPUT_UNDERFLOW = 4
 # Rows of the processor's table.
 (R_PIPES, R_PBANK, R_PHIDDEN, R_PWHH, R_PWIH, R_PWOUT, R_PGAINS, R_HALF_F, R_HALF_I, R_SYNC, R_RING, R_EV_I, R_EV_F,
  R_CB_I, R_CB_F, R_ACC_I, R_ACC_F, R_LAT, R_SCOPE, R_REC, R_REC_I) = range(21)
-TABLE_ROWS = 21
+R_PRADIUS = 21  # the spectral radius of each patch's w_hh (what a released voice's damper scales from)
+TABLE_ROWS = 22
 # Words shared with the writers (R_SYNC).
 S_PUB, S_SEEN, S_BUSY0, S_BUSY1, S_FADE0, S_FADE1, S_THREAD = range(7)
 # Callback-owned integers (R_CB_I) and floats (R_CB_F).
@@ -30,6 +31,8 @@ C_CUR, C_RETIRING, C_FADING, C_PANIC, C_CALLBACKS, C_MUTED, C_SCOPE_POS, C_CHANN
 G_GAIN, G_LAST, G_RATE, G_OUTLAT, G_HOSTLAT = range(5)  # G_HOSTLAT: the latest DAC minus current time the host gave (s)
 # Per patch half: floats (R_HALF_F) and integers (R_HALF_I).
 H_AMPLITUDE, H_MASTER = 0, 1
+H_RELEASE = 2  # the release T60 in seconds that key releases damp to (inf: ring on)
+H_FLOATS = 3
 H_PIPE = 0
 # Record ring words (R_REC_I): on (writer), write index (callback), read index (writer), frames dropped (callback).
 REC_ON, REC_WRITE, REC_READ, REC_DROPPED = range(4)
