@@ -12,7 +12,8 @@ from dataclasses import asdict, dataclass, fields
 
 from PySide6.QtCore import QByteArray, QSettings
 
-from iirnn_core.synth.renderer import ENGINES
+from iirnn_core.dsp.resonator import RELEASE_MIN, RING_ON
+from iirnn_core.synth.renderer import DEFAULT_RELEASE, ENGINES
 
 OPTIMIZERS = ("best", "adam", "randdir")
 INITS = ("random", "warm")
@@ -35,9 +36,9 @@ class AppSettings:
     """What the window remembers between runs.
 
     Sound: ``engine`` (one of ENGINES), ``q`` (pole radius), ``drive``, ``velocity`` (1..127, the
-    computer keyboard's), ``master`` (volume 0..1), ``model_rate`` (Hz), ``octave`` (shift of the
-    computer keyboard). Audio: ``device`` (output name, "" = default), ``samplerate`` (Hz),
-    ``blocksize`` (frames), ``latency``, ``cpus_awake`` (keep idle CPUs from halting while notes sound),
+    computer keyboard's), ``master`` (volume 0..1), ``model_rate`` (Hz), ``release`` (the dampers' T60 in
+    seconds, RELEASE_MIN or more; RING_ON, inf, for none), ``octave`` (shift of the computer keyboard).
+    Audio: ``device`` (output name, "" = default), ``samplerate`` (Hz), ``blocksize`` (frames), ``latency``, ``cpus_awake`` (keep idle CPUs from halting while notes sound),
     ``midi_input`` (MIDI input port name, "" = none). Training: ``train_keys`` (note list/range text),
     ``optimizer``, ``init``, ``budget`` (seconds, 0 = the trainer's default). ``geometry``: the
     window's saved geometry (bytes).
@@ -49,6 +50,7 @@ class AppSettings:
     velocity: int = 100
     master: float = 0.8
     model_rate: int = 8000
+    release: float = DEFAULT_RELEASE
     octave: int = 0
     device: str = ""
     samplerate: int = 48000
@@ -71,6 +73,7 @@ class AppSettings:
             "velocity": lambda v: 1 <= v <= 127,
             "master": lambda v: 0.0 <= v <= 1.0,
             "model_rate": lambda v: 1000 <= v <= 192000,
+            "release": lambda v: v == RING_ON or RELEASE_MIN <= v <= 60.0,
             "octave": lambda v: -4 <= v <= 3,
             "samplerate": lambda v: 8000 <= v <= 192000,
             "blocksize": lambda v: 16 <= v <= 8192,
@@ -80,7 +83,7 @@ class AppSettings:
             "budget": lambda v: 0.0 <= v <= 86400.0,
         }
         check = checks.get(name)
-        if isinstance(value, float) and not math.isfinite(value):
+        if isinstance(value, float) and not math.isfinite(value) and not (name == "release" and value == RING_ON):
             return False
         return check is None or bool(check(value))
 

@@ -268,3 +268,103 @@ def test_bench_row_with_dampers_runs():
     from iirnn_core.commands.bench import live_block_load
 
     assert live_block_load("rnn-analytic", 8, 48000, 128, 0.02, dampers=True) > 0
+
+
+# ---- the window's keys and controls -------------------------------------------------------------------------
+
+
+class Calls:
+    """An engine that remembers note_on / note_off / panic calls as (name, args)."""
+
+    def __init__(self):
+        self.calls = []
+
+    def note_on(self, *args):
+        self.calls.append(("on",) + args)
+
+    def note_off(self, *args):
+        self.calls.append(("off",) + args)
+
+    def panic(self):
+        self.calls.append(("panic",))
+
+
+def test_a_pedal_holds_the_windows_keys_as_it_holds_midi_keys():
+    """The window's keys go through the MIDI state on channel 1: its own pedal (the space bar) and a MIDI
+    keyboard's pedal on channel 1 hold them until the pedal lifts; without a pedal a key up releases at once."""
+    engine = Calls()
+    midi = MidiInput(engine)
+    midi.key_down(60, 0.5)
+    midi.key_up(60)
+    assert engine.calls == [("on", 60, 0.5), ("off", 60)]
+    midi.sustain(True)
+    midi.key_down(64, 1.0)
+    midi.key_up(64)
+    assert engine.calls[-1] == ("on", 64, 1.0)  # held
+    midi.sustain(False)
+    assert engine.calls[-1] == ("off", 64)
+    midi.handle(mido.Message("control_change", channel=0, control=64, value=127))  # a MIDI keyboard's pedal
+    midi.key_down(67, 1.0)
+    midi.key_up(67)
+    midi.handle(mido.Message("note_on", channel=0, note=72, velocity=64))
+    midi.handle(mido.Message("note_off", channel=0, note=72))
+    assert engine.calls[-1] == ("on", 72, 64 / 127)  # both held
+    midi.handle(mido.Message("control_change", channel=0, control=64, value=0))
+    assert engine.calls[-2:] == [("off", 67), ("off", 72)]
+    assert midi.errors == 0
+
+
+def test_the_space_bar_is_the_windows_sustain_pedal(qtbot):
+    from PySide6.QtCore import QEvent, Qt
+    from PySide6.QtGui import QKeyEvent
+    from PySide6.QtWidgets import QWidget
+
+    from app.key_input import KeyInput
+
+    window = QWidget()
+    qtbot.addWidget(window)
+    keys = KeyInput(window)
+    heard = []
+    keys.sustain.connect(heard.append)
+
+    def space(pressed, auto_repeat=False):
+        kind = QEvent.KeyPress if pressed else QEvent.KeyRelease
+        return keys.key(QKeyEvent(kind, Qt.Key_Space, Qt.NoModifier, " ", auto_repeat), pressed)
+
+    assert space(True) and keys.sustain_down
+    assert space(False, auto_repeat=True) and space(True, auto_repeat=True)  # auto-repeat: nothing
+    assert space(False) and not keys.sustain_down
+    space(False)  # a second let-go says nothing
+    assert heard == [True, False]
+
+
+def test_the_release_control_offers_0_05_s_to_ring_on_and_says_when_q_decays_sooner(qtbot):
+    from app.sound_panel import RELEASE_CHOICES, SoundPanel, release_text
+
+    panel = SoundPanel()
+    qtbot.addWidget(panel)
+    assert panel.release == SynthSettings().release and panel.choice().release == panel.release
+    assert RELEASE_CHOICES[0] == RELEASE_MIN and RELEASE_CHOICES[-1] == RING_ON
+    panel.release_slider.setValue(panel.release_slider.maximum())
+    assert panel.release == RING_ON and panel.release_label.text() == "ring on"
+    panel.set_values("iir", 0.9998, 0.1, 100, 0.8, 8000, 0.42)  # a remembered value between the choices
+    assert panel.release == 0.42 and panel.release_label.text() == "0.42 s"
+    panel.set_values("iir", 0.995, 0.1, 100, 0.8, 8000, 0.3)  # the key's own T60 is 0.17 s
+    assert panel.release_label.text() == "0.3 s  (Q decays sooner)"
+    assert release_text(0.1, 0.995, 8000) == "0.1 s"
+
+
+def test_the_release_is_remembered_and_a_bad_stored_one_falls_back(tmp_path):
+    from PySide6.QtCore import QSettings
+
+    from app.settings import AppSettings, load_settings, save_settings
+
+    for release in (RING_ON, 0.05, 2.0):
+        store = QSettings(str(tmp_path / f"{release}.ini"), QSettings.IniFormat)
+        save_settings(store, AppSettings(release=release))
+        assert load_settings(QSettings(str(tmp_path / f"{release}.ini"), QSettings.IniFormat)).release == release
+    for text in ("0.01", "nan", "soon", "-inf"):
+        path = tmp_path / "bad.ini"
+        path.write_text(f"[General]\nrelease={text}\nq=0.999\n")
+        loaded = load_settings(QSettings(str(path), QSettings.IniFormat))
+        assert loaded.release == AppSettings().release and loaded.q == 0.999

@@ -239,7 +239,8 @@ class AudioEngine:
     def configure(self, engine: str | None = None, settings: SynthSettings | None = None, model=_KEEP,
                   master: float | None = None) -> None:
         """Change any of engine, settings, model and master volume at once: one patch table, one publish,
-        for new notes. SettingError if the combination is impossible (nothing changes)."""
+        for new notes (no patch table when only the master volume or the release changes). SettingError if the
+        combination is impossible (nothing changes)."""
         engine = self._engine if engine is None else engine
         settings = self._settings if settings is None else settings
         model = self._model if model is _KEEP else model
@@ -248,6 +249,10 @@ class AudioEngine:
             if not math.isfinite(master):
                 raise SettingError(f"master volume must be a number 0..1, got {master}")
         with self._lock:
+            if (engine == self._engine and model is self._model
+                    and dataclasses.replace(settings, release=self._settings.release) == self._settings):
+                self._publish_levels(self._master if master is None else master, float(settings.release))
+                return
             previous = self._master
             if master is not None:
                 self._master = min(1.0, max(0.0, master))
@@ -276,14 +281,7 @@ class AudioEngine:
         if not math.isfinite(volume):
             raise SettingError(f"master volume must be a number 0..1, got {volume}")
         with self._lock:
-            proc = self._processor
-            master = min(1.0, max(0.0, volume))
-            try:
-                proc.publish(proc.pipeline_in_use(), None, float(self._settings.amplitude), master,
-                             float(self._settings.release))
-            except OutputNotAnswering as exc:
-                raise SettingError(one_line(exc)) from None
-            self._master = master
+            self._publish_levels(volume, float(self._settings.release))
 
     def set_release(self, seconds: float) -> None:
         """Dampers: keys released from now on fall 60 dB in ``seconds`` (at least ``RELEASE_MIN``; ``RING_ON``,
@@ -291,12 +289,19 @@ class AudioEngine:
         gain is (no patch is rebuilt); SettingError if impossible (nothing changes)."""
         release = check_release(seconds)
         with self._lock:
-            proc = self._processor
-            try:
-                proc.publish(proc.pipeline_in_use(), None, float(self._settings.amplitude), self._master, release)
-            except OutputNotAnswering as exc:
-                raise SettingError(one_line(exc)) from None
-            self._settings = dataclasses.replace(self._settings, release=release)
+            self._publish_levels(self._master, release)
+
+    def _publish_levels(self, master: float, release: float) -> None:
+        """Publish master volume ``master`` (clamped to 0..1) and ``release`` (checked) with the patches in use
+        (under the engine's lock); SettingError if the callback does not answer (nothing changes)."""
+        proc = self._processor
+        master = min(1.0, max(0.0, master))
+        try:
+            proc.publish(proc.pipeline_in_use(), None, float(self._settings.amplitude), master, release)
+        except OutputNotAnswering as exc:
+            raise SettingError(one_line(exc)) from None
+        self._master = master
+        self._settings = dataclasses.replace(self._settings, release=release)
 
     # ---- events (any thread, never blocks the callback) ---------------------------------------
 
