@@ -38,8 +38,9 @@ class AppSettings:
     Sound: ``engine`` (one of ENGINES), ``q`` (pole radius), ``drive``, ``velocity`` (1..127, the
     computer keyboard's), ``master`` (volume 0..1), ``model_rate`` (Hz), ``release`` (the dampers' T60 in
     seconds, RELEASE_MIN or more; RING_ON, inf, for none), ``octave`` (shift of the computer keyboard).
-    Audio: ``device`` (output name, "" = default), ``samplerate`` (Hz), ``blocksize`` (frames), ``latency``, ``cpus_awake`` (keep idle CPUs from halting while notes sound),
-    ``midi_input`` (MIDI input port name, "" = none). Training: ``train_keys`` (note list/range text),
+    Audio: ``device`` (output name, "" = default), ``samplerate`` (Hz), ``blocksize`` (frames), ``latency``,
+    ``cpus_awake`` (keep idle CPUs from halting while notes sound), ``midi_input`` (MIDI input port name,
+    "" = none). Training: ``train_keys`` (note list/range text),
     ``optimizer``, ``init``, ``budget`` (seconds, 0 = the trainer's default). ``geometry``: the
     window's saved geometry (bytes).
     """
