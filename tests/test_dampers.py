@@ -368,3 +368,28 @@ def test_the_release_is_remembered_and_a_bad_stored_one_falls_back(tmp_path):
         path.write_text(f"[General]\nrelease={text}\nq=0.999\n")
         loaded = load_settings(QSettings(str(path), QSettings.IniFormat))
         assert loaded.release == AppSettings().release and loaded.q == 0.999
+
+
+@pytest.mark.parametrize("engine", ["rnn-analytic", "rnn-trained"])
+def test_the_pole_plot_shows_where_the_dampers_move_both_twins(qtbot, model, engine):
+    from app.comparison import compare
+    from app.plots import TwinView
+
+    q = 0.995
+    released = compare("A4", SynthSettings(rate=RATE, q=q, release=0.06), engine, model)
+    r_rel = 10.0 ** (-3.0 / (0.06 * RATE))
+    assert released.release_radius == pytest.approx(r_rel, rel=1e-12)
+    for before, after in ((released.iir_poles, released.iir_released), (released.rnn_poles, released.rnn_released)):
+        assert np.max(np.abs(after)) == pytest.approx(r_rel, rel=1e-9)  # the trained net's too: no radius error
+        np.testing.assert_allclose(after, before * r_rel / np.max(np.abs(before)))
+    view = TwinView()
+    qtbot.addWidget(view)
+    view.show_comparison(released)
+    x, y = view.release_circle.getData()
+    assert np.allclose(np.hypot(x, y), r_rel) and "radius 0.9" in view.caption.text()
+    for release in (RING_ON, 0.5):  # off, or longer than the key's own 0.17 s: nothing moves
+        kept = compare("A4", SynthSettings(rate=RATE, q=q, release=release), engine, model)
+        assert math.isnan(kept.release_radius) and len(kept.rnn_released) == 0 and len(kept.iir_released) == 0
+        view.show_comparison(kept)
+        x, _ = view.release_circle.getData()
+        assert (x is None or len(x) == 0) and "radius" not in view.caption.text()
