@@ -83,7 +83,7 @@ def test_max_seconds_raises_the_limit(tmp_path, capsys):
 
 def test_past_a_raised_limit_the_work_starts(tmp_path, monkeypatch):
     calls = []
-    monkeypatch.setattr(render, "render_notes", lambda *args: calls.append(args[3]) or np.zeros((8, 1)))
+    monkeypatch.setattr(render, "render_notes", lambda *args, **kwargs: calls.append(args[3]) or np.zeros((8, 1)))
     out = tmp_path / "long.wav"
     assert main(["render", str(out), "--notes", "A4", "--seconds", "5000", "--max-seconds", "inf"]) == 0
     assert calls == [5000.0] and out.exists()
