@@ -1,4 +1,5 @@
-"""What the plots show for the last key played: IIR and RNN impulse responses, difference, SNR, spectra.
+"""What the plots show for the last key played: IIR and RNN impulse responses, difference, SNR, spectra, poles
+(and where the dampers move them when the key is released).
 
 Pure numpy over :mod:`iirnn_core` (no Qt): the responses come from ``render_notes`` with
 ``raw=True`` (the seed's convention: the plain recurrences, unity gain), so the plot shows exactly
@@ -14,7 +15,7 @@ import numpy as np
 
 from iirnn_core.dsp.weights import snr_db
 from iirnn_core.synth.renderer import SynthSettings, patches_for, render_notes
-from iirnn_core.dsp.resonator import t60_from_q
+from iirnn_core.dsp.resonator import RING_ON, q_from_t60, t60_from_q
 from iirnn_core.models.what_plays import what_plays
 
 MIN_SECONDS, MAX_SECONDS = 0.6, 2.0
@@ -28,7 +29,10 @@ class ImpulseComparison:
     the ``note`` and the ``twin`` engine used (and ``note_text``: why a fallback was used, or ""),
     the IIR's two poles ``iir_poles`` (Q e^{+-jw}) and the twin's ``rnn_poles``: the eigenvalues of its
     ``W_hh``, the poles of the network linearised around zero (tanh(u) ~ u for small u), where
-    ``h[n] = W_hh h[n-1] + w_ih x[n]`` is a linear recursion whose transfer function has them as poles."""
+    ``h[n] = W_hh h[n-1] + w_ih x[n]`` is a linear recursion whose transfer function has them as poles.
+    ``release_radius``: where the dampers move the largest pole when the key is released (NaN: they do not,
+    the release is off or longer than the key's own decay), and ``iir_released`` / ``rnn_released`` both
+    twins' poles then (each scaled by release radius / its spectral radius, the renderer's rule)."""
 
     note: str
     twin: str
@@ -43,6 +47,22 @@ class ImpulseComparison:
     note_text: str = ""
     iir_poles: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=complex))
     rnn_poles: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=complex))
+    release_radius: float = float("nan")
+    iir_released: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=complex))
+    rnn_released: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=complex))
+
+
+def released_poles(poles: np.ndarray, release: float, rate: float) -> tuple[float, np.ndarray]:
+    """Where the dampers move ``poles`` (a voice's eigenvalues) when its key is released with a T60 of
+    ``release`` s at ``rate`` Hz: (the release radius, the poles scaled by it over their spectral radius), or
+    (NaN, no poles) when nothing moves (RING_ON, or the poles already lie inside the release radius)."""
+    radius = float(np.max(np.abs(poles), initial=0.0))
+    if release == RING_ON:
+        return float("nan"), np.zeros(0, dtype=complex)
+    r_rel = q_from_t60(release, rate)
+    if not radius > r_rel:
+        return float("nan"), np.zeros(0, dtype=complex)
+    return r_rel, poles * (r_rel / radius)
 
 
 def log_spectrum(signal: np.ndarray, rate: float) -> tuple[np.ndarray, np.ndarray]:
@@ -73,6 +93,9 @@ def compare(note: str, settings: SynthSettings, engine: str, model=None) -> Impu
     freqs, iir_db = log_spectrum(iir, settings.rate)
     _, rnn_db = log_spectrum(rnn, settings.rate)
     iir_w, rnn_w = (patches_for(e, note, raw, model if e == "rnn-trained" else None)[0].weights for e in ("iir", twin))
+    iir_poles, rnn_poles = np.linalg.eigvals(iir_w.w_hh), np.linalg.eigvals(rnn_w.w_hh)
+    release_radius, iir_released = released_poles(iir_poles, settings.release, settings.rate)
+    rnn_released = released_poles(rnn_poles, settings.release, settings.rate)[1]
     return ImpulseComparison(note, twin, np.arange(len(iir)) / settings.rate, iir, rnn, rnn - iir,
-                             snr_db(iir, rnn), freqs, iir_db, rnn_db, note_text,
-                             np.linalg.eigvals(iir_w.w_hh), np.linalg.eigvals(rnn_w.w_hh))
+                             snr_db(iir, rnn), freqs, iir_db, rnn_db, note_text, iir_poles, rnn_poles,
+                             release_radius, iir_released, rnn_released)

@@ -67,16 +67,17 @@ class MainWindow(QMainWindow):
         self.player = self.keys.player
         self.keys.pressed.connect(self._key_pressed)
         self.keys.released.connect(self._key_released)
+        self.keys.sustain.connect(self.sustain)
         self.keys.panic_requested.connect(self._escape)
         self.keys.octave_requested.connect(self.shift_octave)
-        self.keys.deactivated.connect(self.release_all_keys)
+        self.keys.deactivated.connect(self.focus_lost)
 
         self._build_widgets()
         self._build_menus()
         startup_message = self.model_control.load_startup_model(model_path)
         self.sound.set_values(self.settings.engine, self.settings.q, self.settings.drive, self.settings.velocity,
-                              self.settings.master, self.settings.model_rate, self.settings.room,
-                              self.settings.room_wet)
+                              self.settings.master, self.settings.model_rate, self.settings.release,
+                              self.settings.room, self.settings.room_wet)
         self.sound.set_trained_available(self.model is not None)  # a saved trained engine needs a model
         self.training.set_values(self.settings.train_keys, self.settings.optimizer, self.settings.init,
                                  self.settings.budget)
@@ -224,7 +225,7 @@ class MainWindow(QMainWindow):
             self.statusBar().showMessage(f"{midi_to_note(midi)} cannot sound with this engine "
                                          "(the trained model has no such key).")
             return False
-        self.engine.note_on(midi, velocity / 127.0)
+        self.midi.input.key_down(midi, velocity / 127.0)  # through the MIDI state: a pedal holds the window's keys too
         self._follow_key(midi, midi_to_note(midi))
         return True
 
@@ -238,8 +239,13 @@ class MainWindow(QMainWindow):
         self._follow_key(note_to_midi(note), note)
 
     def note_off(self, midi: int) -> None:
-        """End ``midi`` (its tail rings on)."""
-        self.engine.note_off(midi)
+        """Let ``midi`` go: released (its dampers bring it down in the Release time), or held while a sustain
+        pedal is down (the space bar, or a MIDI keyboard's on channel 1)."""
+        self.midi.input.key_up(midi)
+
+    def sustain(self, down: bool) -> None:
+        """The computer keyboard's sustain pedal (the space bar) goes down or up; up releases the keys it held."""
+        self.midi.input.sustain(down)
 
     def panic(self) -> None:
         """Silence everything at once and forget every held key."""
@@ -250,11 +256,19 @@ class MainWindow(QMainWindow):
         self.engine.panic()
 
     def release_all_keys(self) -> None:
-        """End every note held from the computer keyboard or the mouse (focus loss, octave shift)."""
+        """End every note held from the computer keyboard or the mouse (octave shift, focus loss)."""
         self.keyboard.release_mouse_note()
         for midi in self.player.release_all():
             self.keyboard.set_lit(midi, False)
             self.note_off(midi)
+
+    def focus_lost(self) -> None:
+        """The window no longer hears the keys: every held key ends, and a space bar held down (the pedal) is let
+        go, as its key-up will not come here."""
+        self.release_all_keys()
+        if self.keys.sustain_down:
+            self.keys.sustain_down = False
+            self.sustain(False)
 
     def shift_octave(self, step: int) -> None:
         """Move the computer keyboard by ``step`` octaves; every held note is released first."""
@@ -290,7 +304,7 @@ class MainWindow(QMainWindow):
 
     def event(self, event: QEvent) -> bool:  # noqa: D102 - Qt override
         if event.type() == QEvent.WindowDeactivate:
-            self.release_all_keys()
+            self.focus_lost()
         return super().event(event)
 
     # ---- audio and plots ----------------------------------------------------------------------
@@ -324,7 +338,7 @@ class MainWindow(QMainWindow):
         """The settings to save: the controls as they are now."""
         s, sound, form = self.settings, self.sound.choice(), self.training.choice()
         s.engine, s.q, s.drive = sound.engine, sound.q, sound.drive
-        s.velocity, s.master, s.model_rate = sound.velocity, sound.master, sound.rate
+        s.velocity, s.master, s.model_rate, s.release = sound.velocity, sound.master, sound.rate, sound.release
         s.room, s.room_wet = sound.room_on, sound.room_wet
         s.octave = self.player.shift
         s.midi_input = self.midi.wanted

@@ -18,6 +18,7 @@ IIR_PEN = pg.mkPen((60, 140, 255), width=1, style=Qt.DashLine)  # dashed, drawn 
 RNN_PEN = pg.mkPen((255, 150, 40), width=1)
 DIFF_PEN = pg.mkPen((220, 60, 60), width=1)
 SCOPE_PEN = pg.mkPen((80, 220, 120), width=1)
+RELEASE_PEN = pg.mkPen((150, 150, 150), width=1, style=Qt.DotLine)
 
 SCOPE_SAMPLES = 2048
 """Samples the scope shows (about 43 ms at 48 kHz)."""
@@ -107,6 +108,11 @@ class TwinView(QWidget):
                                              name="IIR poles")
         self.rnn_poles = self.pole_plot.plot(pen=None, symbol="o", symbolSize=8, symbolPen=RNN_PEN, symbolBrush=None,
                                              name="RNN: eig(W_hh)")
+        self.release_circle = self.pole_plot.plot(pen=RELEASE_PEN, name="released (dampers)")
+        self.iir_released = self.pole_plot.plot(pen=None, symbol="x", symbolSize=7, symbolPen=RELEASE_PEN)
+        self.rnn_released = self.pole_plot.plot(pen=None, symbol="o", symbolSize=5, symbolPen=RELEASE_PEN,
+                                                symbolBrush=None)
+        self._circle = circle
         pole_legend.setLabelTextSize("8pt")
         self.comparison: ImpulseComparison | None = None
         self._height, self._top, self._radius = 0.0, -np.inf, 0.0  # the plots' current ranges (see sticky)
@@ -135,6 +141,11 @@ class TwinView(QWidget):
         self.rnn_spectrum.setData(c.freqs, c.rnn_db)
         self.iir_poles.setData(c.iir_poles.real, c.iir_poles.imag)
         self.rnn_poles.setData(c.rnn_poles.real, c.rnn_poles.imag)
+        released = np.isfinite(c.release_radius)
+        ring = c.release_radius * self._circle if released else np.zeros(0, dtype=complex)
+        self.release_circle.setData(ring.real, ring.imag)
+        self.iir_released.setData(c.iir_released.real, c.iir_released.imag)
+        self.rnn_released.setData(c.rnn_released.real, c.rnn_released.imag)
         # Ranges move in coarse steps and grow at once but shrink only by a factor of ten (40 dB), so playing
         # key after key seldom redraws an axis (a costly redraw under a software X server) and the keys are
         # seen at their true relative levels.
@@ -152,6 +163,8 @@ class TwinView(QWidget):
         self.pole_plot.setRange(xRange=(-self._radius, self._radius), yRange=(-self._radius, self._radius))
         twin = {"rnn-analytic": "analytic RNN", "rnn-trained": "trained RNN"}.get(c.twin, c.twin)
         text = f"{c.note}: IIR vs {twin}, SNR {format_db(c.snr)}"
+        if released:
+            text += f"; released, the dampers scale both twins' poles to radius {c.release_radius:.5f}"
         if c.note_text:
             text += f" ({c.note_text})"
         self.caption.setText(text)

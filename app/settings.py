@@ -12,8 +12,9 @@ from dataclasses import asdict, dataclass, fields
 
 from PySide6.QtCore import QByteArray, QSettings
 
+from iirnn_core.dsp.resonator import RELEASE_MIN, RING_ON
 from iirnn_core.rt.master_layout import ROOM_DEFAULT_WET
-from iirnn_core.synth.renderer import ENGINES
+from iirnn_core.synth.renderer import DEFAULT_RELEASE, ENGINES
 
 OPTIMIZERS = ("best", "adam", "randdir")
 INITS = ("random", "warm")
@@ -37,10 +38,11 @@ class AppSettings:
 
     Sound: ``engine`` (one of ENGINES), ``q`` (pole radius), ``drive``, ``velocity`` (1..127, the
     computer keyboard's), ``master`` (volume 0..1), ``room`` (the small room on or off) and ``room_wet``
-    (its wet mix, 0..1), ``model_rate`` (Hz), ``octave`` (shift of the computer keyboard). Audio: ``device``
-    (output name, "" = default), ``samplerate`` (Hz),
-    ``blocksize`` (frames), ``latency``, ``cpus_awake`` (keep idle CPUs from halting while notes sound),
-    ``midi_input`` (MIDI input port name, "" = none). Training: ``train_keys`` (note list/range text),
+    (its wet mix, 0..1), ``model_rate`` (Hz), ``release`` (the dampers' T60 in seconds, RELEASE_MIN or more;
+    RING_ON, inf, for none), ``octave`` (shift of the computer keyboard). Audio: ``device`` (output name,
+    "" = default), ``samplerate`` (Hz), ``blocksize`` (frames), ``latency``, ``cpus_awake`` (keep idle CPUs
+    from halting while notes sound), ``midi_input`` (MIDI input port name, "" = none). Training: ``train_keys``
+    (note list/range text),
     ``optimizer``, ``init``, ``budget`` (seconds, 0 = the trainer's default). ``geometry``: the
     window's saved geometry (bytes).
     """
@@ -53,6 +55,7 @@ class AppSettings:
     room: bool = False
     room_wet: float = ROOM_DEFAULT_WET
     model_rate: int = 8000
+    release: float = DEFAULT_RELEASE
     octave: int = 0
     device: str = ""
     samplerate: int = 48000
@@ -76,6 +79,7 @@ class AppSettings:
             "master": lambda v: 0.0 <= v <= 1.0,
             "room_wet": lambda v: 0.01 <= v <= 1.0,
             "model_rate": lambda v: 1000 <= v <= 192000,
+            "release": lambda v: v == RING_ON or RELEASE_MIN <= v <= 60.0,
             "octave": lambda v: -4 <= v <= 3,
             "samplerate": lambda v: 8000 <= v <= 192000,
             "blocksize": lambda v: 16 <= v <= 8192,
@@ -85,7 +89,7 @@ class AppSettings:
             "budget": lambda v: 0.0 <= v <= 86400.0,
         }
         check = checks.get(name)
-        if isinstance(value, float) and not math.isfinite(value):
+        if isinstance(value, float) and not math.isfinite(value) and not (name == "release" and value == RING_ON):
             return False
         return check is None or bool(check(value))
 

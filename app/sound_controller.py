@@ -48,7 +48,7 @@ class SoundController(QObject):
         """The SynthSettings the controls select (stereo, so A/B puts the IIR left and the RNN right)."""
         c = self.window.sound.choice()
         return SynthSettings(rate=float(c.rate), q=c.q, drive=c.drive, amplitude=IMPULSE_AMPLITUDE, channels=2,
-                             ab_twin=c.ab_twin, untrained=c.untrained)
+                             ab_twin=c.ab_twin, untrained=c.untrained, release=c.release)
 
     def playing(self, model=None) -> Playing:
         """What sounds for the controls with ``model`` (default: the model in use), by the core's one rule

@@ -1,4 +1,5 @@
-"""Sound controls: engine, Q (shown with its decay time), drive, velocity, master volume, room, model rate.
+"""Sound controls: engine, Q (shown with its decay time), drive, velocity, master volume, room, model rate, and
+the release (the dampers: how fast a released key falls silent, or "ring on").
 
 Also the trained model's state: a trained model is tied to the rate and Q it learned at; when the
 controls differ, a banner says so and offers to train for the current settings. Sliders and combo
@@ -14,9 +15,10 @@ from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (QCheckBox, QComboBox, QFormLayout, QGroupBox, QHBoxLayout, QLabel, QPushButton,
                                QSlider, QVBoxLayout, QWidget)
 
-from iirnn_core.dsp.resonator import t60_from_q
+from iirnn_core.dsp.resonator import RING_ON, t60_from_q
 from iirnn_core.models.what_plays import model_fits
 from iirnn_core.rt.master_layout import ROOM_DECAY_SECONDS, ROOM_DEFAULT_WET
+from iirnn_core.synth.renderer import DEFAULT_RELEASE
 
 from .settings import MODEL_RATES
 
@@ -35,6 +37,19 @@ Q_CHOICES = (0.9, 0.95, 0.97, 0.98, 0.99, 0.993, 0.995, 0.997, 0.998, 0.999, 0.9
 DRIVE_MIN, DRIVE_MAX, DRIVE_STEPS = 0.01, 3.0, 100
 """The drive slider is logarithmic from DRIVE_MIN to DRIVE_MAX in DRIVE_STEPS steps."""
 
+RELEASE_CHOICES = (0.05, 0.07, 0.1, 0.15, 0.2, 0.3, 0.5, 0.7, 1.0, 1.5, 2.0, 3.0, 5.0, RING_ON)
+"""Release T60s (s) the Release slider offers, its right end "ring on" (no dampers); a remembered value not
+among them is added."""
+
+
+def release_text(release: float, q: float, rate: float) -> str:
+    """How the Release control reads: "0.3 s", "ring on", and "(Q decays sooner)" when the key's own T60 at
+    ``q`` and ``rate`` (Hz) is already shorter, so the dampers change nothing."""
+    if release == RING_ON:
+        return "ring on"
+    text = f"{release:g} s"
+    return text + "  (Q decays sooner)" if t60_from_q(q, rate) <= release else text
+
 
 def model_mismatch(model, rate: float, q: float) -> str:
     """Why ``model`` cannot play at ``rate`` (Hz) and ``q`` (the core's rule, :func:`iirnn_core.models.what_plays.model_fits`),
@@ -43,6 +58,21 @@ def model_mismatch(model, rate: float, q: float) -> str:
         return ""
     return (f"The trained model was trained at {float(model.rate):g} Hz, Q {float(model.q):g}; "
             f"the controls are at {float(rate):g} Hz, Q {float(q):g}. The trained engine plays the analytic twin.")
+
+
+def _with_choice(slider: QSlider, choices: list, value) -> list:
+    """``choices`` (sorted) with ``value`` added if it is missing, ``slider``'s range following, its selection
+    kept on the value it showed (no signal); returns the new list."""
+    if value in choices:
+        return choices
+    current = choices[slider.value()] if choices else None
+    choices = sorted(set(choices) | {value})
+    slider.blockSignals(True)
+    slider.setRange(0, len(choices) - 1)
+    if current is not None:
+        slider.setValue(choices.index(current))
+    slider.blockSignals(False)
+    return choices
 
 
 def _slider(minimum: int, maximum: int) -> QSlider:
@@ -56,8 +86,8 @@ def _slider(minimum: int, maximum: int) -> QSlider:
 class SoundChoice:
     """What the sound panel's controls select, handed to the window as one value: ``engine``, ``ab_twin``,
     ``untrained`` (what a trained twin plays for a key its model lacks), ``q``, ``drive``, ``velocity``
-    (1..127), ``master`` (0..1), the model ``rate`` (Hz), and the small room: ``room_on`` and its wet mix
-    ``room_wet`` (0..1, kept while the room is off)."""
+    (1..127), ``master`` (0..1), the model ``rate`` (Hz), ``release`` (the dampers' T60 in s; RING_ON: none),
+    and the small room: ``room_on`` and its wet mix ``room_wet`` (0..1, kept while the room is off)."""
 
     engine: str
     ab_twin: str
@@ -67,6 +97,7 @@ class SoundChoice:
     velocity: int
     master: float
     rate: int
+    release: float = DEFAULT_RELEASE
     room_on: bool = False
     room_wet: float = ROOM_DEFAULT_WET
 
@@ -86,6 +117,7 @@ class SoundPanel(QGroupBox):
     def __init__(self, parent: QWidget | None = None):
         super().__init__("Sound", parent)
         self._q_choices = list(Q_CHOICES)
+        self._release_choices = list(RELEASE_CHOICES)
         self._drive = 0.1
         self._model = None
         self._updating = False
@@ -119,6 +151,10 @@ class SoundPanel(QGroupBox):
         self.room_slider = _slider(1, 100)
         self.room_slider.setToolTip("The room's wet mix")
         self.room_label = QLabel()
+        self.release_slider = _slider(0, len(self._release_choices) - 1)
+        self.release_label = QLabel()
+        self.release_slider.setToolTip("Dampers: how long a released key takes to fall 60 dB (the sustain pedal "
+                                       "holds keys); at the right end keys ring on with their Q")
         self.rate_box = QComboBox()
         self.rate_box.setFocusPolicy(Qt.NoFocus)
         for rate in MODEL_RATES:
@@ -141,6 +177,7 @@ class SoundPanel(QGroupBox):
         for title, slider, label in (("Q", self.q_slider, self.q_label), ("Drive", self.drive_slider, self.drive_label),
                                      ("Velocity", self.velocity_slider, self.velocity_label),
                                      ("Master", self.master_slider, self.master_label),
+                                     ("Release", self.release_slider, self.release_label),
                                      ("Room", self.room_slider, self.room_label)):
             row = QHBoxLayout()
             if slider is self.room_slider:
@@ -161,16 +198,18 @@ class SoundPanel(QGroupBox):
         self.drive_slider.valueChanged.connect(self._on_drive_moved)  # before _on_change reads the drive
         for box in (self.engine_box, self.ab_twin_box, self.untrained_box, self.rate_box):
             box.currentIndexChanged.connect(self._on_change)
-        for slider in (self.q_slider, self.drive_slider, self.velocity_slider, self.master_slider, self.room_slider):
+        for slider in (self.q_slider, self.drive_slider, self.velocity_slider, self.master_slider,
+                       self.release_slider, self.room_slider):
             slider.valueChanged.connect(self._on_change)
         self.room_box.toggled.connect(self._on_change)
-        self.set_values("iir", 0.995, 0.1, 100, 0.8, 8000)
+        self.set_values("iir", 0.995, 0.1, 100, 0.8, 8000, DEFAULT_RELEASE)
 
     # ---- values ---------------------------------------------------------------------------
     def choice(self) -> SoundChoice:
         """Every control's value at once."""
         return SoundChoice(self.engine, self.ab_twin, self.untrained, self.q, self.drive, self.velocity,
-                           self.master, self.rate, self.room_box.isChecked(), self.room_slider.value() / 100.0)
+                           self.master, self.rate, self.release, self.room_box.isChecked(),
+                           self.room_slider.value() / 100.0)
 
     @property
     def engine(self) -> str:
@@ -212,8 +251,13 @@ class SoundPanel(QGroupBox):
         """Model sample rate in Hz (the rate the recurrences run at)."""
         return int(self.rate_box.currentData())
 
+    @property
+    def release(self) -> float:
+        """Selected release: a released key's T60 in seconds, or RING_ON (inf) for no dampers."""
+        return self._release_choices[self.release_slider.value()]
+
     def set_values(self, engine: str, q: float, drive: float, velocity: int, master: float, rate: int,
-                   room_on: bool = False, room_wet: float = ROOM_DEFAULT_WET) -> None:
+                   release: float = DEFAULT_RELEASE, room_on: bool = False, room_wet: float = ROOM_DEFAULT_WET) -> None:
         """Move every control (one ``changed`` signal at the end)."""
         self._updating = True
         try:
@@ -227,6 +271,8 @@ class SoundPanel(QGroupBox):
             self.drive_slider.setValue(self._drive_position(drive))
             self.velocity_slider.setValue(int(velocity))
             self.master_slider.setValue(int(round(master * 100)))
+            self._ensure_release(float(release))
+            self.release_slider.setValue(self._release_choices.index(float(release)))
             self.room_box.setChecked(bool(room_on))
             self.room_slider.setValue(int(round(room_wet * 100)))
         finally:
@@ -264,14 +310,10 @@ class SoundPanel(QGroupBox):
 
     # ---- internals ------------------------------------------------------------------------
     def _ensure_q(self, q: float) -> None:
-        if q not in self._q_choices:
-            current = self._q_choices[self.q_slider.value()] if self._q_choices else None
-            self._q_choices = sorted(set(self._q_choices) | {q})
-            self.q_slider.blockSignals(True)
-            self.q_slider.setRange(0, len(self._q_choices) - 1)
-            if current is not None:
-                self.q_slider.setValue(self._q_choices.index(current))
-            self.q_slider.blockSignals(False)
+        self._q_choices = _with_choice(self.q_slider, self._q_choices, q)
+
+    def _ensure_release(self, release: float) -> None:
+        self._release_choices = _with_choice(self.release_slider, self._release_choices, release)
 
     def _ensure_rate(self, rate: int) -> None:
         if self.rate_box.findData(rate) < 0:
@@ -300,6 +342,7 @@ class SoundPanel(QGroupBox):
         self.drive_label.setText(f"{self._drive:g}" + ("  (the seed)" if self._drive == 1.0 else ""))
         self.velocity_label.setText(str(self.velocity))
         self.master_label.setText(f"{self.master_slider.value()} %")
+        self.release_label.setText(release_text(self.release, q, self.rate))
         self.room_slider.setEnabled(self.room_box.isChecked())
         self.room_label.setText(f"{self.room_slider.value()} % wet" if self.room_box.isChecked() else "off")
         self.ab_twin_box.setEnabled(self.engine == "ab")

@@ -309,6 +309,36 @@ def test_focus_loss_releases_every_note(make_window):
     assert window.keyboard.lit_notes() == [] and window.player.held_notes == []
 
 
+def test_the_space_bar_holds_computer_keys_until_it_lifts(make_window):
+    window = make_window()
+    key(window, "z")
+    key(window, Qt.Key_Space)
+    key(window, "z", press=False)
+    tap(window, "x")
+    assert window.engine.names("note_off") == [] and window.keyboard.lit_notes() == []  # held, unlit
+    key(window, Qt.Key_Space, press=False)
+    assert sorted(window.engine.names("note_off")) == [(60,), (62,)]
+    key(window, Qt.Key_Space)
+    key(window, "c")
+    QApplication.sendEvent(window, QEvent(QEvent.WindowDeactivate))  # the space bar's key-up will not come here
+    assert window.engine.names("note_off")[-1] == (64,) and not window.keys.sustain_down
+
+
+def test_the_release_control_reaches_the_engine_and_is_remembered(make_window):
+    window = make_window()
+    assert window.engine.settings.release == window.sound.release == 0.3
+    configured = len(window.engine.names("configure"))
+    window.sound.release_slider.setValue(window.sound.release_slider.maximum())
+    window.flush_sound()
+    assert window.engine.settings.release == math.inf  # ring on
+    assert len(window.engine.names("configure")) == configured + 1
+    window.sound.release_slider.setValue(0)
+    window.flush_sound()
+    assert window.engine.settings.release == 0.05
+    window.close()
+    assert make_window().sound.release == 0.05
+
+
 def test_escape_is_panic(make_window, qtbot):
     window = make_window()
     key(window, "b")

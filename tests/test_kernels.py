@@ -33,6 +33,11 @@ def test_fast_tanh_matches_numpy_everywhere():
     assert np.all(np.abs(got) <= 1.0)
 
 
+def undamped(voices):
+    """A bank kernel's damper arrays (factor, target, step) for ``voices`` voices whose keys are held."""
+    return np.ones(voices), np.ones(voices), np.zeros(voices)
+
+
 def _bank(weights_list, x):
     """Run advance_rnn_bank over voices (one RNNWeights each) and x (N, V); returns y (N, V)."""
     hidden = max(w.hidden for w in weights_list)
@@ -45,7 +50,7 @@ def _bank(weights_list, x):
         w_hh[:, :, i], w_ih[:, i], w_out[:, i] = p.w_hh, p.w_ih, p.w_out
     h = np.zeros((hidden, v))
     y = np.zeros_like(x)
-    kernels.advance_rnn_bank(w_hh, w_ih, w_out, h, np.zeros((hidden, v)), x, y, v)
+    kernels.advance_rnn_bank(w_hh, w_ih, w_out, h, np.zeros((hidden, v)), x, y, v, *undamped(v))
     return y
 
 
@@ -69,7 +74,8 @@ def test_iir_bank_matches_lfilter():
     w_hh = np.array([[k1, k2], [1.0, 0.0]]).reshape(2, 2, 1)
     h = np.zeros((2, 1))
     y = np.zeros_like(x)
-    kernels.advance_iir_bank(w_hh, np.array([[1.0], [0.0]]), np.array([[1.0], [0.0]]), h, np.zeros((2, 1)), x, y, 1)
+    kernels.advance_iir_bank(w_hh, np.array([[1.0], [0.0]]), np.array([[1.0], [0.0]]), h, np.zeros((2, 1)), x, y, 1,
+                             *undamped(1))
     np.testing.assert_allclose(y[:, 0], scipy.signal.lfilter([1], [1, -k1, -k2], x[:, 0]), rtol=1e-10, atol=1e-12)
 
 

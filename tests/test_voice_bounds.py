@@ -13,7 +13,7 @@ BLOCK = 64
 def start(renderer, bank=BANK_RNN, hidden=3, w_hh=None, gains=None, offset=0):
     w_hh = np.eye(3) * 0.5 if w_hh is None else w_hh
     gains = np.ones(2) if gains is None else gains
-    return rt.start_voice(renderer.table, bank, hidden, w_hh, np.ones(3), np.ones(3), gains, 0.1, offset, 69)
+    return rt.start_voice(renderer.table, bank, hidden, w_hh, np.ones(3), np.ones(3), gains, 0.1, offset, 69, 0.5)
 
 
 @pytest.mark.parametrize("bad", [dict(offset=BLOCK), dict(offset=-1), dict(hidden=4), dict(hidden=0), dict(bank=2),

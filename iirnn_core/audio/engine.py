@@ -12,8 +12,9 @@ Changing engine, Q, drive, model, master gain or room builds a patch table for a
 the audio thread, and publishes it into the processor's idle half: new notes use it, sounding
 notes keep their weights, the master gain and the room's wet mix ramp to their new values over
 20 ms, nothing clicks. After the master gain, a peak limiter (1 ms lookahead, ceiling -0.3 dBFS)
-keeps every sample below full scale (:mod:`iirnn_core.synth.master`). A new model rate or hidden size
-gets a new pipeline while the old one rings out.
+keeps every sample below full scale (:mod:`iirnn_core.synth.master`). The release T60 (the dampers,
+``settings.release``) travels in the same half: a key released after the publish is damped by it. A new
+model rate or hidden size gets a new pipeline while the old one rings out.
 
 The engine builds patch tables and reports :meth:`AudioEngine.stats`; an
 :class:`~iirnn_core.audio.supervisor.OutputSupervisor` opens the device (by name, with rollback),
@@ -42,7 +43,7 @@ from iirnn_core.audio.dropout_causes import DropoutCauses
 from iirnn_core.synth.master import check_wet
 from iirnn_core.synth.pipeline import Pipeline
 from iirnn_core.synth.renderer import ENGINES, SynthSettings, patches_for
-from iirnn_core.dsp.resonator import SettingError
+from iirnn_core.dsp.resonator import SettingError, check_release
 from iirnn_core.models.what_plays import uses_trained_model
 
 log = logging.getLogger(__name__)
@@ -200,7 +201,8 @@ class AudioEngine:
         key = (float(settings.rate), proc.device_rate, proc.channels, self._polyphony, hidden, proc.blocksize)
         pipeline = next((p for p in proc.pipelines if p is not None and p.key == key), None) or Pipeline(*key)
         try:
-            proc.publish(pipeline, patches, float(settings.amplitude), self._master, self._room)
+            proc.publish(pipeline, patches, float(settings.amplitude), self._master, self._room,
+                         float(settings.release))
         except (ValueError, OutputNotAnswering) as exc:
             raise SettingError(one_line(exc)) from None
         return tuple(patches)
@@ -252,8 +254,8 @@ class AudioEngine:
     def configure(self, engine: str | None = None, settings: SynthSettings | None = None, model=_KEEP,
                   master: float | None = None, room: float | None = None) -> None:
         """Change any of engine, settings, model, master volume and the room's wet mix at once: one patch table,
-        one publish, for new notes (master and room for every block). SettingError if the combination is
-        impossible (nothing changes)."""
+        one publish, for new notes (master and room for every block; no patch table when only the levels or the
+        release change). SettingError if the combination is impossible (nothing changes)."""
         engine = self._engine if engine is None else engine
         settings = self._settings if settings is None else settings
         model = self._model if model is _KEEP else model
@@ -263,6 +265,11 @@ class AudioEngine:
                 raise SettingError(f"master volume must be a number 0..1, got {master}")
         room = None if room is None else check_wet(room)
         with self._lock:
+            if (engine == self._engine and model is self._model
+                    and dataclasses.replace(settings, release=self._settings.release) == self._settings):
+                self._publish_levels(self._master if master is None else master,
+                                     self._room if room is None else room, float(settings.release))
+                return
             previous = self._master, self._room
             if master is not None:
                 self._master = min(1.0, max(0.0, master))
@@ -293,25 +300,35 @@ class AudioEngine:
         if not math.isfinite(volume):
             raise SettingError(f"master volume must be a number 0..1, got {volume}")
         with self._lock:
-            master = min(1.0, max(0.0, volume))
-            self._publish_levels(master, self._room)
-            self._master = master
+            self._publish_levels(volume, self._room, float(self._settings.release))
+
+    def set_release(self, seconds: float) -> None:
+        """Dampers: keys released from now on fall 60 dB in ``seconds`` (at least ``RELEASE_MIN``; ``RING_ON``,
+        infinite: they ring on with their Q). Published to the callback with the patch half, as the master
+        gain is (no patch is rebuilt); SettingError if impossible (nothing changes)."""
+        release = check_release(seconds)
+        with self._lock:
+            self._publish_levels(self._master, self._room, release)
+
+    def _publish_levels(self, master: float, room: float, release: float) -> None:
+        """Publish master volume ``master`` (clamped to 0..1), the room's wet mix ``room`` and ``release`` (checked)
+        with the patches in use (under the engine's lock); SettingError if the callback does not answer (nothing
+        changes)."""
+        proc = self._processor
+        master = min(1.0, max(0.0, master))
+        try:
+            proc.publish(proc.pipeline_in_use(), None, float(self._settings.amplitude), master, room, release)
+        except OutputNotAnswering as exc:
+            raise SettingError(one_line(exc)) from None
+        self._master, self._room = master, room
+        self._settings = dataclasses.replace(self._settings, release=release)
 
     def set_room(self, wet: float) -> None:
         """The small room's wet mix, 0 (no room) .. 1, ramped in the callback over about 20 ms (SettingError for
         anything else; nothing changes)."""
         wet = check_wet(wet)
         with self._lock:
-            self._publish_levels(self._master, wet)
-            self._room = wet
-
-    def _publish_levels(self, master: float, room: float) -> None:
-        """Publish ``master`` and ``room`` with the patches in use (under the lock)."""
-        proc = self._processor
-        try:
-            proc.publish(proc.pipeline_in_use(), None, float(self._settings.amplitude), master, room)
-        except OutputNotAnswering as exc:
-            raise SettingError(one_line(exc)) from None
+            self._publish_levels(self._master, wet, float(self._settings.release))
 
     # ---- events (any thread, never blocks the callback) ---------------------------------------
 
@@ -333,7 +350,8 @@ class AudioEngine:
         self._out.wakeup.sound()
 
     def note_off(self, midi: int) -> None:
-        """Release key ``midi``: its voices ring on (a resonator's tail) and are stolen first."""
+        """Release key ``midi``: its voices are stolen first and fall 60 dB in ``settings.release`` seconds
+        (the dampers; with ``RING_ON`` they ring on, a resonator's tail)."""
         self._processor.push(NOTE_OFF, int(midi), 0.0, self._clock())
 
     def panic(self) -> None:

@@ -5,9 +5,10 @@ at the device rate) in ``block``-frame blocks and divide the CPU time spent in `
 the audio duration produced; a load of 0.05 is 5 % of one core. Rows ``live-*`` run the live
 callback's whole compiled block (``process_block``: voices at the seed's 8 kHz, the resampler to
 ``rate``, the output stage with its peak limiter) as PortAudio calls it; the row
-``live-rnn-analytic+room`` does so with the small room on as well (64 voices). The reference row
-``seed-nn.RNN`` runs the twins the seed's way: one ``nn.RNN`` call per block (voices batched), carrying
-the hidden state.
+``live-rnn-analytic+room`` does so with the small room on as well, ``live-rnn-analytic+dampers`` with
+every key released (dampers closing, :data:`BENCH_RELEASE`), and ``live-rnn-analytic+dampers+room`` with
+both (64 voices each). The reference row ``seed-nn.RNN`` runs the twins the seed's way: one ``nn.RNN``
+call per block (voices batched), carrying the hidden state.
 """
 
 from __future__ import annotations
@@ -25,8 +26,11 @@ from iirnn_core.synth.renderer import Renderer, SynthSettings, patches_for
 BENCH_Q = 0.99999
 """Pole radius for the benchmark: decays slowly enough that no voice retires during a run."""
 
-ROOM_BENCH_VOICES = 64
-"""Voices of the row with the room on."""
+EXTRA_BENCH_VOICES = 64
+"""Voices of the rows with the room on or the dampers closing."""
+BENCH_RELEASE = 10.0
+"""Release T60 (s) of the dampers rows: every released voice is damped (its own T60 at BENCH_Q is 35 s at
+8 kHz) and none retires during a run."""
 
 
 def _notes(count: int) -> list[str]:
@@ -53,18 +57,21 @@ def renderer_load(engine: str, voices: int, rate: int, block: int, seconds: floa
 
 
 def live_block_load(engine: str, voices: int, rate: int, block: int, seconds: float, model_rate: int = 8000,
-                    room: float = 0.0) -> float:
+                    room: float = 0.0, dampers: bool = False) -> float:
     """CPU seconds per audio second of the live callback's compiled block (``process_block``: key events,
     voices at ``model_rate``, resampler to ``rate``, output stage with the room at wet mix ``room`` (0: off)
     and the limiter, scope, accounting) with ``voices`` voices of ``engine`` sounding (A/B: ``voices`` keys
-    of two voices each)."""
+    of two voices each); with ``dampers`` every key is released at once, so every voice is damped (release
+    T60 :data:`BENCH_RELEASE`)."""
     from iirnn_core.audio.engine import AudioConfig, AudioEngine
 
-    settings = SynthSettings(rate=model_rate, q=BENCH_Q, drive=0.3, channels=2)
+    settings = SynthSettings(rate=model_rate, q=BENCH_Q, drive=0.3, channels=2, release=BENCH_RELEASE)
     eng = AudioEngine(AudioConfig(samplerate=rate, blocksize=block), settings, engine, polyphony=voices, room=room)
     proc = eng.processor
     for i in range(voices):
         eng.note_on(24 + i, 1.0, when=0.0)  # C1 upwards: every key below the model rate's Nyquist
+        if dampers:
+            eng.note_off(24 + i)
     out = np.zeros((block, 2), dtype=np.float32)
     now = 1.0
     for _ in range(4):  # warm-up: the keys land, compiled code is loaded
@@ -79,6 +86,8 @@ def live_block_load(engine: str, voices: int, rate: int, block: int, seconds: fl
     sounding = proc.active_voices()
     if sounding != voices * (2 if engine == "ab" else 1):
         raise RuntimeError(f"only {sounding} voices sounded")
+    if dampers and not all(np.all(bank.dampers[:bank.count] < 1.0) for bank in eng.pipeline.renderer.banks.values()):
+        raise RuntimeError("not every voice was damped")
     return spent / (blocks * block / rate)
 
 
@@ -120,9 +129,11 @@ def run_bench(rate: int = 48000, block: int = 128, voice_counts=(1, 8, 32, 64), 
         for voices in voice_counts:
             rows.append(dict(engine=f"live-{engine}", voices=voices, rate=rate, block=block,
                              load=live_block_load(engine, voices, rate, block, seconds)))
-    rows.append(dict(engine="live-rnn-analytic+room", voices=ROOM_BENCH_VOICES, rate=rate, block=block,
-                     load=live_block_load("rnn-analytic", ROOM_BENCH_VOICES, rate, block, seconds,
-                                          room=ROOM_DEFAULT_WET)))
+    for name, room, dampers in (("+room", ROOM_DEFAULT_WET, False), ("+dampers", 0.0, True),
+                                ("+dampers+room", ROOM_DEFAULT_WET, True)):
+        rows.append(dict(engine="live-rnn-analytic" + name, voices=EXTRA_BENCH_VOICES, rate=rate, block=block,
+                         load=live_block_load("rnn-analytic", EXTRA_BENCH_VOICES, rate, block, seconds, room=room,
+                                              dampers=dampers)))
     for voices in voice_counts:
         rows.append(dict(engine="seed-nn.RNN", voices=voices, rate=rate, block=block,
                          load=seed_load(voices, rate, block, seconds / 4)))
@@ -134,8 +145,8 @@ def add_parser(sub) -> None:
     p = sub.add_parser("bench", help="measure render load per engine and voice count",
                        description="Render load = CPU seconds per second of audio, at 48 kHz with 128-frame "
                                    "blocks, for 1/8/32/64 voices of each engine, through the renderer and the whole "
-                                   "live callback (limiter always in; one row with the room on, 64 voices), and the "
-                                   "seed's nn.RNN way.")
+                                   "live callback (limiter always in; 64 voices with the room on, with every key "
+                                   "released (dampers closing), and with both), and the seed's nn.RNN way.")
     p.add_argument("--json", action="store_true", help="print a JSON list of {engine, voices, rate, block, load}")
     p.add_argument("--rate", type=int, default=48000, help="sample rate in Hz (default 48000)")
     p.add_argument("--block", type=int, default=128, help="frames per block (default 128)")
@@ -158,8 +169,8 @@ def run(args: argparse.Namespace) -> int:
         return 0
     seed = {r["voices"]: r["load"] for r in rows if r["engine"] == "seed-nn.RNN"}
     print(f"render load (CPU s per audio s) at {args.rate} Hz, {args.block}-frame blocks")
-    print(f"{'engine':<24}{'voices':>7}{'load':>10}{'vs seed':>10}")
+    print(f"{'engine':<31}{'voices':>7}{'load':>10}{'vs seed':>10}")
     for r in rows:
         ratio = seed[r["voices"]] / r["load"] if r["load"] > 0 else float("inf")
-        print(f"{r['engine']:<24}{r['voices']:>7}{r['load']:>10.4f}{ratio:>9.1f}x")
+        print(f"{r['engine']:<31}{r['voices']:>7}{r['load']:>10.4f}{ratio:>9.1f}x")
     return 0

@@ -2,11 +2,12 @@
 
 With ``--gap 0`` every note is struck at once; otherwise one note every ``--gap`` seconds,
 cycling through the list until ``--seconds`` have passed (each note is released when the next
-one starts; it rings on). ``--midi-in NAME`` plays from a MIDI input port (velocity, note-off,
-sustain pedal; see :mod:`iirnn_core.midi.ports`), for ``--seconds`` or until Ctrl-C; it can go
-with ``--notes``. ``--record OUT.wav`` writes what the device played, at the device rate, as a
-32-bit float WAV (:mod:`iirnn_core.audio.recorder`); it ends before the disk is full, and says so when
-the output played less than the wall clock held (it stopped calling back). ``--seconds`` over
+one starts; its dampers bring it down in ``--release`` seconds, or it rings on with ``--release
+off``). ``--midi-in NAME`` plays from a MIDI input port (velocity, note-off, sustain pedal; see
+:mod:`iirnn_core.midi.ports`), for ``--seconds`` or until Ctrl-C; it can go with ``--notes``.
+``--record OUT.wav`` writes what the device played, at the device rate, as a 32-bit float WAV
+(:mod:`iirnn_core.audio.recorder`); it ends before the disk is full, and says so when the output
+played less than the wall clock held (it stopped calling back). ``--seconds`` over
 ``--max-seconds`` (one hour by default), or a recording larger than the free disk space, is refused
 before any sound (:mod:`iirnn_core.commands.limits`); a recording of unknown length (``--midi-in``
 until Ctrl-C) stops at ``--max-seconds``. ``--json`` prints underruns (counted from callback
@@ -25,7 +26,7 @@ from iirnn_core.midi.ports import APIS
 from iirnn_core.dsp.notes import note_to_midi, parse_notes
 from iirnn_core.synth.renderer import ENGINES, SynthSettings
 from iirnn_core.commands.limits import add_max_seconds, check_disk, check_seconds
-from iirnn_core.commands.render import add_room, model_for_engine, room_arg
+from iirnn_core.commands.render import add_release, add_room, model_for_engine, room_arg
 
 
 def add_parser(sub) -> None:
@@ -57,6 +58,7 @@ def add_parser(sub) -> None:
     p.add_argument("--drive", type=float, default=1.0, help="RNN drive d (default 1)")
     p.add_argument("--polyphony", type=int, default=32, help="voices per bank (default 32)")
     add_room(p)
+    add_release(p)
     p.add_argument("--json", action="store_true", help="print the accounting as one JSON object")
     add_max_seconds(p)
     p.set_defaults(run=run)
@@ -121,7 +123,7 @@ def run(args: argparse.Namespace) -> int:
         check_disk("play", args.record, math.ceil(args.seconds * args.samplerate), 2, KEEP_FREE_BYTES)
     room = room_arg("play", args)
     midis = [note_to_midi(n) for n in parse_notes(args.notes)] if args.notes is not None else []
-    settings = SynthSettings(rate=args.rate, q=args.q, drive=args.drive)
+    settings = SynthSettings(rate=args.rate, q=args.q, drive=args.drive, release=args.release)
     cfg = AudioConfig(device=args.device, samplerate=args.samplerate, blocksize=args.blocksize,
                       latency=_latency(args.latency), cpus_awake=not args.cpus_may_sleep)
     if args.device is not None:

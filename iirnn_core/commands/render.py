@@ -13,15 +13,40 @@ import numpy as np
 import scipy.io.wavfile
 
 from iirnn_core.commands.limits import add_max_seconds, check_disk, check_seconds
+from iirnn_core.errors import UsageError
 from iirnn_core.midi.file import midi_frames, read_midi, render_midi
 from iirnn_core.dsp.notes import midi_to_note, parse_notes
-from iirnn_core.dsp.resonator import SettingError
+from iirnn_core.dsp.resonator import RING_ON, SettingError, check_release
 from iirnn_core.rt.master_layout import ROOM_DECAY_SECONDS, ROOM_DEFAULT_WET
 from iirnn_core.synth.master import MasterStage
-from iirnn_core.synth.renderer import ENGINES, SynthSettings, render_notes
+from iirnn_core.synth.renderer import DEFAULT_RELEASE, ENGINES, SynthSettings, render_notes
 from iirnn_core.models.what_plays import uses_trained_model
 
 ENGINE_CHOICES = tuple(e for e in ENGINES if e != "ab")
+
+
+def release_arg(text: str) -> float:
+    """``--release``: a T60 in seconds (at least ``RELEASE_MIN``), or ``off`` for ``RING_ON``; anything else is
+    argparse's one-line error."""
+    if text.strip().lower() == "off":
+        return RING_ON
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.inf
+    if math.isinf(value):
+        raise argparse.ArgumentTypeError(f"the release must be a T60 in seconds or off, got {text!r}")
+    try:
+        return check_release(value)
+    except SettingError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def add_release(parser) -> None:
+    """Register ``--release`` (dampers) on ``parser``."""
+    parser.add_argument("--release", type=release_arg, default=DEFAULT_RELEASE, metavar="T60",
+                        help=f"dampers: seconds a released key takes to fall 60 dB (at least 0.05), or off to let "
+                             f"it ring on with its Q; the sustain pedal holds keys (default {DEFAULT_RELEASE:g})")
 
 
 def add_parser(sub) -> None:
@@ -47,6 +72,9 @@ def add_parser(sub) -> None:
     p.add_argument("--raw", action="store_true",
                    help="plain sum of the voices (no loudness compensation, no limiter), as the seed")
     add_room(p)
+    p.add_argument("--hold", type=float, metavar="S",
+                   help="with --notes: release the keys after S seconds (default: held to the end)")
+    add_release(p)
     add_max_seconds(p)
     p.set_defaults(run=run)
 
@@ -87,8 +115,6 @@ def load_model_arg(path: str | None):
     """The model named by ``--model`` (None when not given); a missing file is a usage error."""
     if path is None:
         return None
-    from iirnn_core.errors import UsageError
-
     if not os.path.isfile(path):
         raise UsageError(f"iirnn: model file {path!r} does not exist")
     from iirnn_core.models.modelfile import load_model
@@ -116,8 +142,11 @@ def run(args: argparse.Namespace) -> int:
     space is refused before rendering (:mod:`iirnn_core.commands.limits`)."""
     notes = parse_notes(args.notes) if args.midi is None else None
     events = read_midi(args.midi) if args.midi is not None else None
-    settings = SynthSettings(rate=args.rate, q=args.q, drive=args.drive, amplitude=args.amplitude, raw=args.raw)
+    settings = SynthSettings(rate=args.rate, q=args.q, drive=args.drive, amplitude=args.amplitude, raw=args.raw,
+                             release=args.release)
     room = room_arg("render", args)
+    if args.hold is not None and args.midi is not None:
+        raise UsageError("iirnn render: --hold goes with --notes (a MIDI file says when its keys go up)")
     if events is None:
         frames = int(round(args.seconds * args.rate)) if math.isfinite(args.seconds) else 0
     else:
@@ -128,7 +157,7 @@ def run(args: argparse.Namespace) -> int:
     model = model_for_engine(args.engine, args.model, settings)
     stage = None if args.raw else MasterStage(settings.rate, settings.channels, room)
     if events is None:
-        audio = render_notes(args.engine, notes, settings, args.seconds, model, stage=stage)
+        audio = render_notes(args.engine, notes, settings, args.seconds, model, stage=stage, hold=args.hold)
     else:
         audio, silent = render_midi(events, args.engine, settings, args.seconds, model, stage=stage)
         if silent:

@@ -55,6 +55,21 @@ def _positive(value) -> bool:
     return isinstance(value, numbers.Real) and not isinstance(value, bool) and math.isfinite(value) and value > 0
 
 
+RELEASE_MIN = 0.05
+"""The shortest release T60 in seconds (a damper that stops a key in 50 ms; shorter would click)."""
+
+RING_ON = math.inf
+"""The release T60 that means no damper: a released key rings on with its own Q."""
+
+
+def check_release(t60: float) -> float:
+    """Return the release T60 ``t60`` (seconds a released key takes to fall 60 dB) as float if it is at least
+    RELEASE_MIN, or RING_ON (inf); else raise SettingError."""
+    if not (isinstance(t60, numbers.Real) and not isinstance(t60, bool)) or math.isnan(t60) or t60 < RELEASE_MIN:
+        raise SettingError(f"release must be a T60 of at least {RELEASE_MIN:g} s, or off (ring on), got {t60}")
+    return float(t60)
+
+
 def check_rate(rate: float) -> float:
     """Return ``rate`` (samples/s) as float if it is a finite positive number, else raise SettingError."""
     if not _positive(rate):

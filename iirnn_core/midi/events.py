@@ -7,9 +7,9 @@ sends them to a :class:`~iirnn_core.synth.renderer.Renderer` at exact model-rate
 
 - **note-on** with velocity v > 0 starts the key with velocity ``v / 127``; a note-on with
   velocity 0 is a note-off (running status, as most keyboards send).
-- **note-off** releases the key (its voices ring on, as a resonator's tail, and are stolen
-  first), unless the sustain pedal of that channel is down: then the key is *held* until the
-  pedal lifts.
+- **note-off** releases the key (its voices are stolen first, and the dampers bring them down
+  in the release T60, or they ring on, a resonator's tail, with the release off), unless the
+  sustain pedal of that channel is down: then the key is *held* until the pedal lifts.
 - **A key struck again while it sounds** (held by the pedal, or a second note-on without a
   note-off) first releases its old voices, then starts a new impulse: the old tail rings on
   under the new one and is the first to be stolen, and the key is down again (the pedal holds
@@ -23,7 +23,10 @@ sends them to a :class:`~iirnn_core.synth.renderer.Renderer` at exact model-rate
 - **CC121** (reset all controllers): the pedal lifts.
 
 State is kept per channel (0..15); the engine's keys are MIDI note numbers shared by all
-channels (omni). Not thread-safe: one thread feeds one state (live input serialises it).
+channels (omni). The rules are also public methods (:meth:`MidiState.strike`, :meth:`~MidiState.lift`,
+:meth:`~MidiState.set_pedal`), so keys that are not MIDI messages (the window's computer keyboard
+and mouse) go through the same state and a pedal holds them too. Not thread-safe: one thread feeds
+one state (live input serialises it).
 """
 
 from __future__ import annotations
@@ -67,13 +70,13 @@ class MidiState:
         """The actions one mido message causes (an empty list for messages that do not play)."""
         kind = msg.type
         if kind == "note_on" and msg.velocity > 0:
-            return self._strike(msg.channel, msg.note, msg.velocity / 127.0)
+            return self.strike(msg.channel, msg.note, msg.velocity / 127.0)
         if kind in ("note_on", "note_off"):
-            return self._lift(msg.channel, msg.note)
+            return self.lift(msg.channel, msg.note)
         if kind == "control_change":
             return self._control(msg.channel, msg.control, msg.value)
         if kind == "reset":  # system reset: sound off, controllers reset
-            return self._sound_off() + [a for ch in range(CHANNELS) for a in self._set_pedal(ch, False)]
+            return self._sound_off() + [a for ch in range(CHANNELS) for a in self.set_pedal(ch, False)]
         return []
 
     def reset(self) -> None:
@@ -84,7 +87,8 @@ class MidiState:
 
     # ---- the rules ---------------------------------------------------------------------------
 
-    def _strike(self, ch: int, note: int, velocity: float) -> list[Action]:
+    def strike(self, ch: int, note: int, velocity: float) -> list[Action]:
+        """Key ``note`` goes down on channel ``ch`` with ``velocity`` 0..1: the actions it causes."""
         actions = []
         if note in self.down[ch] or note in self.held[ch]:
             actions.append(Action(RELEASE, note))
@@ -93,7 +97,8 @@ class MidiState:
         actions.append(Action(START, note, velocity))
         return actions
 
-    def _lift(self, ch: int, note: int) -> list[Action]:
+    def lift(self, ch: int, note: int) -> list[Action]:
+        """Key ``note`` goes up on channel ``ch``: released, or held while that channel's pedal is down."""
         if note not in self.down[ch]:
             return []  # never struck (or silenced since): nothing sounds to release
         self.down[ch].discard(note)
@@ -104,16 +109,17 @@ class MidiState:
 
     def _control(self, ch: int, control: int, value: int) -> list[Action]:
         if control == SUSTAIN:
-            return self._set_pedal(ch, value >= 64)
+            return self.set_pedal(ch, value >= 64)
         if control == ALL_SOUND_OFF:
             return self._sound_off()
         if control == ALL_NOTES_OFF or control in MODE_CHANGES:
-            return [a for note in sorted(self.down[ch]) for a in self._lift(ch, note)]
+            return [a for note in sorted(self.down[ch]) for a in self.lift(ch, note)]
         if control == RESET_CONTROLLERS:
-            return self._set_pedal(ch, False)
+            return self.set_pedal(ch, False)
         return []
 
-    def _set_pedal(self, ch: int, down: bool) -> list[Action]:
+    def set_pedal(self, ch: int, down: bool) -> list[Action]:
+        """The sustain pedal of channel ``ch`` goes down or up (up releases every key it held)."""
         self.pedal[ch] = down
         if down:
             return []

@@ -4,9 +4,10 @@
 seconds with the file's tempo changes honoured (mido's own seconds iteration). :func:`render_midi`
 plays it through a :class:`~iirnn_core.synth.renderer.Renderer` with the same
 :class:`~iirnn_core.midi.events.MidiState` as live MIDI input: a note-on is an impulse of
-``amplitude * velocity / 127`` at model-rate sample ``round(t * rate)``, note-offs release,
-the sustain pedal holds, CC120 silences. Blocks end at every event's sample, so each impulse
-lands on its exact sample and each release or silence happens between the right two samples.
+``amplitude * velocity / 127`` at model-rate sample ``round(t * rate)``, note-offs release (the
+dampers bring a released key down in ``settings.release``), the sustain pedal holds, CC120
+silences. Blocks end at every event's sample, so each impulse lands on its exact sample and each
+release or silence happens between the right two samples.
 The render lasts until the last event plus a tail (``tail`` seconds) in which voices ring out:
 :func:`midi_frames` frames, which ``iirnn render`` checks against its length limit before rendering.
 """
@@ -81,7 +82,8 @@ def render_midi(events, engine: str, settings: SynthSettings, tail: float, model
     timed = [(int(round(t * rate)), msg) for t, msg in events]
     hidden = max([settings.hidden] + ([model.hidden] if model is not None else []))
     renderer = Renderer(settings.channels, max_voices=polyphony, rnn_hidden=hidden, block_max=block,
-                        guard=not settings.raw, retire_level=0.0 if settings.raw else RETIRE_LEVEL)
+                        guard=not settings.raw, retire_level=0.0 if settings.raw else RETIRE_LEVEL,
+                        rate=rate, release=settings.release)
     patches: dict[int, tuple | None] = {}
 
     def start(note: int, velocity: float) -> None:

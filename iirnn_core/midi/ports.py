@@ -179,10 +179,17 @@ def find_port(name: str, api: str | None = None) -> tuple[str, str]:
     raise NoSuchPort(f"no MIDI input port {name!r} (ports: {there})")
 
 
+WINDOW_CHANNEL = 0
+"""The MIDI channel (0-based: channel 1, where keyboards send by default) the window's own keys play on, so
+that a MIDI keyboard's sustain pedal holds them as it holds its own keys."""
+
+
 class MidiInput:
     """One MIDI input port playing ``engine`` (anything with ``note_on(midi, velocity)``, ``note_off(midi)``,
     ``panic()``). ``on_key(note, sounding)`` (optional) hears keys start and end, on rtmidi's thread.
-    :meth:`handle` is what the port calls; tests and the window may call it with any mido message."""
+    :meth:`handle` is what the port calls; tests and the window may call it with any mido message.
+    :meth:`key_down`, :meth:`key_up` and :meth:`sustain` play keys that are no MIDI messages (the window's
+    computer keyboard and mouse) on :data:`WINDOW_CHANNEL` through the same state: a pedal holds them too."""
 
     def __init__(self, engine, on_key=None):
         self.engine = engine
@@ -241,13 +248,33 @@ class MidiInput:
 
     def handle(self, msg) -> None:
         """Play one mido message (rtmidi's thread, or any caller). Never raises: a failure is counted."""
+        with self._lock:
+            self.messages += 1
+        self._play(lambda: self.state.handle(msg))
+
+    def key_down(self, note: int, velocity: float) -> None:
+        """One of the window's keys goes down: ``note`` (0..127) with ``velocity`` 0..1 (``on_key`` does not
+        hear it: the window lights its own keys)."""
+        self._play(lambda: self.state.strike(WINDOW_CHANNEL, note, velocity), tell_start=False)
+
+    def key_up(self, note: int) -> None:
+        """One of the window's keys goes up: released, or held while the pedal of its channel is down."""
+        self._play(lambda: self.state.lift(WINDOW_CHANNEL, note))
+
+    def sustain(self, down: bool) -> None:
+        """The window's sustain pedal (the computer keyboard's): the pedal of :data:`WINDOW_CHANNEL`."""
+        self._play(lambda: self.state.set_pedal(WINDOW_CHANNEL, bool(down)))
+
+    def _play(self, actions, tell_start: bool = True) -> None:
+        """Carry out what ``actions()`` (a MidiState rule) returns, under the state's lock. Never raises: a
+        failure is counted."""
         try:
             with self._lock:
-                self.messages += 1
-                for action in self.state.handle(msg):
+                for action in actions():
                     if action.kind == START:
                         self.engine.note_on(action.note, action.velocity)
-                        self._key(action.note, True)
+                        if tell_start:
+                            self._key(action.note, True)
                     elif action.kind == RELEASE:
                         self._play_release(action.note)
                     elif action.kind == SILENCE:

@@ -1,10 +1,16 @@
 """Fused numba kernels for the real-time path: a bank of voices advanced sample by sample.
 
-Every voice of a bank is the same recurrence, ``h[n] = f(W_hh @ h[n-1] + w_ih * x[n])``,
+Every voice of a bank is the same recurrence, ``h[n] = f(g[n] W_hh @ h[n-1] + w_ih * x[n])``,
 ``y[n] = w_out @ h[n]``, with ``f = tanh`` (the RNN twin) or ``f = identity`` (the IIR
 resonator in state-space form, ``W_hh = [[k1, k2], [1, 0]]``). Arrays are voice-minor so the
 inner loops over voices vectorise: ``w_hh`` (H, H, V), ``w_ih``/``w_out``/``h`` (H, V), signals
 (N, V). Everything is float64; the kernels release the GIL and never allocate.
+
+``g`` is the voice's damper factor: 1 while the key is held (the product is then exactly the
+undamped one), ramped down to its release factor once it is released. Scaling ``W_hh`` by ``g``
+scales every eigenvalue (pole) by ``g``; the kernel scales the stored state ``h`` by ``g`` after
+each output instead (``W (g h) = (g W) h``), which costs H products per voice and sample, and
+none for a bank with no damped voice.
 
 Verified against ``torch.nn.RNN`` and ``scipy.signal.lfilter`` in ``tests/test_kernels.py``.
 """
@@ -53,9 +59,17 @@ def _make_bank_kernel(nonlinear: bool):
     """Build the bank kernel for ``tanh`` (``nonlinear=True``) or the identity."""
 
     @njit(**_JIT)
-    def advance_bank(w_hh, w_ih, w_out, h, scratch, x, y, count):
-        """Advance voices ``0..count-1`` over x (N, V) into y (N, V); h (H, V) carries state."""
+    def advance_bank(w_hh, w_ih, w_out, h, scratch, x, y, count, damp, target, step):
+        """Advance voices ``0..count-1`` over x (N, V) into y (N, V); h (H, V) carries state.
+
+        Damper (V,) each: ``damp`` the factor the next step's ``W_hh`` is scaled by, moved by ``step``
+        per sample down to ``target`` (all 1, 1, 0 for a voice that is not damped: it then computes
+        exactly what it would without a damper)."""
         hidden = h.shape[0]
+        damped = False
+        for v in range(count):
+            if damp[v] != 1.0 or target[v] != 1.0:
+                damped = True
         for n in range(x.shape[0]):
             for i in range(hidden):
                 for v in range(count):
@@ -71,6 +85,13 @@ def _make_bank_kernel(nonlinear: bool):
             for i in range(hidden):
                 for v in range(count):
                     y[n, v] += w_out[i, v] * h[i, v]
+            if damped:
+                for v in range(count):
+                    g = damp[v] - step[v]
+                    damp[v] = g if g > target[v] else target[v]
+                for i in range(hidden):
+                    for v in range(count):
+                        h[i, v] *= damp[v]
 
     return advance_bank
 

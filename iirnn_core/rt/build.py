@@ -67,7 +67,7 @@ define hidden void @NRT_MemInfo_call_dtor(ptr %mi) {
 extension module, not exported): the GIL ones do what numba's do; raising sets one RuntimeError."""
 
 
-C_SYMBOLS = frozenset({"clock_gettime", "gettid", "memset", "memcpy", "memmove", "free", "tanh"})
+C_SYMBOLS = frozenset({"clock_gettime", "gettid", "memset", "memcpy", "memmove", "free", "tanh", "pow"})
 """The C and maths libraries' symbols the entry points may name (besides the Python C API's, on
 exception paths only). Anything else they name must be one of :data:`_STUBS`' helpers."""
 

@@ -139,17 +139,19 @@ def render_voices(table, rows, out, frames, channels):
 
 
 @_entry
-def start_voice(table, rows, weights, bank, hidden, amplitude, offset, note):
-    """Start one voice; ``weights`` is a 4-row array table: w_hh (H, H), w_ih (H,), w_out (H,), gains (C,)."""
+def start_voice(table, rows, weights, bank, hidden, amplitude, offset, note, radius):
+    """Start one voice; ``weights`` is a 4-row array table: w_hh (H, H), w_ih (H,), w_out (H,), gains (C,);
+    ``radius`` is the spectral radius of w_hh."""
     w = table_at(address_of(weights), 4)
     return np.int64(vk.start_voice(table_at(address_of(table), rows), bank, hidden, f64_array2(w, 0),
-                                   f64_array1(w, 1), f64_array1(w, 2), f64_array1(w, 3), amplitude, offset, note))
+                                   f64_array1(w, 1), f64_array1(w, 2), f64_array1(w, 3), amplitude, offset, note,
+                                   radius))
 
 
 @_entry
-def release_note(table, rows, note):
-    """Release every voice of ``note`` in a renderer."""
-    vk.release_note(table_at(address_of(table), rows), note)
+def release_note(table, rows, note, release):
+    """Release every voice of ``note`` in a renderer, damped to a 60 dB decay in ``release`` s (inf: ring on)."""
+    vk.release_note(table_at(address_of(table), rows), note, release)
 
 
 @_entry

@@ -191,21 +191,23 @@ def render_voices(table: np.ndarray, out: np.ndarray) -> int:
 
 
 def start_voice(table: np.ndarray, bank: int, hidden: int, w_hh: np.ndarray, w_ih: np.ndarray, w_out: np.ndarray,
-                gains: np.ndarray, amplitude: float, offset: int, note: int) -> int:
-    """Start one voice (weights (H, H), (H,), (H,), gains (C,)) with an impulse at frame ``offset``; its slot."""
+                gains: np.ndarray, amplitude: float, offset: int, note: int, radius: float) -> int:
+    """Start one voice (weights (H, H), (H,), (H,), gains (C,); ``radius`` the spectral radius of ``w_hh``,
+    which its damper scales from) with an impulse at frame ``offset``; its slot."""
     arrays = [np.ascontiguousarray(a, dtype=np.float64) for a in (w_hh, w_ih, w_out, gains)]
     weights = np.array([table_row(a) for a in arrays], dtype=np.int64)
     slot = int(_load()["start_voice"](table.ctypes.data, table.shape[0], weights.ctypes.data, bank, hidden,
-                                      amplitude, offset, note))
+                                      amplitude, offset, note, radius))
     if slot < 0:
         raise ValueError(f"start_voice: bank {bank}, hidden size {hidden}, weights {[a.shape for a in arrays[:3]]}, "
                          f"gains {arrays[3].shape} or offset {offset} does not fit this renderer")
     return slot
 
 
-def release_note(table: np.ndarray, note: int) -> None:
-    """Release every voice of ``note`` in a renderer."""
-    _load()["release_note"](table.ctypes.data, table.shape[0], note)
+def release_note(table: np.ndarray, note: int, release: float) -> None:
+    """Release every voice of ``note`` in a renderer, damped to a 60 dB decay in ``release`` seconds
+    (inf, 0 or NaN: they ring on with the key's own decay)."""
+    _load()["release_note"](table.ctypes.data, table.shape[0], note, release)
 
 
 def silence_voices(table: np.ndarray) -> None:

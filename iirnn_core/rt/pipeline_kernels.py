@@ -2,7 +2,12 @@
 
 Per device block: :func:`pipe_begin` says how many model frames the block needs,
 :func:`pipe_input_index` finds the model frame that sounds at a wanted device frame,
-:func:`pipe_render` fills the block. Nothing allocates per block.
+:func:`pipe_render` fills the block (its voices as :mod:`iirnn_core.rt.voice_kernels` renders them,
+released ones damped). Nothing allocates per block.
+
+numba's cache (``cache=True``) keys a function on its own file only: a function here keeps the
+compiled voice kernels it was cached with until this file changes, so a change to the voice kernels'
+arguments or arrays must touch this file too (or ``find . -name '*.nb[ic]' -delete``).
 """
 
 from __future__ import annotations

@@ -7,9 +7,18 @@ has no Python objects, only the table. Table rows (:mod:`iirnn_core.rt.voice_lay
 
 - bank ``b`` (0: IIR, linear; 1: RNN, tanh) at ``b * BANK_ROWS``: ``w_hh`` (H, H, V), ``w_ih``,
   ``w_out``, ``h``, ``scratch`` (H, V), ``gains`` (C, V), ``x``, ``y`` (N, V), ``ints`` (2, V)
-  int64 (note, released), ``floats`` (1, V) (level), ``peaks`` (V,);
+  int64 (note, released), ``floats`` (``FLOAT_ROWS``, V) (level, spectral radius, damper factor,
+  its target and step: ``FL_*``), ``peaks`` (V,);
 - ``ROW_CTL`` int64: voice count of each bank, blocks, muted blocks, voices started, voices
-  stolen, NaN/Inf guard on/off; ``ROW_PARAMS`` float64: retire level.
+  stolen, NaN/Inf guard on/off; ``ROW_PARAMS`` float64: retire level, sample rate.
+
+**Dampers.** :func:`release_note` given a release T60 (seconds; 0, NaN or inf: ring on) moves each
+released voice's poles to the release radius ``r_rel = 10**(-3 / (T60 * rate))``: its damper
+factor ramps from 1 to ``r_rel / rho`` over :data:`~iirnn_core.rt.voice_layout.DAMPER_RAMP_SECONDS`,
+``rho`` being the spectral radius of the voice's ``w_hh`` (so every pole ends at most at ``r_rel``:
+exactly there for the IIR and the analytic twin, whose largest poles are the key's). A voice whose
+radius is already at or below ``r_rel`` rings on as it is. The bank kernels apply the factor
+(:mod:`iirnn_core.rt.bank_kernels`).
 
 Nothing here allocates; every function releases the GIL.
 """
@@ -23,7 +32,9 @@ from iirnn_core.rt.atomics import f64_array1, f64_array2, f64_array3, i64_array1
 from iirnn_core.rt.bank_kernels import (advance_iir_bank, advance_rnn_bank, mix_bank, mute_if_not_finite,
                                         quietest_voice, retire_voices)
 from iirnn_core.rt.voice_layout import (BANK_IIR, BANK_ROWS, BANK_RNN, CTL_BLOCKS, CTL_GUARD, CTL_MUTED,  # noqa: F401
-                           CTL_STARTED, CTL_STOLEN, PARAM_RETIRE, ROW_CTL, ROW_PARAMS)
+                                        CTL_STARTED, CTL_STOLEN, PARAM_RETIRE, ROW_CTL, ROW_PARAMS)
+from iirnn_core.rt.voice_layout import (DAMPER_RAMP_SECONDS, FL_DAMP, FL_DAMP_STEP, FL_DAMP_TARGET, FL_LEVEL, FL_RADIUS,
+                                        PARAM_RATE)
 
 _JIT = dict(nogil=True, cache=True, error_model="numpy")
 
@@ -39,10 +50,11 @@ def bank_arrays(tab, bank):
 
 
 @njit(**_JIT)
-def start_voice(tab, bank, hidden, w_hh, w_ih, w_out, gains, amplitude, offset, note):
+def start_voice(tab, bank, hidden, w_hh, w_ih, w_out, gains, amplitude, offset, note, radius):
     """Start one voice in ``bank`` with weights ``w_hh`` (>= hidden, >= hidden), ``w_ih``, ``w_out`` (>= hidden,)
     (only the first ``hidden`` states are used), ``gains`` (C,), an impulse of ``amplitude`` at frame
-    ``offset`` of the next block; the quietest voice is stolen when every slot sounds. Returns the slot,
+    ``offset`` of the next block, and ``radius``, the spectral radius of its ``w_hh`` (what its damper
+    scales from); the quietest voice is stolen when every slot sounds. Returns the slot,
     or -1 (and starts nothing) when ``bank``, ``hidden``, the weights' or gains' sizes or ``offset`` do not
     fit the renderer: a caller straight through :mod:`iirnn_core.rt.library` can never write out of bounds."""
     if bank != BANK_IIR and bank != BANK_RNN:
@@ -58,7 +70,7 @@ def start_voice(tab, bank, hidden, w_hh, w_ih, w_out, gains, amplitude, offset, 
         slot = count
         ctl[bank] = count + 1
     else:
-        slot = quietest_voice(FL[0], INTS[1], count)
+        slot = quietest_voice(FL[FL_LEVEL], INTS[1], count)
         ctl[CTL_STOLEN] += 1
     ctl[CTL_STARTED] += 1
     for i in range(H.shape[0]):
@@ -74,19 +86,38 @@ def start_voice(tab, bank, hidden, w_hh, w_ih, w_out, gains, amplitude, offset, 
         G[c, slot] = gains[c]
     INTS[0, slot] = note
     INTS[1, slot] = 0
-    FL[0, slot] = np.inf  # a new voice is never the quietest before it sounds
+    FL[FL_LEVEL, slot] = np.inf  # a new voice is never the quietest before it sounds
+    FL[FL_RADIUS, slot] = radius
+    FL[FL_DAMP, slot] = 1.0
+    FL[FL_DAMP_TARGET, slot] = 1.0
+    FL[FL_DAMP_STEP, slot] = 0.0
     return slot
 
 
 @njit(**_JIT)
-def release_note(tab, note):
-    """Mark every voice of ``note`` released in both banks (they ring on and are stolen first)."""
+def release_note(tab, note, release):
+    """Mark every voice of ``note`` released in both banks (they are stolen first) and damp them to a 60 dB
+    decay in ``release`` seconds at the renderer's rate (see the module docstring); a ``release`` that is not
+    a finite positive number (0, NaN, inf: ring on) leaves them ringing with the key's own decay. A damper
+    only ever closes further: a voice released again keeps the lower of its two factors."""
     ctl = i64_array1(tab, ROW_CTL)
+    rate = f64_array1(tab, ROW_PARAMS)[PARAM_RATE]
+    damp = release > 0.0 and release < np.inf and rate > 0.0
+    r_rel = 10.0 ** (-3.0 / (release * rate)) if damp else 1.0
+    ramp = max(1.0, DAMPER_RAMP_SECONDS * rate)
     for bank in range(2):
-        ints = bank_arrays(tab, bank)[8]
+        arrays = bank_arrays(tab, bank)
+        ints, fl = arrays[8], arrays[9]
         for v in range(ctl[bank]):
-            if ints[0, v] == note:
-                ints[1, v] = 1
+            if ints[0, v] != note:
+                continue
+            ints[1, v] = 1
+            rho = fl[FL_RADIUS, v]
+            if damp and rho > r_rel:
+                target = r_rel / rho
+                if target < fl[FL_DAMP_TARGET, v]:
+                    fl[FL_DAMP_TARGET, v] = target
+                    fl[FL_DAMP_STEP, v] = (fl[FL_DAMP, v] - target) / ramp
 
 
 @njit(**_JIT)
@@ -115,9 +146,9 @@ def _render_bank(tab, bank, out, retire_level):
     x = X[:n]
     y = Y[:n]
     if bank == BANK_IIR:
-        advance_iir_bank(W, IH, OUT, H, SCR, x, y, count)
+        advance_iir_bank(W, IH, OUT, H, SCR, x, y, count, FL[FL_DAMP], FL[FL_DAMP_TARGET], FL[FL_DAMP_STEP])
     else:
-        advance_rnn_bank(W, IH, OUT, H, SCR, x, y, count)
+        advance_rnn_bank(W, IH, OUT, H, SCR, x, y, count, FL[FL_DAMP], FL[FL_DAMP_TARGET], FL[FL_DAMP_STEP])
     for i in range(n):
         for v in range(count):
             x[i, v] = 0.0

@@ -17,8 +17,9 @@ Hand-offs, all lock-free for the callback:
   the callback reads the write index with an acquire load, consumes what is due this block
   and publishes its read index the same way. Producer threads (GUI, MIDI, CLI) are serialised
   by a Python lock that the callback never sees; a full ring drops the new event and counts it.
-- **Patches** (what each key plays: bank, weights, gains, for every key; impulse height; master
-  gain; the room's wet mix; which pipeline new notes use) live in two halves. A writer fills the half the callback
+- **Patches** (what each key plays: bank, weights, their spectral radius, gains, for every key;
+  impulse height; master gain; the room's wet mix; the release T60 key releases damp to; which
+  pipeline new notes use) live in two halves. A writer fills the half the callback
   is not reading and publishes it by one release store of the word ``generation << 1 | half``.
   The callback reads that word once per block (acquire) and echoes it into ``SEEN``. A writer
   waits until ``SEEN`` equals the last published word before it touches the idle half again:
@@ -63,7 +64,7 @@ from iirnn_core.synth.accounting import Accounting
 from iirnn_core.synth.master import MasterStage, check_wet
 from iirnn_core.rt.block_layout import (C_CALLBACKS, C_CHANNELS, C_CUR, C_FADING, C_MUTED, C_RETIRING, C_SCOPE_POS,  # noqa: F401
                            EVENT_RING, G_COUNT, G_GAIN, G_HOSTLAT, G_LAST, G_OUTLAT, G_RATE, H_AMPLITUDE,
-                           H_FLOATS, H_MASTER, H_PIPE, H_ROOM, HIDDEN_MAX, KEYS,
+                           H_FLOATS, H_MASTER, H_PIPE, H_RELEASE, H_ROOM, HIDDEN_MAX, KEYS,
                            NOTE_OFF, NOTE_ON, PANIC, RECORD_FRAMES, REC_DROPPED, REC_ON, REC_READ, REC_WRITE,
                            S_BUSY0, S_FADE0, S_PUB, S_SEEN, S_THREAD, SCOPE_SIZE, VOICES_PER_KEY)
 from iirnn_core.rt.pipeline_layout import PIPE_ROWS
@@ -101,7 +102,9 @@ class BlockProcessor:
         self.p_w_ih = np.zeros((n, HIDDEN_MAX))
         self.p_w_out = np.zeros((n, HIDDEN_MAX))
         self.p_gains = np.zeros((n, self.channels))
+        self.p_radius = np.zeros(n)
         self.half_f = np.zeros((2, H_FLOATS))
+        self.half_f[:, H_RELEASE] = np.inf  # ring on until a publish says otherwise
         self.half_i = np.full((2, 1), -1, dtype=np.int64)
         self.sync = np.zeros(8, dtype=np.int64)
         self.ring = np.zeros(2, dtype=np.int64)
@@ -123,7 +126,7 @@ class BlockProcessor:
         arrays = (self.pipes, self.p_bank, self.p_hidden, self.p_w_hh, self.p_w_ih, self.p_w_out, self.p_gains,
                   self.half_f, self.half_i, self.sync, self.ring, self.ev_i, self.ev_f, self.cb_i, self.cb_f,
                   self.acc.ints, self.acc.floats, self.acc.latencies, self.scope, self.rec, self.rec_i,
-                  self.master.table)
+                  self.master.table, self.p_radius)
         self.table = np.array([table_row(a) for a in arrays], dtype=np.int64)
         self.running = False  # True while an output may call the callback (drive / stop_driving)
         self.events_dropped = 0
@@ -170,11 +173,12 @@ class BlockProcessor:
         slot = self.published_slot
         return self.pipelines[slot] if slot >= 0 else None
 
-    def publish(self, pipeline, patches, amplitude: float, master: float, room: float,
+    def publish(self, pipeline, patches, amplitude: float, master: float, room: float, release: float = np.inf,
                 timeout: float = HANDOFF_TIMEOUT) -> None:
         """Make ``patches`` (KEYS entries: a tuple of VoicePatch, or None for a key that cannot sound) on
-        ``pipeline``, with impulse height ``amplitude``, what new notes play, and ``master`` gain and the room's
-        wet mix ``room`` (0: no room .. 1; SettingError otherwise) what every block plays from the next on.
+        ``pipeline``, with impulse height ``amplitude``, what new notes play, ``master`` gain and the room's
+        wet mix ``room`` (0: no room .. 1; SettingError otherwise) what every block plays from the next on, and
+        ``release`` (a 60 dB decay in seconds; inf: ring on) what key releases from then on damp to.
         ``patches=None`` keeps the patches in use. Waits (never the callback) until that is safe;
         :class:`OutputNotAnswering` (nothing changed) if the callback does not answer within ``timeout`` s."""
         room = check_wet(room)
@@ -186,13 +190,15 @@ class BlockProcessor:
             span = slice(idle * KEYS * VOICES_PER_KEY, (idle + 1) * KEYS * VOICES_PER_KEY)
             if patches is None:
                 old = slice(active * KEYS * VOICES_PER_KEY, (active + 1) * KEYS * VOICES_PER_KEY)
-                for a in (self.p_bank, self.p_hidden, self.p_w_hh, self.p_w_ih, self.p_w_out, self.p_gains):
+                for a in (self.p_bank, self.p_hidden, self.p_w_hh, self.p_w_ih, self.p_w_out, self.p_gains,
+                          self.p_radius):
                     a[span] = a[old]
             else:
                 self._write_patches(span.start, patches)
             self.half_f[idle, H_AMPLITUDE] = amplitude
             self.half_f[idle, H_MASTER] = master
             self.half_f[idle, H_ROOM] = room
+            self.half_f[idle, H_RELEASE] = release
             self.half_i[idle, H_PIPE] = slot
             rt.publish(self.sync, S_PUB, ((word >> 1) + 1) << 1 | idle)
 
@@ -216,6 +222,7 @@ class BlockProcessor:
                 self.p_w_ih[k, :h] = w.w_ih
                 self.p_w_out[k, :h] = w.w_out
                 self.p_gains[k] = patch.gains
+                self.p_radius[k] = patch.radius
 
     def _slot_for(self, pipeline, active_slot: int, timeout: float) -> int:
         """The slot that holds ``pipeline``, installing it in the slot new notes do not use if need be (the

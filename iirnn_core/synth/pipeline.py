@@ -30,7 +30,7 @@ class Pipeline:
         self.channels = int(channels)
         self.resampler = StreamingResampler(model_rate, device_rate, channels, block_max)
         self.renderer = Renderer(channels, max_voices=polyphony, rnn_hidden=rnn_hidden,
-                                 block_max=self.resampler.in_max)
+                                 block_max=self.resampler.in_max, rate=model_rate)
         self.out = np.zeros((block_max, channels))
         self._delay = np.array([self.resampler.delay_up])
         rs = self.resampler

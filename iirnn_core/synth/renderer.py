@@ -9,12 +9,17 @@ runs the same compiled functions on the same arrays). Nothing in ``render_block`
 per-key :class:`VoicePatch` es are built beforehand by :func:`patches_for`. The level is set after the
 voices, by the master stage (:mod:`iirnn_core.synth.master`: room, master gain, peak limiter), which
 :func:`render_notes` runs as the live output does.
+
+Dampers: :meth:`Renderer.release` damps a key's voices so they fall 60 dB in the renderer's
+release T60 (seconds; ``RING_ON``, infinite, leaves them ringing with the key's Q): each voice's
+poles move to the release radius over a few milliseconds (:mod:`iirnn_core.rt.voice_kernels`).
 """
 
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 
@@ -22,9 +27,10 @@ from iirnn_core.rt import library as rt
 from iirnn_core.rt import voice_layout as vl
 from iirnn_core.rt.tables import table_row
 from iirnn_core.synth.master import MasterStage
-from iirnn_core.dsp.weights import RNNWeights, analytic_weights, check_drive
+from iirnn_core.dsp.weights import RNNWeights, analytic_weights, check_drive, spectral_radius
 from iirnn_core.dsp.notes import canonical, note_to_midi, midi_to_hz
-from iirnn_core.dsp.resonator import SettingError, check_amplitude, check_q, check_rate, resonator
+from iirnn_core.dsp.resonator import (RING_ON, SettingError, check_amplitude, check_q, check_rate, check_release,
+                                      resonator)
 
 ENGINES = ("iir", "rnn-analytic", "rnn-trained", "ab")
 """Engine names: the reference filter, the twin with computed or trained weights, and A/B
@@ -39,6 +45,11 @@ VOICE_PEAK = 0.25
 RETIRE_LEVEL = 10.0 ** (-90.0 / 20.0)
 """A voice whose block peak (after its gain) falls below -90 dBFS is retired."""
 
+DEFAULT_RELEASE = 0.3
+"""Release T60 (s) by default: piano-like dampers. A released key falls 60 dB in 0.3 s unless it already
+decays faster (at the default Q 0.995 and 8 kHz its own T60 is 0.17 s, so nothing changes there);
+the sustain pedal holds keys; ``RING_ON`` is the old behaviour, every tail ringing with its Q."""
+
 
 @dataclass(frozen=True)
 class SynthSettings:
@@ -47,7 +58,8 @@ class SynthSettings:
     output ``channels`` (1 or 2), ``raw`` (unity gains, no master stage: the seed's convention) and
     ``ab_twin``: the RNN engine heard on the right channel in A/B; ``untrained``: what a trained twin plays
     for a key its model lacks (a key not trained yet): 'silent' (it cannot sound) or 'analytic' (the
-    analytic twin)."""
+    analytic twin); ``release``: the T60 in seconds a released key's dampers bring it down in (at least
+    ``RELEASE_MIN``; ``RING_ON``, infinite: no dampers)."""
 
     rate: float = 8000.0
     q: float = 0.995
@@ -58,9 +70,11 @@ class SynthSettings:
     raw: bool = False
     ab_twin: str = "rnn-analytic"
     untrained: str = "silent"
+    release: float = DEFAULT_RELEASE
 
     def __post_init__(self):
         check_q(self.q)
+        check_release(self.release)
         check_drive(self.drive)
         check_rate(self.rate)
         check_amplitude(self.amplitude)
@@ -80,6 +94,14 @@ class VoicePatch:
     bank: str
     weights: RNNWeights
     gains: np.ndarray
+
+    @cached_property
+    def radius(self) -> float:
+        """The spectral radius of ``w_hh`` (its largest pole's magnitude): what a released voice's damper scales
+        down to the release radius. The key's Q for the IIR and the analytic twin; a trained net's own. NaN for
+        weights that are not finite (such a voice is dropped as soon as it sounds)."""
+        w_hh = self.weights.w_hh
+        return spectral_radius(w_hh) if np.all(np.isfinite(w_hh)) else math.nan
 
 
 def _voice_gain(freq: float, settings: SynthSettings) -> float:
@@ -155,7 +177,7 @@ class VoiceBank:
         self.x = np.zeros((block_max, v))
         self.y = np.zeros((block_max, v))
         self.ints = np.zeros((2, v), dtype=np.int64)  # rows: note, released
-        self.floats = np.zeros((1, v))  # row: level
+        self.floats = np.zeros((vl.FLOAT_ROWS, v))  # rows: level, spectral radius, damper factor, target, step
         self.peaks = np.zeros(v)
 
     def table_rows(self) -> list[list[int]]:
@@ -176,7 +198,12 @@ class VoiceBank:
     @property
     def levels(self) -> np.ndarray:
         """Last block peak of each slot (after gain); valid for slots ``0..count-1``."""
-        return self.floats[0]
+        return self.floats[vl.FL_LEVEL]
+
+    @property
+    def dampers(self) -> np.ndarray:
+        """Damper factor of each slot (1: undamped; a released voice's moves to release radius / its radius)."""
+        return self.floats[vl.FL_DAMP]
 
 
 @dataclass
@@ -196,17 +223,22 @@ class Renderer:
     voice may have (smaller ones are zero-padded, which leaves their output unchanged).
     ``retire_level`` is the block peak below which a voice stops (0 keeps every voice to the end).
     ``guard``: a block holding NaN or Inf is muted and counted (off: the seed's plain sum).
+    ``rate`` (Hz) is the rate it renders at (what a release T60 is counted in) and ``release`` the T60 in
+    seconds :meth:`release` damps keys to (``RING_ON``: no dampers).
     Its arrays are listed in :attr:`table` (int64, ``voice_layout.RENDERER_ROWS`` rows), which the
     compiled functions, the live callback's included, work on.
     """
 
     def __init__(self, channels: int = 1, max_voices: int = 32, rnn_hidden: int = 3,
-                 block_max: int = 4096, guard: bool = True, retire_level: float = RETIRE_LEVEL):
+                 block_max: int = 4096, guard: bool = True, retire_level: float = RETIRE_LEVEL,
+                 rate: float = SynthSettings.rate, release: float = RING_ON):
         self.channels = channels
         self.block_max = block_max
+        self.release_seconds = check_release(release)
         self.ctl = np.zeros(vl.CTL_SIZE, dtype=np.int64)
         self.ctl[vl.CTL_GUARD] = int(guard)
-        self.params = np.array([retire_level])
+        self.params = np.zeros(vl.PARAM_SIZE)
+        self.params[[vl.PARAM_RETIRE, vl.PARAM_RATE]] = retire_level, check_rate(rate)
         self.banks = {
             "iir": VoiceBank(2, max_voices, block_max, channels, self.ctl, vl.BANK_IIR),
             "rnn": VoiceBank(rnn_hidden, max_voices, block_max, channels, self.ctl, vl.BANK_RNN),
@@ -235,11 +267,12 @@ class Renderer:
             if w.hidden > bank.hidden:
                 raise SettingError(f"a voice with {w.hidden} hidden states needs a larger bank ({bank.hidden})")
             rt.start_voice(self.table, bank._index, w.hidden, w.w_hh, w.w_ih, w.w_out, patch.gains,
-                           float(amplitude), int(offset), int(note))
+                           float(amplitude), int(offset), int(note), patch.radius)
 
     def release(self, note: int) -> None:
-        """Release ``note``: its voices ring on (a resonator's tail) and are stolen first."""
-        rt.release_note(self.table, int(note))
+        """Release ``note``: its voices are stolen first and their dampers bring them down 60 dB in
+        :attr:`release_seconds` (with ``RING_ON`` they ring on, a resonator's tail)."""
+        rt.release_note(self.table, int(note), self.release_seconds)
 
     def silence(self) -> None:
         """Stop every voice at once (panic)."""
@@ -260,26 +293,41 @@ class Renderer:
 
 
 def render_notes(engine: str, notes: list[str], settings: SynthSettings, seconds: float,
-                 model=None, block: int = 128, stage: MasterStage | None = None) -> np.ndarray:
+                 model=None, block: int = 128, stage: MasterStage | None = None,
+                 hold: float | None = None) -> np.ndarray:
     """Every note struck at sample 0 with an impulse of ``settings.amplitude``; (frames, C) float64.
 
-    This is ``iirnn render``: with ``settings.raw`` the plain sum of the voices (unity gains, no master
-    stage), otherwise what the live synth plays: the voices through ``stage`` (a
+    The keys are held to the end, or released after ``hold`` seconds (their dampers then bring them down
+    in ``settings.release``). This is ``iirnn render``: with ``settings.raw`` the plain sum of the voices
+    (unity gains, no master stage), otherwise what the live synth plays: the voices through ``stage`` (a
     :class:`~iirnn_core.synth.master.MasterStage` at ``settings.rate``, whose room and limiter reduction the
     caller may read; default a new one, no room) at master gain 1, its lookahead removed (notes start at
     sample 0).
     """
     if not (math.isfinite(seconds) and seconds > 0):
         raise SettingError(f"duration must be positive, got {seconds} s")
+    if hold is not None and not (math.isfinite(hold) and hold >= 0):
+        raise SettingError(f"the keys must be held 0 or more seconds, got {hold} s")
     frames = int(round(seconds * settings.rate))
+    held = frames if hold is None else min(frames, int(round(hold * settings.rate)))
     hidden = max([settings.hidden] + ([model.hidden] if model is not None else []))
     renderer = Renderer(settings.channels, max_voices=max(len(notes), 1), rnn_hidden=hidden,
                         block_max=block, guard=not settings.raw,
-                        retire_level=0.0 if settings.raw else RETIRE_LEVEL)
-    for note in notes:
-        renderer.trigger(patches_for(engine, note, settings, model), settings.amplitude, 0,
-                         note_to_midi(note))
-    return finish(renderer.render(frames, block), settings, stage, block)
+                        retire_level=0.0 if settings.raw else RETIRE_LEVEL, rate=settings.rate,
+                        release=settings.release)
+    midis = [note_to_midi(note) for note in notes]
+    for note, midi in zip(notes, midis):
+        renderer.trigger(patches_for(engine, note, settings, model), settings.amplitude, 0, midi)
+    out = np.zeros((frames, settings.channels))
+    start = 0
+    while start < frames:
+        if start == held:
+            for midi in midis:
+                renderer.release(midi)
+        stop = min(start + block, frames, held if start < held else frames)  # a block ends where the keys go up
+        renderer.render_block(out[start:stop])
+        start = stop
+    return finish(out, settings, stage, block)
 
 
 def finish(audio: np.ndarray, settings: SynthSettings, stage: MasterStage | None, block: int = 128) -> np.ndarray:
