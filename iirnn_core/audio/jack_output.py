@@ -26,8 +26,9 @@ import time
 import numpy as np
 
 from iirnn_core.rt import library as rt
-from iirnn_core.rt.jack_layout import (J_BLOCK, J_CHANNELS, J_CYCLES, J_GET_BUFFER, J_LAST_FRAMES, J_PORT0, J_PORT1,
-                                      J_PORT_LATENCY, J_RATE, J_SCRATCH, J_SHUTDOWN, J_TABLE, J_XRUNS, JACK_WORDS)
+from iirnn_core.rt.jack_layout import (J_BLOCK, J_CHANNELS, J_CLIENT, J_CYCLES, J_FRAME_TIME, J_GET_BUFFER,
+                                      J_LAST_FRAMES, J_PORT0, J_PORT1, J_PORT_LATENCY, J_RATE, J_SCRATCH, J_SHUTDOWN,
+                                      J_TABLE, J_XRUNS, JACK_WORDS)
 
 log = logging.getLogger(__name__)
 
@@ -155,6 +156,7 @@ class JackOutput:
         w[J_PORT1] = self._ports[-1] if self.channels > 1 else 0
         w[J_CHANNELS], w[J_SCRATCH], w[J_BLOCK] = self.channels, self._scratch.ctypes.data, processor.blocksize
         w[J_RATE] = self.rate
+        w[J_CLIENT], w[J_FRAME_TIME] = client, ctypes.cast(lib.jack_last_frame_time, ctypes.c_void_p).value
         arg = w.ctypes.data
         if (lib.jack_set_process_callback(client, rt.address("jack_process"), arg)
                 or lib.jack_set_xrun_callback(client, rt.address("jack_xrun"), arg)):

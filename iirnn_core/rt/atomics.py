@@ -228,3 +228,19 @@ def call_get_buffer(typingctx, function, port, frames):
         return builder.ptrtoint(result, ir.IntType(64))
 
     return sig, codegen
+
+
+@intrinsic
+def call_frame_time(typingctx, function, client):
+    """Call the C function at address ``function`` as ``uint32_t f(void *client)`` (libjack's
+    ``jack_last_frame_time``: the frame counter of the graph's clock at the cycle's start) and return it as an
+    int64 (0 .. 2**32 - 1)."""
+    sig = types.int64(types.int64, types.int64)
+
+    def codegen(context, builder, sig, args):
+        void_p = ir.IntType(8).as_pointer()
+        fnty = ir.FunctionType(ir.IntType(32), [void_p])
+        fn = builder.inttoptr(args[0], fnty.as_pointer())
+        return builder.zext(builder.call(fn, [builder.inttoptr(args[1], void_p)]), ir.IntType(64))
+
+    return sig, codegen

@@ -14,14 +14,14 @@ from numba import carray, cfunc, types
 
 from iirnn_core.rt import voice_kernels as vk
 from iirnn_core.rt.accounting_kernels import acc_reset as _acc_reset
-from iirnn_core.rt.atomics import (_f32_ptr_at, _f64_ptr, _i64_ptr, address_of, call_get_buffer, f32_array2, f32_frames,
+from iirnn_core.rt.atomics import (_f32_ptr_at, _f64_ptr, _i64_ptr, address_of, call_frame_time, call_get_buffer, f32_array2, f32_frames,
                                   f64_array1, f64_array2, f64_time_info, i64_array1, i64_array2, load_acquire,
                                   monotonic_seconds, store_release, table_at)
 from iirnn_core.rt.block_kernels import process_block, push_event, read_recorded as _read_recorded
 from iirnn_core.rt.block_layout import C_CHANNELS, PA_OUTPUT_UNDERFLOW, R_CB_I, R_EV_F, R_EV_I, R_REC, R_REC_I, R_RING, TABLE_ROWS
-from iirnn_core.rt.jack_layout import (J_BLOCK, J_CHANNELS, J_CYCLES, J_GET_BUFFER, J_LAST_FRAMES, J_PORT0, J_PORT1,
-                                      J_PORT_LATENCY, J_RATE, J_SCRATCH, J_SHUTDOWN, J_TABLE, J_XRUNS, J_XRUNS_SEEN,
-                                      JACK_WORDS)
+from iirnn_core.rt.jack_layout import (J_BLOCK, J_CHANNELS, J_CLIENT, J_CYCLES, J_FRAME_TIME, J_GET_BUFFER,
+                                      J_LAST_FRAMES, J_PORT0, J_PORT1, J_PORT_LATENCY, J_RATE, J_SCRATCH, J_SHUTDOWN,
+                                      J_TABLE, J_XRUNS, J_XRUNS_SEEN, JACK_WORDS)
 from iirnn_core.rt.master_layout import MASTER_ROWS
 from iirnn_core.rt.output_stage import master_block as _master_block
 from iirnn_core.rt.prototypes import PROTOTYPES
@@ -56,7 +56,9 @@ def jack_process(frame_count, arg):
     Renders the cycle's ``frame_count`` frames in chunks of at most the processor's block (a quantum larger than
     the block is split; each chunk's time is the cycle's start plus its offset), each sounding the ports'
     playback latency after its time (what the graph reports after the sink: its device buffer; on a null sink
-    nothing, and the monitor hears it within the cycle), and writes them to the ports' buffers."""
+    nothing, and the monitor hears it within the cycle), and writes them to the ports' buffers. The stream time
+    of each chunk is the graph clock's (``jack_last_frame_time``), so the accounting sees a gap only where the
+    graph skipped frames, not where this thread woke a little late within its cycle."""
     jt = carray(_i64_ptr(address_of(arg)), (JACK_WORDS,))
     ptab = table_at(jt[J_TABLE], TABLE_ROWS)
     channels, block, rate = jt[J_CHANNELS], jt[J_BLOCK], np.float64(jt[J_RATE])
@@ -71,11 +73,12 @@ def jack_process(frame_count, arg):
     jt[J_XRUNS_SEEN] = xruns
     latency = jt[J_PORT_LATENCY] / rate
     start = monotonic_seconds()
+    stream = call_frame_time(jt[J_FRAME_TIME], jt[J_CLIENT]) / rate
     done = np.int64(0)
     while done < frames:
         n = min(block, frames - done)
-        now = start + done / rate
-        process_block(ptab, scratch[:n], n, now, now, now + latency, underflow and done == 0)
+        now, current = start + done / rate, stream + done / rate
+        process_block(ptab, scratch[:n], n, now, current, current + latency, underflow and done == 0)
         for i in range(n):
             left[done + i] = scratch[i, 0]
             right[done + i] = scratch[i, channels - 1]

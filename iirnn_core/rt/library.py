@@ -28,6 +28,7 @@ from pathlib import Path
 
 import numpy as np
 
+from iirnn_core.rt import cache_root, sources_digest
 from iirnn_core.rt.prototypes import PROTOTYPES, SYMBOL_PREFIX  # noqa: F401 - re-exported
 from iirnn_core.rt.tables import table_row
 
@@ -49,9 +50,7 @@ def library_key() -> str:
     """What the library must match: the kernels' sources, numba, llvmlite, Python and this CPU (16 hex digits)."""
     from importlib.metadata import version
 
-    digest = hashlib.sha256()
-    for source in sorted(Path(__file__).parent.glob("*.py")):
-        digest.update(source.name.encode() + source.read_bytes())
+    digest = hashlib.sha256(sources_digest().encode())
     digest.update(f"{version('numba')} {version('llvmlite')} {sys.version} {sys.platform}".encode())
     digest.update(_cpu_identity().encode())
     return digest.hexdigest()[:16]
@@ -89,8 +88,7 @@ def _cpu_identity() -> str:
 
 def library_path() -> Path:
     """Where the library for this machine and this code lives (it may not exist yet)."""
-    cache = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
-    return cache / "iirnn-synth" / f"rt-{library_key()}.so"
+    return cache_root() / f"rt-{library_key()}.so"
 
 
 def _load() -> dict:
