@@ -69,7 +69,7 @@ def test_impulse_lands_one_block_and_the_lookahead_after_its_event_and_latency_i
     # Model rate = device rate, so no resampling: the impulse is exactly one frame.
     eng, drv = make(rate=48000.0, q=0.999)
     lookahead = eng.processor.master.lookahead
-    assert lookahead == 48  # the limiter's 1 ms
+    assert lookahead == 24  # the limiter's 0.5 ms
     drv.block()
     eng.note_on(69, 1.0, when=drv.clock.t - 0.25 * PERIOD)  # a quarter period before the next callback
     first = np.flatnonzero(drv.blocks(2)[:, 0])[0]
@@ -287,6 +287,6 @@ def test_the_callback_plays_what_iirnn_render_renders_sample_for_sample(engine):
     played = np.concatenate([drv.block_at(8000) for _ in range(20)])
     expected = render_notes(engine, ["A4"], settings, 20 * BLOCK / 8000)
     lookahead = eng.processor.master.lookahead  # the callback's limiter delays; iirnn render compensates
-    assert lookahead == 8 and np.all(played[:lookahead] == 0.0)
+    assert lookahead == 4 and np.all(played[:lookahead] == 0.0)
     assert np.abs(played).max() > 0.05
     np.testing.assert_array_equal(played[lookahead:], expected[:-lookahead].astype(np.float32))  # one library

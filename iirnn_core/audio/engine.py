@@ -11,7 +11,7 @@ measured per note from PortAudio's DAC times.
 Changing engine, Q, drive, model, master gain or room builds a patch table for all 128 keys here, off
 the audio thread, and publishes it into the processor's idle half: new notes use it, sounding
 notes keep their weights, the master gain and the room's wet mix ramp to their new values over
-20 ms, nothing clicks. After the master gain, a peak limiter (1 ms lookahead, ceiling -0.3 dBFS)
+20 ms, nothing clicks. After the master gain, a peak limiter (0.5 ms lookahead, ceiling -0.3 dBFS)
 keeps every sample below full scale (:mod:`iirnn_core.synth.master`). The release T60 (the dampers,
 ``settings.release``) travels in the same half: a key released after the publish is damped by it. A new
 model rate or hidden size gets a new pipeline while the old one rings out.

@@ -9,7 +9,7 @@ limiter leaves nothing to do (:func:`iirnn_core.rt.output_stage.master_block`).
 
 LIMITER_CEILING_DB = -0.3
 """No sample leaves the limiter above this level (dBFS)."""
-LIMITER_LOOKAHEAD_SECONDS = 0.001
+LIMITER_LOOKAHEAD_SECONDS = 0.0005
 """The limiter's lookahead: the output is delayed by this much (rounded up to whole frames) so the gain has
 reached its target when a peak leaves the delay."""
 LIMITER_HOLD_SECONDS = 0.01

@@ -8,8 +8,8 @@ the audio callback reaches it through its block processor's table, ``iirnn rende
 :meth:`MasterStage.process` / :meth:`MasterStage.finish` (same compiled function). Everything is allocated
 here, sized for the stage's rate; nothing is allocated per block.
 
-The limiter delays the audio by :attr:`MasterStage.lookahead` frames (1 ms, rounded up: 48 frames at
-48 kHz, 8 at the seed's 8 kHz). Live, that adds 1 ms to every note's latency (the measured key-to-sound
+The limiter delays the audio by :attr:`MasterStage.lookahead` frames (0.5 ms, rounded up: 24 frames at
+48 kHz, 4 at the seed's 8 kHz). Live, that adds 0.5 ms to every note's latency (the measured key-to-sound
 latency includes it); offline, :meth:`MasterStage.finish` renders that many frames more and drops the
 first ones, so every note starts on the sample it was struck. This module imports no numba.
 """
