@@ -157,12 +157,19 @@ def estimate_pitch(x: np.ndarray, rate: float, low: float = 25.0, high: float = 
     return float(max(good))
 
 
-def fit_modes(x: np.ndarray, rate: float, order: int, pencil: float = 1 / 3) -> Modes:
+POLE_SAMPLES = 3000
+"""The poles are found in at most this many samples from the start (the SVD's cost grows with its square)."""
+
+
+def fit_modes(x: np.ndarray, rate: float, order: int, pencil: float = 1 / 3,
+              pole_samples: int = POLE_SAMPLES) -> Modes:
     """The matrix-pencil fit of ``x`` (N,) at ``rate`` Hz with ``order`` real states: ``order // 2`` damped partials
-    (conjugate pairs), their amplitudes by least squares over all of ``x``. A pole on or outside the unit circle is
-    pulled just inside it; real poles (no pitch) are left out. ``pencil``: the pencil parameter as a fraction of N
-    (N/3 .. N/2 is the usual range). Cost: an SVD of an (N - L) x (L + 1) matrix, so keep N to a few thousand."""
-    x = np.asarray(x, dtype=np.float64)
+    (conjugate pairs) found in the first ``pole_samples`` samples, their amplitudes by least squares over all of
+    ``x``. A pole on or outside the unit circle is pulled just inside it; real poles (no pitch) are left out.
+    ``pencil``: the pencil parameter as a fraction of those samples (1/3 .. 1/2 is the usual range). Cost: an SVD
+    of an (n - L) x (L + 1) matrix, n = min(N, pole_samples)."""
+    full = np.asarray(x, dtype=np.float64)
+    x = full[:max(int(pole_samples), 1)]
     n = len(x)
     pairs = int(order) // 2
     if pairs < 1:
@@ -181,9 +188,9 @@ def fit_modes(x: np.ndarray, rate: float, order: int, pencil: float = 1 / 3) -> 
     poles = radius * np.exp(1j * np.angle(poles))
     if poles.size == 0:
         return Modes(np.zeros(0, complex), np.zeros(0, complex), float(rate))
-    k = np.arange(n)[:, None]
+    k = np.arange(len(full))[:, None]
     basis = np.concatenate([np.real(poles[None, :] ** k), -np.imag(poles[None, :] ** k)], axis=1)
-    coef, *_ = np.linalg.lstsq(basis, x, rcond=None)
+    coef, *_ = np.linalg.lstsq(basis, full, rcond=None)
     amplitudes = coef[:poles.size] + 1j * coef[poles.size:]
     order_by = np.argsort(np.angle(poles))
     return Modes(poles[order_by], amplitudes[order_by], float(rate))
