@@ -8,7 +8,7 @@ The window holds the views, the menus and the key handling, and wires them to it
 :class:`app.plot_controller.PlotController` (scope and last key's twins, about 30 Hz). It forwards every key
 to the engine; nothing here touches samples. The computer keyboard plays through :class:`app.key_input.KeyInput`,
 a MIDI keyboard through :class:`app.midi_menu.MidiMenu` (Audio > MIDI input); File > Record is
-:class:`app.recording.RecordingControl`.
+:class:`app.recording.RecordingControl`, File > Export network... :class:`app.export_control.ExportControl`.
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ from iirnn_core.dsp.notes import midi_to_hz, midi_to_note, note_to_midi
 from iirnn_core.synth.renderer import SynthSettings
 
 from .audio_controller import AudioController, audio_config, default_engine_factory, stats_text
+from .export_control import ExportControl, net_to_export
 from .keyboard import PianoKeyboard
 from .key_input import KeyInput
 from .keymap import key_labels
@@ -149,6 +150,11 @@ class MainWindow(QMainWindow):
         quit_action.setShortcut(QKeySequence.Quit)
         quit_action.triggered.connect(self.close)
         file_menu.addActions([open_action, save_action])
+        self.export_control = ExportControl(
+            file_menu, self.trainer, lambda note: net_to_export(note, self.sound.engine, self.sound_control.playing(),
+                                                                self.model, self.model_control.source),
+            lambda: self.last_note, lambda: self.training.is_running, self)
+        self.export_control.message.connect(self.statusBar().showMessage)
         file_menu.addSeparator()
         file_menu.addAction(quit_action)
         self.save_action = save_action

@@ -122,19 +122,25 @@ def load_model_arg(path: str | None):
     return load_model(path)
 
 
+def trained_model_path(path: str | None, instead: str = "--model FILE") -> str:
+    """``path``, or the shipped model's when it is None (a missing shipped model is a Failure, one line, that asks
+    for ``instead``)."""
+    if path is not None:
+        return path
+    from iirnn_core.errors import Failure
+    from iirnn_core.models.modelfile import DEFAULT_MODEL_PATH
+
+    if not DEFAULT_MODEL_PATH.is_file():
+        raise Failure(f"iirnn: the shipped model {DEFAULT_MODEL_PATH} is missing; pass {instead}")
+    return str(DEFAULT_MODEL_PATH)
+
+
 def model_for_engine(engine: str, path: str | None, settings: SynthSettings):
     """The trained model ``engine`` plays (None when it plays none): the file ``path``, or the shipped
     model when ``path`` is None."""
     if not uses_trained_model(engine, settings):
         return load_model_arg(path)
-    if path is None:
-        from iirnn_core.errors import Failure
-        from iirnn_core.models.modelfile import DEFAULT_MODEL_PATH
-
-        if not DEFAULT_MODEL_PATH.is_file():
-            raise Failure(f"iirnn: the shipped model {DEFAULT_MODEL_PATH} is missing; pass --model FILE")
-        path = str(DEFAULT_MODEL_PATH)
-    return load_model_arg(path)
+    return load_model_arg(trained_model_path(path))
 
 
 def run(args: argparse.Namespace) -> int:

@@ -97,8 +97,14 @@ def lower_io_priority() -> None:
 
 def _run_job(payload: dict, send, should_stop, interval: float) -> None:
     """Train one job: throttled ``send("progress", dict)``, then ``send("result", dict | None)``, or
-    ``send("error", line)``."""
+    ``send("error", line)``. A payload ``{"export": data}`` trains nothing: it writes one key's net for the seed
+    (:func:`iirnn_core.training.export.export_job`, File > Export network...) and sends its result or error."""
     try:
+        if "export" in payload:
+            from iirnn_core.training.export import export_job
+
+            send("result", export_job(payload["export"]))
+            return
         from iirnn_core.training.run import Training, build_model, run_metadata
 
         config = config_from_dict(payload)
