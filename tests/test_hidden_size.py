@@ -360,3 +360,27 @@ def test_a_net_larger_than_the_live_engine_takes_is_one_line():
     too_big = bench_like_model(HIDDEN_MAX + 2)
     with pytest.raises(SettingError, match=f"hidden sizes up to {HIDDEN_MAX}"):
         AudioEngine(AudioConfig(samplerate=8000, blocksize=128), SynthSettings(), "rnn-trained", model=too_big)
+
+
+# ---- the benchmark ------------------------------------------------------------------------------------------
+
+
+def test_the_benchmarks_trained_nets_are_dense_and_ring_at_their_keys_poles():
+    from iirnn_core.commands.bench import BENCH_Q, FIRST_KEY, bench_model
+    from iirnn_core.dsp.notes import midi_to_hz, midi_to_note
+
+    model = bench_model(16, 4)
+    assert model.hidden == 16 and len(model.keys) == 4
+    for i in range(4):
+        w = model.keys[midi_to_note(FIRST_KEY + i)].weights
+        assert np.count_nonzero(np.abs(w.w_hh) > 1e-12) > 16 * 16 * 0.9  # dense
+        poles = np.linalg.eigvals(w.w_hh)
+        pole = BENCH_Q * np.exp(2j * np.pi * midi_to_hz(FIRST_KEY + i) / 8000.0)
+        assert np.min(np.abs(poles - pole)) < 1e-9 and spectral_radius(w.w_hh) == pytest.approx(BENCH_Q)
+
+
+@pytest.mark.parametrize("hidden", [8, 64])
+def test_the_benchmarks_trained_rows_run_through_the_live_callback(hidden):
+    from iirnn_core.commands.bench import bench_model, live_block_load
+
+    assert live_block_load("rnn-trained", 32, 48000, 128, 0.01, model=bench_model(hidden, 32)) > 0
