@@ -81,7 +81,7 @@ class MainWindow(QMainWindow):
                               self.settings.room, self.settings.room_wet)
         self.sound.set_trained_available(self.model is not None)  # a saved trained engine needs a model
         self.training.set_values(self.settings.train_keys, self.settings.optimizer, self.settings.init,
-                                 self.settings.budget)
+                                 self.settings.budget, self.settings.hidden)
         if self.settings.geometry:
             self.restoreGeometry(self.settings.geometry)
 
@@ -349,6 +349,7 @@ class MainWindow(QMainWindow):
         s.octave = self.player.shift
         s.midi_input = self.midi.wanted
         s.train_keys, s.optimizer, s.init, s.budget = form.keys, form.optimizer, form.init, form.budget
+        s.hidden = form.hidden
         s.geometry = bytes(self.saveGeometry().data())
         return s
 

@@ -13,11 +13,10 @@ from dataclasses import asdict, dataclass, fields
 from PySide6.QtCore import QByteArray, QSettings
 
 from iirnn_core.dsp.resonator import RELEASE_MIN, RING_ON
+from iirnn_core.rt.block_layout import HIDDEN_MAX
 from iirnn_core.rt.master_layout import ROOM_DEFAULT_WET
 from iirnn_core.synth.renderer import DEFAULT_RELEASE, ENGINES
-
-OPTIMIZERS = ("best", "adam", "randdir")
-INITS = ("random", "warm")
+from iirnn_core.training.config import HIDDEN_MIN, INITS, OPTIMIZERS  # noqa: F401 - re-exported for the panel
 MODEL_RATES = (8000, 11025, 16000, 22050, 32000, 44100, 48000)
 DEVICE_RATES = (44100, 48000, 88200, 96000)
 BLOCK_SIZES = (64, 128, 256, 512, 1024)
@@ -43,7 +42,8 @@ class AppSettings:
     "" = default), ``samplerate`` (Hz), ``blocksize`` (frames), ``latency``, ``cpus_awake`` (keep idle CPUs
     from halting while notes sound), ``midi_input`` (MIDI input port name, "" = none). Training: ``train_keys``
     (note list/range text),
-    ``optimizer``, ``init``, ``budget`` (seconds, 0 = the trainer's default). ``geometry``: the
+    ``optimizer``, ``init``, ``budget`` (seconds, 0 = the trainer's default), ``hidden`` (the nets' hidden states,
+    HIDDEN_MIN..HIDDEN_MAX). ``geometry``: the
     window's saved geometry (bytes).
     """
 
@@ -67,6 +67,7 @@ class AppSettings:
     optimizer: str = "best"
     init: str = "random"
     budget: float = 30.0
+    hidden: int = 3
     geometry: bytes = b""
 
     def valid(self, name: str, value) -> bool:
@@ -87,6 +88,7 @@ class AppSettings:
             "optimizer": lambda v: v in OPTIMIZERS,
             "init": lambda v: v in INITS,
             "budget": lambda v: 0.0 <= v <= 86400.0,
+            "hidden": lambda v: HIDDEN_MIN <= v <= HIDDEN_MAX,
         }
         check = checks.get(name)
         if isinstance(value, float) and not math.isfinite(value) and not (name == "release" and value == RING_ON):

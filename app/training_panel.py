@@ -1,4 +1,5 @@
-"""The training panel: keys, optimizer, init, budget; Start/Stop; live per-key loss curves and SNR table.
+"""The training panel: keys, hidden size, optimizer, init, budget; Start/Stop; live per-key loss curves and SNR
+table.
 
 Training runs in a child process (:class:`iirnn_core.training.worker.TrainingJob`). A small thread of this
 process calls the job's ``poll()`` (which joins the child when it ends, up to seconds) and passes
@@ -20,7 +21,7 @@ from dataclasses import dataclass
 import numpy as np
 from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtWidgets import (QComboBox, QDoubleSpinBox, QFormLayout, QGroupBox, QHBoxLayout, QHeaderView, QLabel,
-                               QLineEdit, QPushButton, QTableWidget, QTableWidgetItem, QVBoxLayout, QWidget)
+                               QLineEdit, QPushButton, QSpinBox, QTableWidget, QTableWidgetItem, QVBoxLayout, QWidget)
 import pyqtgraph as pg
 
 from iirnn_core.dsp.notes import WHOLE_KEYBOARD, parse_notes, piano_keys
@@ -28,7 +29,7 @@ from iirnn_core.dsp.notes import WHOLE_KEYBOARD, parse_notes, piano_keys
 from .loss_curves import LossCurves
 from .plots import cache_axes
 from .texts import format_db, one_line
-from .settings import INITS, OPTIMIZERS
+from .settings import HIDDEN_MAX, HIDDEN_MIN, INITS, OPTIMIZERS
 
 POLL_MS = 50
 """Progress poll period (20 updates a second)."""
@@ -71,12 +72,13 @@ class JobPoller(threading.Thread):
 @dataclass(frozen=True)
 class TrainingChoice:
     """What the training form selects, handed to the window as one value: ``keys`` (text),
-    ``optimizer``, ``init`` and ``budget`` (s; 0: the trainer's default)."""
+    ``optimizer``, ``init``, ``budget`` (s; 0: the trainer's default) and ``hidden`` (each net's states)."""
 
     keys: str
     optimizer: str
     init: str
     budget: float
+    hidden: int = 3
 
 
 class TrainingPanel(QGroupBox):
@@ -121,7 +123,14 @@ class TrainingPanel(QGroupBox):
         self.optimizer_box.addItems(OPTIMIZERS)
         self.init_box = QComboBox()
         self.init_box.addItems(INITS)
-        self.init_box.setToolTip("random: fresh weights; warm: start from the model in use")
+        self.init_box.setToolTip("random: fresh weights; warm: start from the model in use; pole: a rotation "
+                                 "ringing at each target's own pole, extra states small")
+        self.hidden_spin = QSpinBox()
+        self.hidden_spin.setRange(HIDDEN_MIN, HIDDEN_MAX)
+        self.hidden_spin.setValue(3)
+        self.hidden_spin.setToolTip("Hidden states of each key's net: a tanh IIR of that order (3: the seed's). "
+                                    "best trains more than 16 block-diagonal (2x2 blocks); warm needs a model of "
+                                    "this size")
         self.budget_spin = QDoubleSpinBox()
         self.budget_spin.setRange(0.0, 3600.0)
         self.budget_spin.setDecimals(0)
@@ -172,6 +181,7 @@ class TrainingPanel(QGroupBox):
         keys_row.addWidget(self.keys_edit, 1)
         keys_row.addWidget(self.whole_button)
         form.addRow("Keys", keys_row)
+        form.addRow("Hidden", self.hidden_spin)
         form.addRow("Optimizer", self.optimizer_box)
         form.addRow("Init", self.init_box)
         form.addRow("Budget", self.budget_spin)
@@ -186,17 +196,18 @@ class TrainingPanel(QGroupBox):
         layout.addWidget(self.table, 1)
 
     # ---- configuration ----------------------------------------------------------------------
-    def set_values(self, keys: str, optimizer: str, init: str, budget: float) -> None:
+    def set_values(self, keys: str, optimizer: str, init: str, budget: float, hidden: int = 3) -> None:
         """Fill the form (from saved settings)."""
         self.keys_edit.setText(keys)
         self.optimizer_box.setCurrentText(optimizer)
         self.init_box.setCurrentText(init)
         self.budget_spin.setValue(budget)
+        self.hidden_spin.setValue(hidden)
 
     def choice(self) -> TrainingChoice:
         """The form's values at once."""
         return TrainingChoice(self.keys_edit.text(), self.optimizer_box.currentText(), self.init_box.currentText(),
-                              self.budget_spin.value())
+                              self.budget_spin.value(), self.hidden_spin.value())
 
     def make_config(self):
         """The TrainConfig for the form and the window's rate, Q and model; NoteError for bad keys."""
@@ -208,8 +219,9 @@ class TrainingPanel(QGroupBox):
             notes = piano_keys(float(rate))
         else:
             notes = parse_notes(form.keys.replace(",", " ").split())
-        return TrainConfig(notes=notes, rate=float(rate), q=float(q), optimizer=form.optimizer, init=form.init,
-                           warm_model=model if form.init == "warm" else None, budget=form.budget or None)
+        return TrainConfig(notes=notes, rate=float(rate), q=float(q), hidden=form.hidden, optimizer=form.optimizer,
+                           init=form.init, warm_model=model if form.init == "warm" else None,
+                           budget=form.budget or None)
 
     @property
     def is_running(self) -> bool:
@@ -239,7 +251,7 @@ class TrainingPanel(QGroupBox):
         self.start_button.setEnabled(False)
         self.stop_button.setEnabled(True)
         self._say(f"Training {len(self.notes)} keys at {config.rate:g} Hz, Q {config.q:g} "
-                  f"({config.optimizer}, {config.init} init)...")
+                  f"({config.hidden} hidden, {config.optimizer}, {config.init} init)...")
         self.timer.start()
         return True
 

@@ -12,7 +12,7 @@ def _store(tmp_path):
 def test_round_trip(tmp_path):
     wanted = AppSettings(engine="ab", q=0.999, drive=0.03, velocity=77, master=0.5, model_rate=16000, octave=-1,
                          device="pulse", samplerate=44100, blocksize=256, latency="high", cpus_awake=False, train_keys="A4 C5",
-                         optimizer="adam", init="warm", budget=12.0, geometry=b"\x01\x02")
+                         optimizer="adam", init="warm", budget=12.0, hidden=24, geometry=b"\x01\x02")
     save_settings(_store(tmp_path), wanted)
     assert load_settings(_store(tmp_path)) == wanted
     text = (tmp_path / "settings.ini").read_text()
@@ -35,3 +35,11 @@ def test_unreadable_values_fall_back_one_by_one(tmp_path):
                                                                     defaults.optimizer)
     assert loaded.cpus_awake is defaults.cpus_awake
     assert (loaded.master, loaded.model_rate, loaded.latency) == (0.25, 16000, "high")  # the good ones stay
+
+
+def test_a_hidden_size_outside_2_to_64_falls_back_to_3(tmp_path):
+    for text, wanted in (("64", 64), ("2", 2), ("65", 3), ("1", 3), ("8.5", 3), ("many", 3)):
+        path = tmp_path / "settings.ini"
+        path.write_text(f"[General]\nhidden={text}\ninit=pole\n")
+        loaded = load_settings(QSettings(str(path), QSettings.IniFormat))
+        assert (loaded.hidden, loaded.init) == (wanted, "pole"), text

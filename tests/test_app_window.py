@@ -671,12 +671,13 @@ def test_panels_hand_the_window_one_value_each(make_window):
     from app.training_panel import TrainingChoice
 
     window = make_window()
-    window.training.set_values("A4 C5", "randdir", "warm", 12.0)
+    window.training.set_values("A4 C5", "randdir", "warm", 12.0, 24)
     sound, form = window.sound.choice(), window.training.choice()
     assert isinstance(sound, SoundChoice) and sound.engine == window.sound.engine and sound.rate == 8000
-    assert form == TrainingChoice("A4 C5", "randdir", "warm", 12.0)
+    assert form == TrainingChoice("A4 C5", "randdir", "warm", 12.0, 24)
     saved = window.current_settings()
-    assert (saved.train_keys, saved.optimizer, saved.init, saved.budget) == ("A4 C5", "randdir", "warm", 12.0)
+    assert (saved.train_keys, saved.optimizer, saved.init, saved.budget, saved.hidden) == (
+        "A4 C5", "randdir", "warm", 12.0, 24)
     assert window.selected_settings().q == sound.q and window.selected_settings().untrained == sound.untrained
 
 

@@ -89,6 +89,8 @@ def test_bench_json_has_every_row(capsys):
         for voices in (1, 8, 32, 64):
             assert (engine, voices) in engines
     assert ("live-rnn-analytic+room", 64) in engines  # the callback with the room on (and the limiter, always in)
+    for hidden in (8, 16, 32, 64):  # trained twins of H states, dense W_hh, through the callback
+        assert (f"live-rnn-trained-h{hidden}", 32) in engines
     assert all(r["rate"] == 48000 and r["block"] == 128 and r["load"] > 0 for r in rows)
 
 

@@ -7,8 +7,10 @@ callback's whole compiled block (``process_block``: voices at the seed's 8 kHz, 
 ``rate``, the output stage with its peak limiter) as PortAudio calls it; the row
 ``live-rnn-analytic+room`` does so with the small room on as well, ``live-rnn-analytic+dampers`` with
 every key released (dampers closing, :data:`BENCH_RELEASE`), and ``live-rnn-analytic+dampers+room`` with
-both (64 voices each). The reference row ``seed-nn.RNN`` runs the twins the seed's way: one ``nn.RNN``
-call per block (voices batched), carrying the hidden state.
+both (64 voices each). Rows ``live-rnn-trained-h8`` .. ``-h64`` play 32 trained twins of H hidden states
+(:func:`bench_model`: dense ``W_hh``, every entry nonzero) through the same live block; the RNN bank costs
+about H^2 multiply-adds a voice and sample. The reference row ``seed-nn.RNN`` runs the twins the seed's way:
+one ``nn.RNN`` call per block (voices batched), carrying the hidden state.
 """
 
 from __future__ import annotations
@@ -19,7 +21,9 @@ import time
 
 import numpy as np
 
-from iirnn_core.dsp.notes import midi_to_note
+from iirnn_core.dsp.notes import midi_to_hz, midi_to_note
+from iirnn_core.dsp.resonator import resonator
+from iirnn_core.dsp.weights import RNNWeights, rotation_weights
 from iirnn_core.rt.master_layout import ROOM_DEFAULT_WET
 from iirnn_core.synth.renderer import Renderer, SynthSettings, patches_for
 
@@ -31,6 +35,12 @@ EXTRA_BENCH_VOICES = 64
 BENCH_RELEASE = 10.0
 """Release T60 (s) of the dampers rows: every released voice is damped (its own T60 at BENCH_Q is 35 s at
 8 kHz) and none retires during a run."""
+BENCH_HIDDEN = (8, 16, 32, 64)
+"""Hidden sizes of the trained-twin rows."""
+BENCH_HIDDEN_VOICES = 32
+"""Voices of the trained-twin rows."""
+FIRST_KEY = 24
+"""MIDI key of the live rows' lowest voice (C1; the others upwards, all below the model rate's Nyquist)."""
 
 
 def _notes(count: int) -> list[str]:
@@ -56,22 +66,46 @@ def renderer_load(engine: str, voices: int, rate: int, block: int, seconds: floa
     return spent / (blocks * block / rate)
 
 
+def bench_model(hidden: int, voices: int, model_rate: int = 8000, seed: int = 0):
+    """A :class:`~iirnn_core.models.modelfile.TrainedModel` at ``model_rate`` and :data:`BENCH_Q` of ``voices`` keys
+    from :data:`FIRST_KEY` up, each a net of ``hidden`` states with a dense ``W_hh``: a rotation ringing at the
+    key's pole (the IIR's impulse response, linearised) and 2x2 rotations decaying at radius 0.9 for the other
+    states, all mixed by a random orthogonal matrix (the same poles and linear response, every entry nonzero)."""
+    from iirnn_core.models.modelfile import KeyModel, TrainedModel
+
+    rng = np.random.default_rng(seed)
+    keys = {}
+    for midi in range(FIRST_KEY, FIRST_KEY + voices):
+        note, freq = midi_to_note(midi), midi_to_hz(midi)
+        res = resonator(freq, BENCH_Q, model_rate)  # checks the key is below Nyquist
+        w = rotation_weights(res.q, 2.0 * np.pi * freq / model_rate, hidden)
+        w_hh = w.w_hh.copy()
+        for first in range(2, hidden - 1, 2):
+            w_hh[first:first + 2, first:first + 2] = rotation_weights(0.9, rng.uniform(0.1, 3.0)).w_hh
+        mix = np.linalg.qr(rng.standard_normal((hidden, hidden)))[0]
+        weights = RNNWeights(mix @ w_hh @ mix.T, mix @ w.w_ih, mix @ w.w_out)
+        keys[note] = KeyModel(note, freq, weights, 0.0)
+    return TrainedModel(rate=float(model_rate), q=BENCH_Q, seconds=1.0, amplitude=0.1, hidden=hidden, drive=1.0,
+                        optimizer="bench", init="pole", steps=0, train_seconds=0.0, seed=seed, keys=keys)
+
+
 def live_block_load(engine: str, voices: int, rate: int, block: int, seconds: float, model_rate: int = 8000,
-                    room: float = 0.0, dampers: bool = False) -> float:
+                    room: float = 0.0, dampers: bool = False, model=None) -> float:
     """CPU seconds per audio second of the live callback's compiled block (``process_block``: key events,
     voices at ``model_rate``, resampler to ``rate``, output stage with the room at wet mix ``room`` (0: off)
     and the limiter, scope, accounting) with ``voices`` voices of ``engine`` sounding (A/B: ``voices`` keys
-    of two voices each); with ``dampers`` every key is released at once, so every voice is damped (release
-    T60 :data:`BENCH_RELEASE`)."""
+    of two voices each; 'rnn-trained' plays ``model``); with ``dampers`` every key is released at once, so every
+    voice is damped (release T60 :data:`BENCH_RELEASE`)."""
     from iirnn_core.audio.engine import AudioConfig, AudioEngine
 
     settings = SynthSettings(rate=model_rate, q=BENCH_Q, drive=0.3, channels=2, release=BENCH_RELEASE)
-    eng = AudioEngine(AudioConfig(samplerate=rate, blocksize=block), settings, engine, polyphony=voices, room=room)
+    eng = AudioEngine(AudioConfig(samplerate=rate, blocksize=block), settings, engine, model=model,
+                      polyphony=voices, room=room)
     proc = eng.processor
     for i in range(voices):
-        eng.note_on(24 + i, 1.0, when=0.0)  # C1 upwards: every key below the model rate's Nyquist
+        eng.note_on(FIRST_KEY + i, 1.0, when=0.0)  # C1 upwards: every key below the model rate's Nyquist
         if dampers:
-            eng.note_off(24 + i)
+            eng.note_off(FIRST_KEY + i)
     out = np.zeros((block, 2), dtype=np.float32)
     now = 1.0
     for _ in range(4):  # warm-up: the keys land, compiled code is loaded
@@ -134,6 +168,10 @@ def run_bench(rate: int = 48000, block: int = 128, voice_counts=(1, 8, 32, 64), 
         rows.append(dict(engine="live-rnn-analytic" + name, voices=EXTRA_BENCH_VOICES, rate=rate, block=block,
                          load=live_block_load("rnn-analytic", EXTRA_BENCH_VOICES, rate, block, seconds, room=room,
                                               dampers=dampers)))
+    for hidden in BENCH_HIDDEN:
+        model = bench_model(hidden, BENCH_HIDDEN_VOICES)
+        rows.append(dict(engine=f"live-rnn-trained-h{hidden}", voices=BENCH_HIDDEN_VOICES, rate=rate, block=block,
+                         load=live_block_load("rnn-trained", BENCH_HIDDEN_VOICES, rate, block, seconds, model=model)))
     for voices in voice_counts:
         rows.append(dict(engine="seed-nn.RNN", voices=voices, rate=rate, block=block,
                          load=seed_load(voices, rate, block, seconds / 4)))
@@ -146,7 +184,8 @@ def add_parser(sub) -> None:
                        description="Render load = CPU seconds per second of audio, at 48 kHz with 128-frame "
                                    "blocks, for 1/8/32/64 voices of each engine, through the renderer and the whole "
                                    "live callback (limiter always in; 64 voices with the room on, with every key "
-                                   "released (dampers closing), and with both), and the seed's nn.RNN way.")
+                                   "released (dampers closing), and with both), 32 trained twins of 8/16/32/64 "
+                                   "hidden states (dense W_hh), and the seed's nn.RNN way.")
     p.add_argument("--json", action="store_true", help="print a JSON list of {engine, voices, rate, block, load}")
     p.add_argument("--rate", type=int, default=48000, help="sample rate in Hz (default 48000)")
     p.add_argument("--block", type=int, default=128, help="frames per block (default 128)")
@@ -171,6 +210,6 @@ def run(args: argparse.Namespace) -> int:
     print(f"render load (CPU s per audio s) at {args.rate} Hz, {args.block}-frame blocks")
     print(f"{'engine':<31}{'voices':>7}{'load':>10}{'vs seed':>10}")
     for r in rows:
-        ratio = seed[r["voices"]] / r["load"] if r["load"] > 0 else float("inf")
+        ratio = seed.get(r["voices"], float("nan")) / r["load"] if r["load"] > 0 else float("inf")
         print(f"{r['engine']:<31}{r['voices']:>7}{r['load']:>10.4f}{ratio:>9.1f}x")
     return 0

@@ -14,22 +14,27 @@ import math
 import os
 import sys
 
-from iirnn_core.training.run import INITS, OPTIMIZERS
+from iirnn_core.rt.block_layout import HIDDEN_MAX
+from iirnn_core.training.config import HIDDEN_MIN, INITS, OPTIMIZERS
 
 
 def add_parser(sub) -> None:
     """Register ``train`` on the ``iirnn`` sub-parsers."""
     p = sub.add_parser("train", help="train the RNN twin of every key and write a model file",
-                       description="Train one network per key so its impulse response imitates the IIR "
-                                   "resonator, then write the model file.")
+                       description="Train one network per key (H hidden states, --hidden) so its impulse response "
+                                   "imitates the IIR resonator, then write the model file.")
     p.add_argument("--notes", nargs="+", required=True, metavar="N", help="notes or ranges: A4 C#5 C4..C6")
     p.add_argument("--rate", type=float, default=8000.0, help="sample rate in Hz (default 8000)")
     p.add_argument("--q", type=float, default=0.995, help="pole radius, 0 < Q < 1 (default 0.995)")
     p.add_argument("--seconds", type=float, default=0.6, help="target duration in seconds (default 0.6)")
     p.add_argument("--amplitude", type=float, default=0.1, help="impulse height (default 0.1)")
+    p.add_argument("--hidden", type=int, default=3, metavar="H",
+                   help=f"hidden states of each key's net, {HIDDEN_MIN}..{HIDDEN_MAX}: a tanh IIR of order H "
+                        "(default 3, the seed's; best trains more than 16 block-diagonal, 2x2 blocks)")
     p.add_argument("--optimizer", choices=OPTIMIZERS, default="best", help="default: best")
     p.add_argument("--init", choices=INITS, default="random",
-                   help="random (default) or warm: start from --model's keys")
+                   help="random (default); warm: start from --model's keys; pole: a rotation at each target's "
+                        "own pole, extra states small")
     p.add_argument("--model", metavar="FILE", help="model file to start from (with --init warm)")
     p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     p.add_argument("--budget", type=float, metavar="SECONDS", help="stop after this many seconds of training")
@@ -71,9 +76,9 @@ def run(args: argparse.Namespace) -> int:
     _check_out(args.out)
     warm = load_model_arg(args.model)
     config = TrainConfig(notes=args.notes, rate=args.rate, q=args.q, seconds=args.seconds,
-                         amplitude=args.amplitude, optimizer=args.optimizer, init=args.init,
+                         amplitude=args.amplitude, hidden=args.hidden, optimizer=args.optimizer, init=args.init,
                          warm_model=warm, seed=args.seed, budget=args.budget, steps=args.steps)
-    training = Training(config)
+    training = Training(config)  # SettingError (exit 2) for a warm model the optimizer cannot start from
     total = training.total_steps
     interrupted = False
     with tqdm(total=total, desc=f"train {len(config.notes)} keys", unit="step", file=sys.stderr,
@@ -97,7 +102,7 @@ def run(args: argparse.Namespace) -> int:
         raise Failure(f"iirnn: cannot write {args.out}: {exc.strerror or exc}") from None
     keys = [model.keys[n] for n in config.notes]
     if args.json:
-        print(json.dumps({"out": args.out, "optimizer": model.optimizer, "init": model.init,
+        print(json.dumps({"out": args.out, "hidden": model.hidden, "optimizer": model.optimizer, "init": model.init,
                           "steps": model.steps, "train_seconds": round(model.train_seconds, 3),
                           "interrupted": interrupted, "min_snr_db": min(k.snr_db for k in keys),
                           "keys": [{"note": k.note, "freq": round(k.freq, 3), "snr_db": round(k.snr_db, 2)}
@@ -107,6 +112,7 @@ def run(args: argparse.Namespace) -> int:
         for k in keys:
             print(f"{k.note:<5} {k.freq:8.2f} {_fmt_snr(k.snr_db)}")
         print(f"{len(keys)} keys, {model.steps} steps, {model.train_seconds:.1f} s "
-              f"({model.optimizer}, {model.init} init); worst {min(k.snr_db for k in keys):.1f} dB; "
+              f"({model.hidden} hidden, {model.optimizer}, {model.init} init); "
+              f"worst {min(k.snr_db for k in keys):.1f} dB; "
               f"wrote {args.out}" + (" (interrupted)" if interrupted else ""))
     return 0

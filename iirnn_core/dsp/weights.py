@@ -2,7 +2,8 @@
 
 Per time step: ``h[n] = tanh(W_hh @ h[n-1] + w_ih * x[n])``, ``y[n] = w_out @ h[n]``.
 Analytic weights make the hidden state a delay line: ``W_hh`` is a shift matrix whose first
-row is ``[k1, k2, 0, ...]``, ``w_ih = [1, 0, ...]``, ``w_out = [1, 0, ...]``.
+row is ``[k1, k2, 0, ...]``, ``w_ih = [1, 0, ...]``, ``w_out = [1, 0, ...]``; :func:`rotation_weights`
+rings at the same poles with a rotation instead (any H from 2; a start for training and the benchmark's nets).
 **Drive** ``d`` scales ``w_ih`` by ``d`` and ``w_out`` by ``1/d``: small ``d`` keeps tanh in its
 linear range (the twin matches the IIR), large ``d`` adds tanh colour; ``d = 1`` is the seed.
 The torch network itself (the seed's ``RNNnet``) is in :mod:`iirnn_core.training.network`, imported only
@@ -68,6 +69,28 @@ def analytic_weights(res: Resonator, hidden: int = 3, drive: float = 1.0) -> RNN
     w_out = np.zeros(hidden)
     w_out[0] = 1.0
     return RNNWeights(w_hh, w_ih, w_out).with_drive(drive)
+
+
+def rotation_weights(radius: float, angle: float, hidden: int = 2, level: float = 0.01,
+                     amplitude: float = 0.1) -> RNNWeights:
+    """A net of ``hidden`` (>= 2) states whose first two ring at the pole ``radius e^{+-j angle}`` (angle in
+    radians per sample, 0 < angle < pi), the others silent (zero): the analytic twin's trick in rotation form.
+
+    ``W_hh``'s first block is ``radius [[cos, -sin], [sin, cos]]``, ``w_ih = (level / amplitude, 0)``, ``w_out =
+    (amplitude / level) (1, cot angle)``. Linearised (tanh(u) ~ u), an impulse of ``amplitude`` gives
+    ``h[n] = level radius^n (cos n angle, sin n angle)`` and ``y[n] = amplitude radius^n sin((n+1) angle) /
+    sin angle``: the two-pole resonator's impulse response. The states never exceed ``level`` (a rotation
+    does not grow them, where the shift matrix of :func:`analytic_weights` grows them by 1 / sin angle)."""
+    if hidden < 2:
+        raise SettingError(f"a rotation needs at least 2 hidden states, got {hidden}")
+    c, s = np.cos(angle), np.sin(angle)
+    w_hh = np.zeros((hidden, hidden))
+    w_hh[:2, :2] = radius * np.array([[c, -s], [s, c]])
+    w_ih = np.zeros(hidden)
+    w_ih[0] = level / amplitude
+    w_out = np.zeros(hidden)
+    w_out[:2] = (amplitude / level) * np.array([1.0, c / s])
+    return RNNWeights(w_hh, w_ih, w_out)
 
 
 def spectral_radius(w_hh: np.ndarray) -> float:

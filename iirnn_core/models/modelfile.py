@@ -11,9 +11,13 @@ Modeler's ``.nam``::
                "weights": {"w_hh": [[...] x H], "w_ih": [H], "w_out": [H]}}, ...],
      "metadata": {...free-form strings/numbers...}}
 
-``rate`` in samples/s, ``q`` the pole radius, ``seconds`` the target's duration, ``amplitude``
-the impulse height the keys were trained with, ``snr_db`` measured by rendering the key through
-the renderer against the IIR target. :func:`load_model` checks every field, the shapes,
+``hidden`` is H, the hidden states of every key's net (1 to ``HIDDEN_MAX``, 64; ``iirnn train --hidden``
+trains 2 to 64): each key's ``w_hh`` is H x H, ``w_ih`` and ``w_out`` H long, checked on load. Version 1
+has always held it, so a model of any H is a version 1 file (a model whose keys differ, as a training
+snapshot merged into a model, is written with the smaller nets padded by silent zero states, see
+:meth:`~iirnn_core.dsp.weights.RNNWeights.padded`). ``rate`` in samples/s, ``q`` the pole radius, ``seconds``
+the target's duration, ``amplitude`` the impulse height the keys were trained with, ``snr_db`` measured by
+rendering the key through the renderer against the IIR target. :func:`load_model` checks every field, the shapes,
 finiteness, and that every ``w_hh`` has a spectral radius below 1; any fault is one
 :class:`ModelFileError` sentence. :func:`save_model` writes atomically.
 """
@@ -32,6 +36,7 @@ from pathlib import Path
 import numpy as np
 
 from iirnn_core.dsp.weights import RNNWeights, spectral_radius
+from iirnn_core.rt.block_layout import HIDDEN_MAX
 from iirnn_core.dsp.notes import NoteError, canonical, note_to_midi
 from iirnn_core.dsp.resonator import SettingError
 
@@ -71,7 +76,8 @@ class TrainedModel:
     """A trained network per key plus how they were trained.
 
     ``rate`` (samples/s), ``q`` (pole radius), ``seconds`` and ``amplitude`` of the training target,
-    ``hidden`` size, ``drive`` (1.0: the weights are used as trained), ``optimizer``, ``init``,
+    ``hidden`` size (of the largest key's net; a file's keys all have it), ``drive`` (1.0: the weights are used
+    as trained), ``optimizer``, ``init``,
     ``steps`` taken, ``train_seconds`` (wall), ``seed``; ``keys`` by sharp note name.
     """
 
@@ -122,9 +128,8 @@ class TrainedModel:
             "training": {"optimizer": self.optimizer, "init": self.init, "steps": self.steps,
                          "train_seconds": self.train_seconds, "seed": self.seed},
             "keys": [{"note": k.note, "freq": k.freq, "snr_db": k.snr_db,
-                      "weights": {"w_hh": k.weights.w_hh.tolist(), "w_ih": k.weights.w_ih.tolist(),
-                                  "w_out": k.weights.w_out.tolist()}}
-                     for k in (self.keys[n] for n in self.notes)],
+                      "weights": {"w_hh": w.w_hh.tolist(), "w_ih": w.w_ih.tolist(), "w_out": w.w_out.tolist()}}
+                     for k, w in ((k, k.weights.padded(self.hidden)) for k in (self.keys[n] for n in self.notes))],
             "metadata": dict(self.metadata),
         }
 
@@ -288,7 +293,7 @@ def model_from_dict(data, name: str = "the model") -> TrainedModel:
     if data.get("architecture") != ARCHITECTURE:
         raise rd.fail(f"architecture {data.get('architecture')!r} is not {ARCHITECTURE!r}")
     cfg = rd.obj(data, "config", "")
-    hidden = rd.integer(cfg, "hidden", "config.", 1, 64)
+    hidden = rd.integer(cfg, "hidden", "config.", 1, HIDDEN_MAX)
     drive = rd.number(cfg, "drive", "config.", 0.0, math.inf, low_open=True)
     rate = rd.number(cfg, "rate", "config.", 0.0, 1e7, low_open=True)
     q = rd.number(cfg, "q", "config.", 0.0, 1.0, low_open=True)

@@ -6,8 +6,9 @@ NOTE_ON, NOTE_OFF, PANIC = 0, 1, 2
 KEYS = 128
 VOICES_PER_KEY = 2
 """A key starts one voice, or two in A/B (the IIR on the left, the twin on the right)."""
-HIDDEN_MAX = 16
-"""Largest hidden size the live engine plays (patch tables are preallocated for it)."""
+HIDDEN_MAX = 64
+"""Most hidden states a voice has: the patch tables are preallocated for it, and so it bounds what training makes
+(``iirnn train --hidden``) and what model files hold."""
 SCOPE_SIZE = 1 << 16
 """Scope ring length in device frames (1.4 s at 48 kHz)."""
 EVENT_RING = 4096

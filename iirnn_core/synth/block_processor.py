@@ -54,6 +54,7 @@ Python only reads them (aligned 8-byte loads, never torn on x86-64 or ARM64).
 from __future__ import annotations
 
 import logging
+import mmap
 import threading
 import time
 
@@ -79,13 +80,29 @@ start and stall timeouts (``iirnn_core.audio.supervisor``), after which the stre
 the null output answers instead."""
 
 
+def lazy_zeros(shape: tuple[int, ...]) -> np.ndarray:
+    """A float64 array of zeros whose memory is backed page by page (4 kB) only where it is written: an anonymous
+    map of its own. (numpy asks the system for 2 MB pages for an array this large, and every 2 MB touched is
+    then resident.) The array keeps its map alive; its address never moves."""
+    size = int(np.prod(shape)) * 8
+    return np.frombuffer(mmap.mmap(-1, size), dtype=np.float64).reshape(shape)
+
+
 class OutputNotAnswering(RuntimeError):
     """The callback did not acknowledge a hand-off within :data:`HANDOFF_TIMEOUT`: nothing was changed."""
 
 
 class BlockProcessor:
     """The state arrays of one output stream (``device_rate`` Hz, ``blocksize`` frames, ``channels``) and
-    the writer's side of the hand-offs described in the module docstring."""
+    the writer's side of the hand-offs described in the module docstring.
+
+    The patch weight tables hold every voice of both halves at ``HIDDEN_MAX`` (64) states: ``p_w_hh`` is
+    (512, 64, 64) float64, 16.8 MB of zeros (:func:`lazy_zeros`) whose 4 kB pages are backed only as the
+    writers touch them: each patch's H x H corner, one page a patch up to 8 states (0.9 MB measured for a
+    model of the whole keyboard in both halves), its whole 32 kB at 64 (4.8 MB). They are not sized by the model in use: the callback reads
+    them by the addresses in :attr:`table`, and replacing them on a model change would need a hand-off of
+    their own (several words of a table row, which the callback reads unsynchronised) to save what an
+    unwritten page does not cost anyway."""
 
     def __init__(self, device_rate: float, blocksize: int, channels: int, output_latency: float,
                  record_frames: int | None = None):
@@ -98,7 +115,7 @@ class BlockProcessor:
         self.pipelines = [None, None]  # keeps each slot's arrays alive
         self.p_bank = np.full(n, -1, dtype=np.int64)
         self.p_hidden = np.zeros(n, dtype=np.int64)
-        self.p_w_hh = np.zeros((n, HIDDEN_MAX, HIDDEN_MAX))
+        self.p_w_hh = lazy_zeros((n, HIDDEN_MAX, HIDDEN_MAX))  # 16.8 MB, backed as far as the nets reach
         self.p_w_ih = np.zeros((n, HIDDEN_MAX))
         self.p_w_out = np.zeros((n, HIDDEN_MAX))
         self.p_gains = np.zeros((n, self.channels))
@@ -189,10 +206,7 @@ class BlockProcessor:
             slot = self._slot_for(pipeline, int(self.half_i[active, H_PIPE]), timeout)
             span = slice(idle * KEYS * VOICES_PER_KEY, (idle + 1) * KEYS * VOICES_PER_KEY)
             if patches is None:
-                old = slice(active * KEYS * VOICES_PER_KEY, (active + 1) * KEYS * VOICES_PER_KEY)
-                for a in (self.p_bank, self.p_hidden, self.p_w_hh, self.p_w_ih, self.p_w_out, self.p_gains,
-                          self.p_radius):
-                    a[span] = a[old]
+                self._copy_patches(active * KEYS * VOICES_PER_KEY, span.start)
             else:
                 self._write_patches(span.start, patches)
             self.half_f[idle, H_AMPLITUDE] = amplitude
@@ -201,6 +215,18 @@ class BlockProcessor:
             self.half_f[idle, H_RELEASE] = release
             self.half_i[idle, H_PIPE] = slot
             rt.publish(self.sync, S_PUB, ((word >> 1) + 1) << 1 | idle)
+
+    def _copy_patches(self, source: int, dest: int) -> None:
+        """Copy the patches of the half at row ``source`` to the half at row ``dest``: each voice's weights only up
+        to its hidden size, so the weight tables' pages are touched only as far as the nets in use reach."""
+        count = KEYS * VOICES_PER_KEY
+        for a in (self.p_bank, self.p_hidden, self.p_gains, self.p_radius):
+            a[dest:dest + count] = a[source:source + count]
+        for k in range(count):
+            h = int(self.p_hidden[source + k]) if self.p_bank[source + k] >= 0 else 0
+            self.p_w_hh[dest + k, :h, :h] = self.p_w_hh[source + k, :h, :h]
+            self.p_w_ih[dest + k, :h] = self.p_w_ih[source + k, :h]
+            self.p_w_out[dest + k, :h] = self.p_w_out[source + k, :h]
 
     def _write_patches(self, base: int, patches) -> None:
         if len(patches) != KEYS:

@@ -1,13 +1,16 @@
-"""The seed's own training loop, per key: torch ``RNNNet`` in float32, Adam at its default lr, summed MSE."""
+"""The seed's own training loop, per key: torch ``RNNNet`` in float32, Adam at its default lr, summed MSE
+(PyTorch's default init unless the config asks for a warm or a pole start)."""
 
 from __future__ import annotations
 
 import math
 from typing import Callable, Iterator
 
+import numpy as np
+
 from iirnn_core.dsp.weights import RNNWeights
 from iirnn_core.training import kernels as tk
-from iirnn_core.training.optimizer import Optimizer, torch_default_theta, warm_theta
+from iirnn_core.training.optimizer import Optimizer, torch_default_theta
 from iirnn_core.training.problem import Problem
 
 ADAM_EPOCHS = 500
@@ -25,10 +28,11 @@ class AdamOptimizer(Optimizer):
 
         self.torch = torch
         gen = torch.Generator().manual_seed(self.config.seed)
+        rng = np.random.default_rng(self.config.seed)
         self.nets, self.opts, self.inputs, self.targets = [], [], [], []
         self.loss_fn = torch.nn.MSELoss(reduction="sum")
         for k, note in enumerate(self.config.notes):
-            theta = warm_theta(self.config, note)
+            theta = self.initial_theta(k, note, rng)
             if theta is None:
                 theta = torch_default_theta(self.hidden, gen)
             net = RNNNet.from_weights(RNNWeights(*tk.unpack(theta, self.hidden)), torch.float32)

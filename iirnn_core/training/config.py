@@ -13,17 +13,22 @@ from dataclasses import dataclass
 from iirnn_core.models.modelfile import TrainedModel
 from iirnn_core.dsp.notes import NoteError, canonical, note_to_hz, parse_notes
 from iirnn_core.dsp.resonator import SettingError, check_amplitude, check_q, check_rate, resonator
+from iirnn_core.rt.block_layout import HIDDEN_MAX
 
 OPTIMIZERS = ("best", "adam", "randdir")
-INITS = ("random", "warm")
+INITS = ("random", "warm", "pole")
+HIDDEN_MIN = 2
+"""Fewest hidden states a net is trained with: two make a complex pole pair, the least that rings."""
 
 
 @dataclass(frozen=True)
 class TrainConfig:
     """What to train: ``notes`` (names or ranges, stored as sharp names), ``rate`` (samples/s),
-    pole radius ``q``, target length ``seconds``, impulse ``amplitude``, ``hidden`` size,
-    ``optimizer`` ('best' | 'adam' | 'randdir'), ``init`` ('random' | 'warm': start from
-    ``warm_model``'s keys; keys it lacks start at random), ``seed``, ``budget`` (wall seconds,
+    pole radius ``q``, target length ``seconds``, impulse ``amplitude``, ``hidden`` size (the states H,
+    ``HIDDEN_MIN`` .. ``HIDDEN_MAX``: a tanh net of order H), ``optimizer`` ('best' | 'adam' | 'randdir'),
+    ``init`` ('random'; 'warm': start from ``warm_model``'s keys, keys it lacks start at random; 'pole': a
+    rotation-decay block at the pole of each key's target plus small extra states, see
+    :func:`iirnn_core.training.optimizer.pole_theta`), ``seed``, ``budget`` (wall seconds,
     None: no limit; training stops after the step that crosses it), ``steps`` (cap on the
     optimizer's steps; None: its default, 500 epochs for adam, 1500 iterations for randdir,
     the full curriculum for best)."""
@@ -58,8 +63,9 @@ class TrainConfig:
         if self.length > 10_000_000:
             raise SettingError(f"the target of {self.seconds} s is too long to train on")
         check_amplitude(self.amplitude)
-        if isinstance(self.hidden, bool) or not isinstance(self.hidden, int) or not 2 <= self.hidden <= 16:
-            raise SettingError(f"hidden size must be an integer from 2 to 16, got {self.hidden}")
+        if (isinstance(self.hidden, bool) or not isinstance(self.hidden, int)
+                or not HIDDEN_MIN <= self.hidden <= HIDDEN_MAX):
+            raise SettingError(f"hidden size must be an integer from {HIDDEN_MIN} to {HIDDEN_MAX}, got {self.hidden}")
         if self.optimizer not in OPTIMIZERS:
             raise SettingError(f"unknown optimizer {self.optimizer!r} (choose from {', '.join(OPTIMIZERS)})")
         if self.init not in INITS:

@@ -4,11 +4,20 @@ The network is ``h[n] = tanh(W h[n-1] + u x[n])``, ``y[n] = v . h[n]`` with ``h[
 (``W`` = ``w_hh`` (H, H), ``u`` = ``w_ih`` (H,), ``v`` = ``w_out`` (H,)): the same math as
 ``model.RNNNet`` (``nn.RNN(1, H, bias=False)`` + ``Linear(H, 1, bias=False)``), in float64.
 
-Parameters travel as one flat vector ``theta`` (P,) with ``P = H*H + 2H``: ``W`` row-major,
-then ``u``, then ``v`` (see :func:`pack` / :func:`unpack`).
+Parameters travel as one flat vector ``theta`` (P,) in one of two forms (every kernel takes ``modal``):
+
+- **dense** (``modal`` False): ``P = H*H + 2H``, ``W`` row-major, then ``u``, then ``v``
+  (see :func:`pack` / :func:`unpack`);
+- **modal** (``modal`` True): ``W`` block-diagonal, 2x2 blocks (a last 1x1 block for odd H), so the
+  net is H/2 independent two-state tanh nets (modes) summed; block by block its ``W`` (row-major),
+  ``u`` and ``v`` entries, 8 per block (3 for a 1x1 block): ``P`` about 4H instead of H*H. The
+  Levenberg-Marquardt optimizer trains this form above 16 states, where the dense Jacobian is too
+  large (P = 4224 at H = 64: 143 MB of J^T J per net). :func:`unpack` gives the dense matrices,
+  bit for bit the same net.
 
 :func:`normal_equations` runs the recurrence once with forward-mode sensitivities
-``S[n] = dh[n]/dtheta`` (H, H*H+H) and accumulates the Gauss-Newton matrix ``J^T J`` (P, P) and
+``S[n] = dh[n]/dtheta`` (H, H*H+H; modal: (H, 6), each state depends on its own block only) and
+accumulates the Gauss-Newton matrix ``J^T J`` (P, P) and
 gradient ``J^T r`` (P,) of the summed squared error on the fly (nothing of length N is stored).
 :func:`lm_steps` runs Levenberg-Marquardt iterations for many (key, start) pairs in parallel.
 Verified against ``nn.RNN`` and autograd in ``tests/test_training.py``.
@@ -37,22 +46,64 @@ LAMBDA_MIN = 1e-12
 LAMBDA_MAX = 1e12
 
 
-def n_params(hidden: int) -> int:
-    """Number of parameters of a net with ``hidden`` states: ``H*H + 2H``."""
+def n_params(hidden: int, modal: bool = False) -> int:
+    """Number of parameters of a net with ``hidden`` states: ``H*H + 2H`` dense; modal 8 per 2x2 block, 3 for
+    a last 1x1 block."""
+    if modal:
+        return 8 * (hidden // 2) + 3 * (hidden % 2)
     return hidden * hidden + 2 * hidden
 
 
-def pack(w_hh: np.ndarray, w_ih: np.ndarray, w_out: np.ndarray) -> np.ndarray:
-    """Flat parameter vector (P,) from ``w_hh`` (H, H), ``w_ih`` (H,), ``w_out`` (H,)."""
-    return np.concatenate([np.ravel(w_hh), np.ravel(w_ih), np.ravel(w_out)]).astype(np.float64)
+def modal_blocks(hidden: int) -> list[tuple[int, int, int]]:
+    """The blocks of the modal form: (first state, size, first parameter) each."""
+    return [(i, min(2, hidden - i), 4 * i) for i in range(0, hidden, 2)]
 
 
-def unpack(theta: np.ndarray, hidden: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """``(w_hh (H, H), w_ih (H,), w_out (H,))`` copies from a flat vector (P,)."""
-    hh = hidden * hidden
+def parts(hidden: int, modal: bool = False) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Where ``W``'s, ``u``'s and ``v``'s entries sit in ``theta``: three index arrays (dense: ``W`` row-major;
+    modal: block by block, each block's ``W`` row-major)."""
+    if not modal:
+        hh = hidden * hidden
+        return np.arange(hh), np.arange(hh, hh + hidden), np.arange(hh + hidden, hh + 2 * hidden)
+    w, u, v = [], [], []
+    for _first, size, o in modal_blocks(hidden):
+        ss = size * size
+        w += range(o, o + ss)
+        u += range(o + ss, o + ss + size)
+        v += range(o + ss + size, o + ss + 2 * size)
+    return np.array(w, dtype=np.int64), np.array(u, dtype=np.int64), np.array(v, dtype=np.int64)
+
+
+def pack(w_hh: np.ndarray, w_ih: np.ndarray, w_out: np.ndarray, modal: bool = False) -> np.ndarray:
+    """Flat parameter vector (P,) from ``w_hh`` (H, H), ``w_ih`` (H,), ``w_out`` (H,). Modal: ``w_hh`` must be
+    block-diagonal (2x2 blocks), else ValueError."""
+    w_hh, w_ih, w_out = (np.asarray(a, dtype=np.float64) for a in (w_hh, w_ih, w_out))
+    if not modal:
+        return np.concatenate([np.ravel(w_hh), np.ravel(w_ih), np.ravel(w_out)]).astype(np.float64)
+    hidden = w_hh.shape[0]
+    mask = np.zeros((hidden, hidden), dtype=bool)
+    theta = np.zeros(n_params(hidden, True))
+    for first, size, o in modal_blocks(hidden):
+        span = slice(first, first + size)
+        mask[span, span] = True
+        theta[o:o + size * size] = np.ravel(w_hh[span, span])
+        theta[o + size * size:o + size * size + size] = w_ih[span]
+        theta[o + size * size + size:o + size * size + 2 * size] = w_out[span]
+    if np.any(w_hh[~mask] != 0.0):
+        raise ValueError("W_hh is not block-diagonal with 2x2 blocks")
+    return theta
+
+
+def unpack(theta: np.ndarray, hidden: int, modal: bool = False) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``(w_hh (H, H), w_ih (H,), w_out (H,))`` copies from a flat vector (P,) (modal: ``w_hh`` block-diagonal)."""
     theta = np.asarray(theta, dtype=np.float64)
-    return (theta[:hh].reshape(hidden, hidden).copy(), theta[hh:hh + hidden].copy(),
-            theta[hh + hidden:hh + 2 * hidden].copy())
+    w_idx, u_idx, v_idx = parts(hidden, modal)
+    if not modal:
+        return theta[w_idx].reshape(hidden, hidden), theta[u_idx], theta[v_idx]
+    w_hh = np.zeros((hidden, hidden))
+    for first, size, o in modal_blocks(hidden):
+        w_hh[first:first + size, first:first + size] = theta[o:o + size * size].reshape(size, size)
+    return w_hh, theta[u_idx], theta[v_idx]
 
 
 @njit(**_JIT)
@@ -94,23 +145,44 @@ def _advance(theta, hidden, h, a, xn):
     return out
 
 
+@njit(inline="always", **_JIT)
+def _advance_modal(theta, hidden, h, a, xn):
+    """:func:`_advance` for the modal form: block by block (each block's states depend on that block only), the
+    same roundings as the dense net of :func:`unpack` (its zero entries add nothing)."""
+    out = 0.0
+    for first in range(0, hidden, 2):
+        size = min(2, hidden - first)
+        o = 4 * first
+        ss = size * size
+        for i in range(size):
+            s = theta[o + ss + i] * xn
+            for j in range(size):
+                s += theta[o + i * size + j] * h[first + j]
+            a[i] = s
+        for i in range(size):
+            h[first + i] = math.tanh(a[i])
+            out += theta[o + ss + size + i] * h[first + i]
+    return out
+
+
 @njit(**_JIT)
-def forward(theta, hidden, x, y):
+def forward(theta, hidden, x, y, modal=False):
     """Output y (N,) of the net ``theta`` (P,) for input x (N,) (``len(y)`` samples are computed)."""
     h = np.zeros(hidden)
     a = np.zeros(hidden)
     for n in range(y.shape[0]):
-        y[n] = _advance(theta, hidden, h, a, x[n])
+        y[n] = _advance_modal(theta, hidden, h, a, x[n]) if modal else _advance(theta, hidden, h, a, x[n])
 
 
 @njit(**_JIT)
-def sse(theta, hidden, x, target, length):
+def sse(theta, hidden, x, target, length, modal=False):
     """Summed squared error of the net ``theta`` against ``target`` over the first ``length`` samples."""
     h = np.zeros(hidden)
     a = np.zeros(hidden)
     total = 0.0
     for n in range(length):
-        r = _advance(theta, hidden, h, a, x[n]) - target[n]
+        y = _advance_modal(theta, hidden, h, a, x[n]) if modal else _advance(theta, hidden, h, a, x[n])
+        r = y - target[n]
         total += r * r
     return total
 
@@ -160,23 +232,69 @@ def _dot(a, b, count):
 
 
 @njit(**_JIT)
-def normal_equations(theta, hidden, x, target, length, jtj, jtr):
+def normal_equations(theta, hidden, x, target, length, jtj, jtr, modal=False):
     """Fill ``jtj`` (P, P) with J^T J and ``jtr`` (P,) with J^T r over ``length`` samples; return sum r^2.
 
     ``J[n, p] = d y[n] / d theta[p]`` and ``r[n] = y[n] - target[n]``: the loss gradient is
     ``2 J^T r``. Sensitivities run forward alongside the recurrence (forward-mode).
     """
+    if modal:
+        return _normal_equations_modal(theta, hidden, x, target, length, jtj, jtr)
+    return _normal_equations_dense(theta, hidden, x, target, length, jtj, jtr)
+
+
+@njit(inline="always", **_JIT)
+def _accumulate(rows, res, count, jtj, jtr, p_all):
+    """``J^T J += R R^T`` (upper triangle) and ``J^T r += R res`` for the first ``count`` columns of the block of
+    Jacobian rows ``rows`` (P, _BLOCK) and residuals ``res`` (_BLOCK,); ``p_all`` = P."""
+    for p in range(p_all):
+        jtr[p] += _dot(rows[p], res, count)
+        for q in range(p, p_all):
+            jtj[p, q] += _dot(rows[p], rows[q], count)
+
+
+@njit(inline="always", **_JIT)
+def _workspace(hidden, width, p_all, jtj, jtr):
+    """Zero ``jtj`` and ``jtr``; return the scratch of a pass: states ``h``, ``h_prev`` (H,), sensitivities
+    ``sens``, ``sens_new`` (H, ``width``), J's rows of the current block of samples (P, _BLOCK; one column
+    per sample) and their residuals (_BLOCK,)."""
+    jtj[:, :] = 0.0
+    jtr[:] = 0.0
+    return (np.zeros(hidden), np.zeros(hidden), np.zeros((hidden, width)), np.zeros((hidden, width)),
+            np.zeros((p_all, _BLOCK)), np.zeros(_BLOCK))
+
+
+@njit(inline="always", **_JIT)
+def _end_sample(r, total, b, last, rows, res, jtj, jtr, p_all, h, h_prev):
+    """End a sample of a pass: add its residual ``r`` squared to ``total`` and put it in column ``b`` of the
+    block (whose Jacobian rows are filled in); when the block is full or the sample is the ``last``,
+    ``J^T J += R R^T`` and ``J^T r += R res`` over it; ``h_prev = h``. Returns (total, the next column)."""
+    total += r * r
+    res[b] = r
+    b += 1
+    if b == _BLOCK or last:
+        _accumulate(rows, res, b, jtj, jtr, p_all)
+        b = 0
+    for i in range(h.shape[0]):
+        h_prev[i] = h[i]
+    return total, b
+
+
+@njit(inline="always", **_JIT)
+def _mirror(jtj):
+    """Copy the upper triangle of ``jtj`` into its lower one."""
+    for p in range(jtj.shape[0]):
+        for q in range(p):
+            jtj[p, q] = jtj[q, p]
+
+
+@njit(**_JIT)
+def _normal_equations_dense(theta, hidden, x, target, length, jtj, jtr):
+    """:func:`normal_equations` of the dense form."""
     hh = hidden * hidden
     nrec = hh + hidden  # parameters that act on h (W and u); v only acts on y
     p_all = hh + 2 * hidden
-    h = np.zeros(hidden)
-    h_prev = np.zeros(hidden)
-    sens = np.zeros((hidden, nrec))
-    sens_new = np.zeros((hidden, nrec))
-    rows = np.zeros((p_all, _BLOCK))  # J's rows of the current block of samples, one column per sample
-    res = np.zeros(_BLOCK)
-    jtj[:, :] = 0.0
-    jtr[:] = 0.0
+    h, h_prev, sens, sens_new, rows, res = _workspace(hidden, nrec, p_all, jtj, jtr)
     total = 0.0
     b = 0
     for n in range(length):
@@ -211,22 +329,57 @@ def normal_equations(theta, hidden, x, target, length, jtj, jtr):
                 rows[p, b] += v * sens_new[i, p]
         for i in range(hidden):
             rows[nrec + i, b] = h[i]
-        r = out - target[n]
-        res[b] = r
-        total += r * r
-        b += 1
-        if b == _BLOCK or n == length - 1:  # J^T J += R R^T and J^T r += R res over the block
-            for p in range(p_all):
-                jtr[p] += _dot(rows[p], res, b)
-                for q in range(p, p_all):
-                    jtj[p, q] += _dot(rows[p], rows[q], b)
-            b = 0
-        for i in range(hidden):
-            h_prev[i] = h[i]
+        total, b = _end_sample(out - target[n], total, b, n == length - 1, rows, res, jtj, jtr, p_all, h, h_prev)
         sens, sens_new = sens_new, sens
-    for p in range(p_all):
-        for q in range(p):
-            jtj[p, q] = jtj[q, p]
+    _mirror(jtj)
+    return total
+
+
+@njit(**_JIT)
+def _normal_equations_modal(theta, hidden, x, target, length, jtj, jtr):
+    """:func:`normal_equations` of the modal form: each state's sensitivities reach only its own block's six
+    recurrent parameters (``W`` block, ``u``), held in ``sens`` (H, 6), so a sample costs O(H) before the
+    accumulation of J^T J (O(P^2), P about 4H)."""
+    p_all = theta.shape[0]
+    h, h_prev, sens, sens_new, rows, res = _workspace(hidden, 6, p_all, jtj, jtr)
+    total = 0.0
+    b = 0
+    for n in range(length):
+        xn = x[n]
+        out = 0.0
+        for first in range(0, hidden, 2):
+            size = min(2, hidden - first)
+            o = 4 * first
+            ss = size * size
+            nrec = ss + size
+            for i in range(size):
+                s = theta[o + ss + i] * xn
+                for j in range(size):
+                    s += theta[o + i * size + j] * h_prev[first + j]
+                h[first + i] = math.tanh(s)
+            for i in range(size):
+                for p in range(nrec):
+                    acc = 0.0
+                    for j in range(size):
+                        acc += theta[o + i * size + j] * sens[first + j, p]
+                    sens_new[first + i, p] = acc
+                for j in range(size):
+                    sens_new[first + i, i * size + j] += h_prev[first + j]
+                sens_new[first + i, ss + i] += xn
+                g = 1.0 - h[first + i] * h[first + i]
+                for p in range(nrec):
+                    sens_new[first + i, p] *= g
+            for p in range(nrec):
+                acc = 0.0
+                for i in range(size):
+                    acc += theta[o + nrec + i] * sens_new[first + i, p]
+                rows[o + p, b] = acc
+            for i in range(size):
+                rows[o + nrec + i, b] = h[first + i]
+                out += theta[o + nrec + i] * h[first + i]
+        total, b = _end_sample(out - target[n], total, b, n == length - 1, rows, res, jtj, jtr, p_all, h, h_prev)
+        sens, sens_new = sens_new, sens
+    _mirror(jtj)
     return total
 
 
@@ -269,8 +422,9 @@ def _damped_solve(jtj, jtr, lam, step, work):
 
 
 @njit(**_JIT)
-def lm_fit(theta, hidden, x, target, length, iterations, lam, jtj, jtr, loss, fresh, tol):
-    """Levenberg-Marquardt on one net ``theta`` (P,) in place; returns (loss, lambda, converged) at the end.
+def lm_fit(theta, hidden, x, target, length, iterations, lam, jtj, jtr, loss, fresh, tol, modal=False):
+    """Levenberg-Marquardt on one net ``theta`` (P,, dense or ``modal``) in place; returns (loss, lambda,
+    converged) at the end.
 
     Stops after ``iterations``, or converged: when no damping finds a better point, or when an
     iteration lowers the loss by less than the fraction ``tol`` (0: never).
@@ -283,7 +437,7 @@ def lm_fit(theta, hidden, x, target, length, iterations, lam, jtj, jtr, loss, fr
     step = np.zeros(p_all)
     trial = np.zeros(p_all)
     if not fresh:
-        loss = normal_equations(theta, hidden, x, target, length, jtj, jtr)
+        loss = normal_equations(theta, hidden, x, target, length, jtj, jtr, modal)
     converged = False
     for _ in range(iterations):
         improved = False
@@ -291,7 +445,7 @@ def lm_fit(theta, hidden, x, target, length, iterations, lam, jtj, jtr, loss, fr
             if _damped_solve(jtj, jtr, lam, step, work):
                 for p in range(p_all):
                     trial[p] = theta[p] + step[p]
-                new = sse(trial, hidden, x, target, length)
+                new = sse(trial, hidden, x, target, length, modal)
                 if new < loss:
                     theta[:] = trial
                     lam = max(lam / 3.0, LAMBDA_MIN)
@@ -302,21 +456,24 @@ def lm_fit(theta, hidden, x, target, length, iterations, lam, jtj, jtr, loss, fr
             converged = True
             break
         converged = new > (1.0 - tol) * loss
-        loss = normal_equations(theta, hidden, x, target, length, jtj, jtr)
+        loss = normal_equations(theta, hidden, x, target, length, jtj, jtr, modal)
         if converged:
             break
     return loss, lam, converged
 
 
-def lm_steps(thetas, lambdas, keys, hidden, x, targets, length, iterations, losses, jtjs, jtrs, fresh, tol):
-    """Run :func:`lm_fit` for every row of ``thetas`` (S, P) in parallel (two cores here); see :func:`_lm_steps`.
+def lm_steps(thetas, lambdas, keys, hidden, x, targets, length, iterations, losses, jtjs, jtrs, fresh, tol,
+             modal=False):
+    """Run :func:`lm_fit` for every row of ``thetas`` (S, P; dense or ``modal``) in parallel (two cores here); see
+    :func:`_lm_steps`.
 
-    ``_lm_steps`` is compiled per hidden size (``literally``). Numba's dispatcher would re-run its
+    ``_lm_steps`` is compiled per hidden size and form (``literally``). Numba's dispatcher would re-run its
     front end on every call to find that specialisation (about 20 ms a call); it is looked up once
     per argument types here and called directly (a few microseconds).
     """
-    args = (thetas, lambdas, keys, hidden, x, targets, length, iterations, losses, jtjs, jtrs, fresh, tol)
-    sig = tuple(types.literal(a) if i == 3 else typeof(a) for i, a in enumerate(args))
+    args = (thetas, lambdas, keys, hidden, x, targets, length, iterations, losses, jtjs, jtrs, fresh, tol,
+            bool(modal))
+    sig = tuple(types.literal(a) if i in (3, 13) else typeof(a) for i, a in enumerate(args))
     compiled = _lm_steps.overloads.get(sig)
     if compiled is None:
         _lm_steps(*args)
@@ -325,8 +482,8 @@ def lm_steps(thetas, lambdas, keys, hidden, x, targets, length, iterations, loss
 
 
 @njit(parallel=True, **_JIT)
-def _lm_steps(thetas, lambdas, keys, hidden, x, targets, length, iterations, losses, jtjs, jtrs, fresh, tol):
-    """Run :func:`lm_fit` for every row of ``thetas`` (S, P) in parallel (two cores here).
+def _lm_steps(thetas, lambdas, keys, hidden, x, targets, length, iterations, losses, jtjs, jtrs, fresh, tol, modal):
+    """Run :func:`lm_fit` for every row of ``thetas`` (S, P; dense, or ``modal``) in parallel (two cores here).
 
     Row ``s`` fits key ``keys[s]``: input ``x[keys[s]]`` against ``targets[keys[s]]`` (K, N)
     over the first ``length`` samples. Updates ``thetas``, ``lambdas`` (S,) and ``losses`` (S,).
@@ -335,19 +492,20 @@ def _lm_steps(thetas, lambdas, keys, hidden, x, targets, length, iterations, los
     row has also converged there (see :func:`lm_fit`, ``tol``); converged rows are skipped.
     """
     literally(hidden)  # compile per hidden size: constant loop bounds unroll (about 2x faster)
+    literally(modal)  # and per form: only that form's kernels are compiled
     for s in prange(thetas.shape[0]):
         if fresh[s] == 2:
             continue
         k = keys[s]
         loss, lam, converged = lm_fit(thetas[s], hidden, x[k], targets[k], length, iterations, lambdas[s],
-                           jtjs[s], jtrs[s], losses[s], fresh[s] != 0, tol)
+                           jtjs[s], jtrs[s], losses[s], fresh[s] != 0, tol, modal)
         losses[s] = loss
         lambdas[s] = lam
         fresh[s] = 2 if converged else 1
 
 
 @njit(**_JIT)
-def sse_many(thetas, keys, hidden, x, targets, length, losses):
+def sse_many(thetas, keys, hidden, x, targets, length, losses, modal=False):
     """Summed squared error of every row of ``thetas`` (S, P) against ``targets[keys[s]]``.
 
     Serial on purpose: it is cheap (about 25 ns per sample and row), and a parallel region per
@@ -355,4 +513,4 @@ def sse_many(thetas, keys, hidden, x, targets, length, losses):
     """
     for s in range(thetas.shape[0]):
         k = keys[s]
-        losses[s] = sse(thetas[s], hidden, x[k], targets[k], length)
+        losses[s] = sse(thetas[s], hidden, x[k], targets[k], length, modal)

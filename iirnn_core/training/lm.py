@@ -24,7 +24,13 @@ class LMOptimizer(Optimizer):
     recurrent nets, which slow, low keys need); ``w_ih`` and ``w_out`` N(0, 1), then scaled by the
     target's own gain (its peak over the impulse height): ``w_ih`` down and ``w_out`` up, so that the
     hidden state peaks near ``STATE_LEVELS`` (log-spaced over the starts) instead of saturating tanh
-    (a low key rings up to about 1/sin(w) times its impulse: 280 times at A0 and 48 kHz).
+    (a low key rings up to about 1/sin(w) times its impulse: 280 times at A0 and 48 kHz). With init 'pole'
+    ``POLE_STARTS`` starts ring at the target's pole instead (:func:`~iirnn_core.training.optimizer.pole_theta`),
+    their states peaking at those levels, their extra states drawn afresh. Above ``DENSE_MAX`` hidden states the nets
+    are trained in the modal form (block-diagonal ``W_hh``, 2x2 blocks; the random starts draw each block as
+    a two-state net) and handed back as dense matrices. Each net's normal equations are kept from one step to
+    the next while all of them fit in ``CARRY_BYTES``; beyond (many keys of many states), each step computes
+    them afresh for its rows: the same numbers, so the same nets, at the cost of one more pass a step.
 
     The stages fit the first 64, 128, ... samples at 8 kHz (8, 16, ... ms at any rate; doubling
     while at most half the target), then the whole target: up to ``FIRST_STAGE_ITERATIONS`` LM
@@ -33,12 +39,15 @@ class LMOptimizer(Optimizer):
     iterations there). A net stops early once an iteration gains less than the fraction ``TOL``. After
     each stage each key keeps the better half of its starts (never fewer
     than ``FINALISTS``), stable nets (spectral radius < 1) ranked before unstable ones. A step is
-    about ``STEP_WORK`` sample-iterations (a few iterations of every net, or one iteration of the
+    about ``STEP_WORK`` sample-iterations of a three-state net, fewer for costlier nets (``step_work``; a few
+    iterations of every net, or one iteration of the
     next rows when one of all would be more), so progress arrives tens of times a second for any
     number of keys.
     """
 
     STARTS = 32
+    POLE_STARTS = 4
+    """Starts per key with init 'pole': each already rings at the target's pole, they differ in level only."""
     FIRST_LENGTH = 64
     FIRST_STAGE_ITERATIONS = 100
     STAGE_ITERATIONS = 20
@@ -49,35 +58,48 @@ class LMOptimizer(Optimizer):
     TOL = 1e-5
     IDENTITY_SPREAD = 0.1
     STATE_LEVELS = (0.01, 0.3)
+    DENSE_MAX = 16
+    """Most hidden states trained in the dense form; above, ``W_hh`` is block-diagonal (the modal form of
+    :mod:`iirnn_core.training.kernels`): a dense J^T J has (H*H + 2H)^2 entries, 663 kB a net at H = 16 and
+    143 MB at H = 64, and its sensitivities cost H^4 a sample."""
+    CARRY_BYTES = 256 << 20
+    """The normal equations (J^T J) of every net are kept between steps while they take at most this much: the
+    whole keyboard up to 8 dense states, 4 keys at 16 (663 kB a net), 7 keys at 64 modal states (524 kB)."""
 
     def __init__(self, problem: Problem):
+        self.modal = problem.config.hidden > self.DENSE_MAX
         super().__init__(problem)
         cfg = self.config
         rng = np.random.default_rng(cfg.seed)
-        p_all, h = tk.n_params(self.hidden), self.hidden
-        hh = h * h
-        levels = np.geomspace(*self.STATE_LEVELS, self.STARTS)
+        p_all, h = tk.n_params(self.hidden, self.modal), self.hidden
+        w_idx, u_idx, v_idx = tk.parts(h, self.modal)
+        self.starts = self.POLE_STARTS if cfg.init == "pole" else self.STARTS
+        self.step_work = int(self.STEP_WORK * self.unit_cost(3, False) // self.unit_cost(h, self.modal))
+        levels = np.geomspace(*self.STATE_LEVELS, self.starts)
+        identity = tk.pack(np.eye(h), np.zeros(h), np.zeros(h), self.modal)[w_idx]
+        block = min(h, 2) if self.modal else h  # the size of W_hh's blocks
         rows, keys = [], []
         for k, note in enumerate(cfg.notes):
-            starts = rng.normal(size=(self.STARTS, p_all))
-            starts[:, :hh] /= math.sqrt(h)
-            starts[1::2, :hh] = np.eye(h).ravel() + self.IDENTITY_SPREAD * starts[1::2, :hh]
-            gain = float(np.max(np.abs(problem.targets[k]))) / cfg.amplitude
-            scale = (levels / gain)[:, None]
-            starts[:, hh:hh + h] *= scale
-            starts[:, hh + h:] /= scale
-            warm = warm_theta(cfg, note)
-            if warm is not None:
-                starts[0] = warm
+            if cfg.init == "pole":
+                starts = np.array([self.initial_theta(k, note, rng, level) for level in levels])
+            else:
+                starts = rng.normal(size=(self.starts, p_all))
+                starts[:, w_idx] /= math.sqrt(block)
+                starts[1::2, w_idx] = identity + self.IDENTITY_SPREAD * starts[1::2, w_idx]
+                gain = float(np.max(np.abs(problem.targets[k]))) / cfg.amplitude
+                scale = (levels / gain)[:, None]
+                starts[:, u_idx] *= scale
+                starts[:, v_idx] /= scale
+                warm = self.initial_theta(k, note, rng)
+                if warm is not None:
+                    starts[0] = warm
             rows.append(starts)
-            keys.append(np.full(self.STARTS, k))
+            keys.append(np.full(self.starts, k))
         self.thetas = np.concatenate(rows)
         self.keys = np.concatenate(keys).astype(np.int64)
         count = len(self.keys)
         self.lambdas = np.full(count, self.LAMBDA0)
         self.losses = np.full(count, np.inf)
-        self.jtjs = np.zeros((count, p_all, p_all))
-        self.jtrs = np.zeros((count, p_all))
         self.fresh = np.zeros(count, dtype=np.uint8)
         # the first stage spans the same time at every rate (64 samples at 8 kHz: 8 ms)
         lengths, n = [], max(8, int(round(self.FIRST_LENGTH * cfg.rate / 8000.0)))
@@ -88,25 +110,36 @@ class LMOptimizer(Optimizer):
         self.schedule = [(length, self.FINAL_ITERATIONS if i == len(lengths) - 1
                           else max(self.STAGE_ITERATIONS, self.FIRST_STAGE_ITERATIONS >> i))
                          for i, length in enumerate(lengths)]
+        self.carry = count * p_all * p_all * 8 <= self.CARRY_BYTES
+        kept = count if self.carry else min(count, max(1, self.step_work // lengths[0]))  # the most a step runs
+        self.jtjs = np.zeros((kept, p_all, p_all))
+        self.jtrs = np.zeros((kept, p_all))
         self.stage, self.stage_done, self._cursor, self._measure_cursor = 0, 0, 0, 0
         self._plan = self._plan_steps()
         self._update_best()
 
+    @staticmethod
+    def unit_cost(hidden: int, modal: bool) -> int:
+        """About the operations of one sample of one LM iteration: the J^T J update (P^2) and the
+        sensitivities (2 H^2 (H^2 + H) dense, 24 H modal)."""
+        p_all = tk.n_params(hidden, modal)
+        return p_all * p_all + (24 * hidden if modal else 2 * hidden * hidden * (hidden * hidden + hidden))
+
     def _nets_at(self, stage: int) -> int:
         """How many nets run in ``stage`` (each stage halves them, down to the finalists)."""
-        per_key = self.STARTS
+        per_key = self.starts
         for _ in range(stage):
             per_key = max(min(self.FINALISTS, per_key), per_key // 2)
         return per_key * len(self.config.notes)
 
     def _stage_steps(self, stage: int) -> int:
         """Steps ``stage`` takes at most: whole iterations of every net per step while they fit in
-        ``STEP_WORK`` sample-iterations, else one iteration of the next rows per step."""
+        ``step_work`` sample-iterations, else one iteration of the next rows per step."""
         length, iterations = self.schedule[stage]
         rows = self._nets_at(stage)
-        if length * rows <= self.STEP_WORK:
-            return -(-iterations // (self.STEP_WORK // (length * rows)))
-        return iterations * -(-rows // max(1, self.STEP_WORK // length))
+        if length * rows <= self.step_work:
+            return -(-iterations // (self.step_work // (length * rows)))
+        return iterations * -(-rows // max(1, self.step_work // length))
 
     def _plan_steps(self) -> int:
         """Number of steps of the whole schedule (at most)."""
@@ -127,20 +160,25 @@ class LMOptimizer(Optimizer):
         return self.schedule[self.stage][0]
 
     def step(self, should_stop: Callable[[], bool] = lambda: False) -> None:
-        """About ``STEP_WORK`` sample-iterations of LM at the current length: a few iterations of every
+        """About ``step_work`` sample-iterations of LM at the current length: a few iterations of every
         net, or one iteration of the next rows; at a stage's end, prune and lengthen."""
         length, iterations = self.schedule[self.stage]
         rows = len(self.thetas)
-        if self._cursor == 0 and length * rows <= self.STEP_WORK:
+        if self._cursor == 0 and length * rows <= self.step_work:
             first, last = 0, rows
-            count = min(self.STEP_WORK // (length * rows), iterations - self.stage_done)
+            count = min(self.step_work // (length * rows), iterations - self.stage_done)
         else:
-            first, last = self._cursor, min(rows, self._cursor + max(1, self.STEP_WORK // length))
+            first, last = self._cursor, min(rows, self._cursor + max(1, self.step_work // length))
             count = 1
         part = slice(first, last)
+        if self.carry:
+            jtjs, jtrs, fresh = self.jtjs[part], self.jtrs[part], self.fresh[part]
+        else:  # no normal equations kept: each row computes its own first (the same numbers as if kept)
+            jtjs, jtrs = self.jtjs[:last - first], self.jtrs[:last - first]
+            fresh = np.where(self.fresh[part] == 2, 2, 0).astype(np.uint8)
         tk.lm_steps(self.thetas[part], self.lambdas[part], self.keys[part], self.hidden, self.problem.x,
-                    self.problem.targets, length, count, self.losses[part], self.jtjs[part], self.jtrs[part],
-                    self.fresh[part], self.TOL)
+                    self.problem.targets, length, count, self.losses[part], jtjs, jtrs, fresh, self.TOL, self.modal)
+        self.fresh[part] = fresh
         self._cursor = 0 if last == rows else last
         if self._cursor == 0:
             self.stage_done += count
@@ -164,40 +202,40 @@ class LMOptimizer(Optimizer):
 
     def _prune(self) -> None:
         """Keep each key's better half, judged on the next stage's length (how well a fit extrapolates)."""
-        radii = spectral_radii(self.thetas, self.hidden)
+        radii = spectral_radii(self.thetas, self.hidden, self.modal)
         ahead = np.zeros(len(self.keys))
         tk.sse_many(self.thetas, self.keys, self.hidden, self.problem.x, self.problem.targets,
-                    self.schedule[self.stage + 1][0], ahead)
+                    self.schedule[self.stage + 1][0], ahead, self.modal)
         keep = []
         for k in range(len(self.config.notes)):
             idx = np.flatnonzero(self.keys == k)
             order = self._ranking(idx, ahead, radii)
             keep.append(order[:max(min(self.FINALISTS, len(order)), len(order) // 2)])
         keep = np.concatenate(keep)
-        for name in ("thetas", "keys", "lambdas", "losses", "jtjs", "jtrs", "fresh"):
+        for name in ("thetas", "keys", "lambdas", "losses", "fresh") + (("jtjs", "jtrs") if self.carry else ()):
             setattr(self, name, getattr(self, name)[keep].copy())
 
     def _update_best(self, keys: np.ndarray | None = None) -> None:
         """Choose the best net at the current stage (stable nets first) of ``keys`` (None: every key), and
-        measure the whole-target loss of about ``STEP_WORK / 4`` samples' worth of keys, in turn (all of
+        measure the whole-target loss of about ``step_work / 4`` samples' worth of keys, in turn (all of
         them at a stage's end and at the finish): progress shows each key's loss as last measured."""
         every = np.arange(len(self.config.notes))
         measure_all = keys is None
         keys = every if keys is None else keys
         radii = np.full(len(self.thetas), np.inf)
         rows = np.flatnonzero(np.isin(self.keys, keys))
-        radii[rows] = spectral_radii(self.thetas[rows], self.hidden)
+        radii[rows] = spectral_radii(self.thetas[rows], self.hidden, self.modal)
         for k in keys:
             self.best[k] = self.thetas[self._ranking(np.flatnonzero(self.keys == k), self.losses, radii)[0]]
         if measure_all or self.finished:
             measure = every
         else:
-            n = max(1, min(len(every), self.STEP_WORK // (4 * self.config.length)))
+            n = max(1, min(len(every), self.step_work // (4 * self.config.length)))
             measure = (self._measure_cursor + np.arange(n)) % len(every)
             self._measure_cursor = int(measure[-1] + 1) % len(every)
         losses = np.zeros(len(measure))
         tk.sse_many(self.best[measure], measure, self.hidden, self.problem.x, self.problem.targets,
-                    self.config.length, losses)
+                    self.config.length, losses, self.modal)
         self.best_loss[measure] = losses
 
     def full_losses(self) -> np.ndarray:

@@ -2,7 +2,8 @@
 
 :class:`Problem` holds the impulse inputs and targets (K keys, N samples) of a
 :class:`~iirnn_core.training.config.TrainConfig`; :func:`iir_targets` computes targets with a compiled
-kernel; :func:`spectral_radii` and :func:`stabilised` keep ``W_hh`` below radius 1. numpy and numba only.
+kernel; :func:`spectral_radii` and :func:`stabilised` keep ``W_hh`` below radius 1 (dense or modal parameters, see
+:mod:`iirnn_core.training.kernels`); :func:`target_pole` reads a key's pole off its target. numpy and numba only.
 """
 
 from __future__ import annotations
@@ -60,23 +61,44 @@ def iir_targets(notes, q: float, rate: float, amplitude: float, length: int) -> 
                                 float(amplitude), int(length))
 
 
-def stabilised(theta: np.ndarray, hidden: int) -> np.ndarray:
+def stabilised(theta: np.ndarray, hidden: int, modal: bool = False) -> np.ndarray:
     """``theta`` (P,), with ``W_hh`` scaled down to :data:`MAX_RADIUS` if its spectral radius is 1 or more."""
-    hh = hidden * hidden
-    radius = float(np.max(np.abs(np.linalg.eigvals(theta[:hh].reshape(hidden, hidden)))))
+    radius = float(spectral_radii(theta[None, :], hidden, modal)[0])
     if radius < 1.0:
         return theta
     out = theta.copy()
-    out[:hh] *= MAX_RADIUS / radius
+    out[tk.parts(hidden, modal)[0]] *= MAX_RADIUS / radius
     return out
 
 
-def spectral_radii(thetas: np.ndarray, hidden: int) -> np.ndarray:
-    """Spectral radius of ``W_hh`` of every row of ``thetas`` (S, P); NaN rows give inf."""
-    hh = hidden * hidden
-    w = thetas[:, :hh].reshape(-1, hidden, hidden)
+def spectral_radii(thetas: np.ndarray, hidden: int, modal: bool = False) -> np.ndarray:
+    """Spectral radius of ``W_hh`` of every row of ``thetas`` (S, P); NaN rows give inf. Modal: the largest of its
+    blocks' (the eigenvalues of a block-diagonal matrix are its blocks')."""
     out = np.full(len(thetas), np.inf)
-    ok = np.all(np.isfinite(w), axis=(1, 2))
-    if np.any(ok):
-        out[ok] = np.max(np.abs(np.linalg.eigvals(w[ok])), axis=1)
+    if not modal:
+        w = thetas[:, :hidden * hidden].reshape(-1, hidden, hidden)
+        ok = np.all(np.isfinite(w), axis=(1, 2))
+        if np.any(ok):
+            out[ok] = np.max(np.abs(np.linalg.eigvals(w[ok])), axis=1)
+        return out
+    ok = np.all(np.isfinite(thetas[:, tk.parts(hidden, modal)[0]]), axis=1)
+    radius = np.zeros(int(np.sum(ok)))
+    for _first, size, o in tk.modal_blocks(hidden):
+        block = thetas[ok, o:o + size * size].reshape(-1, size, size)
+        radius = np.maximum(radius, np.max(np.abs(np.linalg.eigvals(block)), axis=1)) if len(block) else radius
+    out[ok] = radius
     return out
+
+
+def target_pole(target: np.ndarray, count: int = 256) -> complex:
+    """The pole (upper half-plane) of a two-pole resonance read off ``target`` (N,): the least-squares fit of
+    ``y[n] = k1 y[n-1] + k2 y[n-2]`` over its first ``count`` samples (exact for an IIR target, whose every
+    sample obeys it), then the root of ``z^2 - k1 z - k2`` with the larger imaginary part. Only the waveform
+    is used, never the note or the resonator's coefficients."""
+    y = np.asarray(target[:count], dtype=np.float64)
+    if len(y) < 3 or not np.all(np.isfinite(y)) or not np.any(y):
+        return complex(0.5, 0.5)
+    past = np.stack([y[1:-1], y[:-2]], axis=1)
+    (k1, k2), *_ = np.linalg.lstsq(past, y[2:], rcond=None)
+    roots = np.roots([1.0, -k1, -k2])
+    return complex(roots[np.argmax(roots.imag)])

@@ -8,7 +8,7 @@ from typing import Callable
 import numpy as np
 
 from iirnn_core.training import kernels as tk
-from iirnn_core.training.optimizer import Optimizer, torch_default_theta, warm_theta
+from iirnn_core.training.optimizer import Optimizer, torch_default_theta
 from iirnn_core.training.problem import Problem
 
 RANDDIR_ITERATIONS = 1500
@@ -33,7 +33,7 @@ class RandDirOptimizer(Optimizer):
         self.dev = np.ones((len(self.config.notes), p_all))
         self.iteration = 0
         for k, note in enumerate(self.config.notes):
-            theta = warm_theta(self.config, note)
+            theta = self.initial_theta(k, note, self.rng)
             self.best[k] = theta if theta is not None else torch_default_theta(self.hidden, gen)
             self.best_loss[k] = self._loss(k, self.best[k])
 
