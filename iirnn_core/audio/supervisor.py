@@ -265,6 +265,7 @@ class OutputSupervisor:
         output = NullOutput(self._null_callback, cfg.samplerate, cfg.blocksize, proc.channels)
         self.output = output
         self.priority = "normal"
+        self.status_line = message  # before is_null: whoever sees the null output reads why
         self.is_null = True
         self.device_name = "null output"
         self.path = ""
@@ -272,7 +273,6 @@ class OutputSupervisor:
         proc.acc.request_reset()
         output.start()
         self._steady = True
-        self.status_line = message
 
     def _stop_output(self) -> None:
         """Stop the output (PortAudio joins the callback thread; the null output joins its own)."""
