@@ -12,7 +12,7 @@ from typing import Callable
 import numpy as np
 
 from iirnn_core.training import kernels as tk
-from iirnn_core.training.optimizer import Optimizer, warm_theta
+from iirnn_core.training.optimizer import Optimizer
 from iirnn_core.training.problem import Problem, spectral_radii
 
 
@@ -27,8 +27,8 @@ class LMOptimizer(Optimizer):
     (a low key rings up to about 1/sin(w) times its impulse: 280 times at A0 and 48 kHz). With init 'pole'
     ``POLE_STARTS`` starts ring at the target's pole instead (:func:`~iirnn_core.training.optimizer.pole_theta`),
     their states peaking at those levels, their extra states drawn afresh. Above ``DENSE_MAX`` hidden states the nets
-    are trained in the modal form (block-diagonal ``W_hh``, 2x2 blocks; the random starts draw each block as
-    a two-state net) and handed back as dense matrices. Each net's normal equations are kept from one step to
+    are trained in the modal form (block-diagonal ``W_hh``, 2x2 blocks; each random start a bank of
+    resonators spread over the band, :meth:`_modal_bank`) and handed back as dense matrices. Each net's normal equations are kept from one step to
     the next while all of them fit in ``CARRY_BYTES``; beyond (many keys of many states), each step computes
     them afresh for its rows: the same numbers, so the same nets, at the cost of one more pass a step.
 
@@ -62,6 +62,8 @@ class LMOptimizer(Optimizer):
     """Most hidden states trained in the dense form; above, ``W_hh`` is block-diagonal (the modal form of
     :mod:`iirnn_core.training.kernels`): a dense J^T J has (H*H + 2H)^2 entries, 663 kB a net at H = 16 and
     143 MB at H = 64, and its sensitivities cost H^4 a sample."""
+    MODAL_LOWEST = 0.003
+    """Lowest angle (radians a sample) of the random modal starts' resonators: A0 at 48 kHz is 0.0036."""
     CARRY_BYTES = 256 << 20
     """The normal equations (J^T J) of every net are kept between steps while they take at most this much: the
     whole keyboard up to 8 dense states, 4 keys at 16 (663 kB a net), 7 keys at 64 modal states (524 kB)."""
@@ -76,16 +78,18 @@ class LMOptimizer(Optimizer):
         self.starts = self.POLE_STARTS if cfg.init == "pole" else self.STARTS
         self.step_work = int(self.STEP_WORK * self.unit_cost(3, False) // self.unit_cost(h, self.modal))
         levels = np.geomspace(*self.STATE_LEVELS, self.starts)
-        identity = tk.pack(np.eye(h), np.zeros(h), np.zeros(h), self.modal)[w_idx]
-        block = min(h, 2) if self.modal else h  # the size of W_hh's blocks
+        identity = tk.pack(np.eye(h), np.zeros(h), np.zeros(h))[w_idx]
         rows, keys = [], []
         for k, note in enumerate(cfg.notes):
             if cfg.init == "pole":
                 starts = np.array([self.initial_theta(k, note, rng, level) for level in levels])
             else:
                 starts = rng.normal(size=(self.starts, p_all))
-                starts[:, w_idx] /= math.sqrt(block)
-                starts[1::2, w_idx] = identity + self.IDENTITY_SPREAD * starts[1::2, w_idx]
+                if self.modal:
+                    self._modal_bank(starts, rng)
+                else:
+                    starts[:, w_idx] /= math.sqrt(h)
+                    starts[1::2, w_idx] = identity + self.IDENTITY_SPREAD * starts[1::2, w_idx]
                 gain = float(np.max(np.abs(problem.targets[k]))) / cfg.amplitude
                 scale = (levels / gain)[:, None]
                 starts[:, u_idx] *= scale
@@ -117,6 +121,23 @@ class LMOptimizer(Optimizer):
         self.stage, self.stage_done, self._cursor, self._measure_cursor = 0, 0, 0, 0
         self._plan = self._plan_steps()
         self._update_best()
+
+    def _modal_bank(self, starts: np.ndarray, rng: np.random.Generator) -> None:
+        """Random modal starts (S, P) in place (``u`` and ``v`` as ``rng.normal`` drew them): a bank of resonators
+        spread over the band as piano keys are. The b-th of the n 2x2 blocks rotates by an angle drawn
+        log-uniformly from the b-th of n equal parts (in log frequency) of ``MODAL_LOWEST`` .. pi radians a
+        sample, so some block lies near any key's pole, at a radius 1 - 10^U(-3, -1) (0.9 .. 0.999); a last
+        1x1 block decays by U(-0.9, 0.9)."""
+        count, pairs = len(starts), self.hidden // 2
+        octaves = math.log(math.pi / self.MODAL_LOWEST)
+        for first, size, o in tk.modal_blocks(self.hidden):
+            if size == 1:
+                starts[:, o] = rng.uniform(-0.9, 0.9, size=count)
+                continue
+            angle = self.MODAL_LOWEST * np.exp(octaves * (first // 2 + rng.uniform(size=count)) / pairs)
+            radius = 1.0 - 10.0 ** rng.uniform(-3.0, -1.0, size=count)
+            c, s = radius * np.cos(angle), radius * np.sin(angle)
+            starts[:, o:o + 4] = np.stack([c, -s, s, c], axis=1)
 
     @staticmethod
     def unit_cost(hidden: int, modal: bool) -> int:

@@ -62,12 +62,23 @@ def iir_targets(notes, q: float, rate: float, amplitude: float, length: int) -> 
 
 
 def stabilised(theta: np.ndarray, hidden: int, modal: bool = False) -> np.ndarray:
-    """``theta`` (P,), with ``W_hh`` scaled down to :data:`MAX_RADIUS` if its spectral radius is 1 or more."""
-    radius = float(spectral_radii(theta[None, :], hidden, modal)[0])
-    if radius < 1.0:
-        return theta
-    out = theta.copy()
-    out[tk.parts(hidden, modal)[0]] *= MAX_RADIUS / radius
+    """``theta`` (P,), with ``W_hh`` scaled down to :data:`MAX_RADIUS` if its spectral radius is 1 or more.
+    Modal: each block on its own (the blocks are independent nets: a block that drifted above 1 while it
+    barely sounds is brought back without moving the others' poles)."""
+    if not modal:
+        radius = float(spectral_radii(theta[None, :], hidden)[0])
+        if radius < 1.0:
+            return theta
+        out = theta.copy()
+        out[tk.parts(hidden)[0]] *= MAX_RADIUS / radius
+        return out
+    out = theta
+    for first, size, o in tk.modal_blocks(hidden):
+        block = theta[o:o + size * size].reshape(size, size)
+        radius = float(np.max(np.abs(np.linalg.eigvals(block)))) if np.all(np.isfinite(block)) else np.inf
+        if not radius < 1.0:
+            out = out.copy() if out is theta else out
+            out[o:o + size * size] *= MAX_RADIUS / radius if np.isfinite(radius) else 0.0
     return out
 
 
