@@ -17,7 +17,7 @@ from iirnn_core.errors import Failure, UsageError, one_line, unsupported_platfor
 
 __all__ = ["COMMANDS", "Failure", "UsageError", "build_parser", "main"]
 
-COMMANDS = ("render", "bench", "play", "devices", "train", "export")
+COMMANDS = ("render", "bench", "play", "devices", "train", "export", "learn")
 """Modules of :mod:`iirnn_core.commands`, each with ``add_parser(subparsers)`` and ``run(args)``."""
 
 

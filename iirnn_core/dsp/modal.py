@@ -196,7 +196,7 @@ def fit_modes(x: np.ndarray, rate: float, order: int, pencil: float = 1 / 3,
     return Modes(poles[order_by], amplitudes[order_by], float(rate))
 
 
-def modes_to_weights(modes: Modes, amplitude: float, hidden: int | None = None, drive: float = 0.05) -> RNNWeights:
+def modes_to_weights(modes: Modes, amplitude: float, hidden: int | None = None, drive: float = 1e-3) -> RNNWeights:
     """An RNN whose impulse response to an impulse of height ``amplitude`` is ``modes.response`` (while tanh stays
     linear): ``W_hh`` block diagonal, block k = ``r_k`` times the rotation by ``theta_k``; ``w_ih`` = ``drive /
     amplitude`` on each block's first state (the states stay within about ``drive``), ``w_out`` the block's

@@ -37,8 +37,9 @@ import numpy as np
 
 from iirnn_core.dsp.weights import RNNWeights, spectral_radius
 from iirnn_core.rt.block_layout import HIDDEN_MAX
-from iirnn_core.dsp.notes import NoteError, canonical, note_to_midi
+from iirnn_core.dsp.notes import NoteError, canonical, midi_to_hz, note_to_midi
 from iirnn_core.dsp.resonator import SettingError
+from iirnn_core.models.sound import LearnedSound, sound_from_dict
 
 log = logging.getLogger(__name__)
 
@@ -94,6 +95,7 @@ class TrainedModel:
     seed: int
     keys: dict[str, KeyModel]
     metadata: dict = field(default_factory=dict)
+    sound: LearnedSound | None = None
 
     @property
     def notes(self) -> list[str]:
@@ -108,6 +110,8 @@ class TrainedModel:
         """The weights of ``note`` for a synth at ``rate`` and ``q``; SettingError (one line) if unusable."""
         from iirnn_core.models.what_plays import model_fits
 
+        if self.sound is not None:  # a learned sound plays on every key, at any rate and Q
+            return self.sound.weights_for_note(note, rate)
         reason = model_fits(self, rate, q)
         if reason:
             raise SettingError(reason)
@@ -118,7 +122,16 @@ class TrainedModel:
         return key.weights
 
     def to_dict(self) -> dict:
-        """The model as the JSON-ready dict of the file format (plain lists and numbers)."""
+        """The model as the JSON-ready dict of the file format (plain lists and numbers). A learned sound is
+        written as its ``"sound"`` section (its keys are derived from it on load)."""
+        if self.sound is not None:
+            data = self.to_dict_of_keys([])
+            data["sound"] = self.sound.to_dict()
+            return data
+        return self.to_dict_of_keys([self.keys[n] for n in self.notes])
+
+    def to_dict_of_keys(self, keys: list[KeyModel]) -> dict:
+        """The file's dict with ``keys`` as its key list."""
         return {
             "format": FORMAT_NAME,
             "version": FORMAT_VERSION,
@@ -129,7 +142,7 @@ class TrainedModel:
                          "train_seconds": self.train_seconds, "seed": self.seed},
             "keys": [{"note": k.note, "freq": k.freq, "snr_db": k.snr_db,
                       "weights": {"w_hh": w.w_hh.tolist(), "w_ih": w.w_ih.tolist(), "w_out": w.w_out.tolist()}}
-                     for k, w in ((k, k.weights.padded(self.hidden)) for k in (self.keys[n] for n in self.notes))],
+                     for k, w in ((k, k.weights.padded(self.hidden)) for k in keys)],
             "metadata": dict(self.metadata),
         }
 
@@ -307,6 +320,14 @@ def model_from_dict(data, name: str = "the model") -> TrainedModel:
     steps = rd.integer(tr, "steps", "training.", 0, 2**62)
     train_seconds = rd.number(tr, "train_seconds", "training.", 0.0)
     seed = rd.integer(tr, "seed", "training.", -(2**63), 2**63 - 1)
+    if "sound" in data:
+        sound = sound_from_dict(data["sound"], rd)
+        if sound.hidden != hidden:
+            raise rd.fail(f"config.hidden is {hidden} but the sound has {sound.hidden} states")
+        metadata = data.get("metadata", {})
+        if not isinstance(metadata, dict):
+            raise rd.fail("metadata must be an object")
+        return model_for_sound(sound, metadata, steps, train_seconds, seed)
     entries = rd.field(data, "keys", "")
     if not isinstance(entries, list) or not entries:
         raise rd.fail("keys must be a non-empty list")
@@ -336,3 +357,27 @@ def model_from_dict(data, name: str = "the model") -> TrainedModel:
     return TrainedModel(rate=rate, q=q, seconds=seconds, amplitude=amplitude, hidden=hidden, drive=drive,
                         optimizer=optimizer, init=init, steps=steps, train_seconds=train_seconds, seed=seed,
                         keys=keys, metadata=metadata)
+
+
+SOUND_KEYS = (21, 108)
+"""The MIDI keys a learned sound's model holds (A0..C8, the piano's 88)."""
+
+
+def model_for_sound(sound: LearnedSound, metadata: dict | None = None, steps: int = 0, train_seconds: float = 0.0,
+                    seed: int = 0) -> TrainedModel:
+    """A model whose every key (A0..C8) plays ``sound`` transposed, at the sound's own rate. ``q`` is the slowest
+    block's radius (a learned sound plays at any Q and rate: :meth:`TrainedModel.weights_for`); each key's
+    ``snr_db`` is the learned note's waveform SNR against its recording."""
+    from iirnn_core.dsp.notes import midi_to_note
+
+    snr = float(sound.report.get("snr_db", 0.0))
+    keys = {}
+    for midi in range(SOUND_KEYS[0], SOUND_KEYS[1] + 1):
+        note = midi_to_note(midi)
+        freq = midi_to_hz(midi)
+        if freq < sound.rate / 2:
+            keys[note] = KeyModel(note, freq, sound.weights(freq, sound.rate), snr)
+    return TrainedModel(rate=sound.rate, q=float(np.max(sound.radii)), seconds=len(sound.target) / sound.rate,
+                        amplitude=sound.amplitude, hidden=sound.hidden, drive=1.0, optimizer="learn",
+                        init="modal", steps=int(steps), train_seconds=float(train_seconds), seed=int(seed),
+                        keys=keys, metadata=dict(metadata or {}), sound=sound)

@@ -26,6 +26,8 @@ def model_fits(model, rate: float, q: float) -> str:
     """"" if ``model`` (a TrainedModel) can play at ``rate`` (Hz) and ``q``, else one sentence why not."""
     if model is None:
         return "no trained model is loaded"
+    if getattr(model, "sound", None) is not None:  # a learned sound transposes to any rate; Q is its own
+        return ""
     if math.isclose(float(rate), float(model.rate), rel_tol=RATE_TOLERANCE) and \
             math.isclose(float(q), float(model.q), rel_tol=0.0, abs_tol=Q_TOLERANCE):
         return ""

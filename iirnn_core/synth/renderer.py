@@ -147,6 +147,9 @@ def patches_for(engine: str, note: str, settings: SynthSettings, model=None) -> 
             raise SettingError("the rnn-trained engine needs a model file (--model FILE)")
         if name not in model.keys and settings.untrained == "analytic":  # not trained yet: the analytic twin
             return VoicePatch("rnn", analytic_weights(res, settings.hidden, settings.drive), gains)
+        if model.sound is not None:  # a learned sound: the net rings at the recording's level, peak 1 raw
+            gains = _channel_gains(1.0 if settings.raw else VOICE_PEAK * model.amplitude / settings.amplitude,
+                                   settings, side)
         return VoicePatch("rnn", model.weights_for(name, settings.rate, settings.q), gains)
 
     if engine == "ab":

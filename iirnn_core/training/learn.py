@@ -1,0 +1,310 @@
+"""Learn a sound: a recorded note becomes the filter of an RNN of H hidden states (``iirnn learn``, File > Learn a
+sound).
+
+1. :func:`prepare`: the recording as mono, from its onset, resampled to the learning rate (16 kHz by default), cut
+   to ``seconds``, scaled to peak 1; its pitch (``pitch`` overrides).
+2. The anchor: the linear modal fit of the same order (matrix pencil, :func:`iirnn_core.dsp.modal.fit_modes`),
+   written into the net as 2x2 rotation-decay blocks at a small drive (the analytic twin's trick), so the net
+   starts as that fit (tanh barely bends at the drive). Blocks the fit leaves empty start silent, spread over the
+   band.
+3. :func:`refine`: Levenberg-Marquardt on all six parameters of every block (radius, angle, two input and two
+   output weights: :mod:`iirnn_core.training.sound_kernels`) with tanh in the loop, on a loss that hears like a
+   person: the waveform error (relative to the target's energy) plus the multi-resolution STFT log-magnitude
+   error (:mod:`iirnn_core.dsp.spectral`). The blocks stay rotation-decay blocks, so the learned net transposes
+   exactly to every key (:mod:`iirnn_core.models.sound`). A step is kept only when the loss falls; the run
+   stops at ``budget`` seconds, ``max_steps`` steps or when the loss no longer moves.
+4. The report: waveform SNR and STFT distance of the net and of the linear fit, side by side.
+
+No torch and no Qt; runs in the trainer process (the window's process only reads the result).
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass
+
+import numpy as np
+
+from iirnn_core.dsp.modal import Modes, estimate_pitch, find_onset, fit_modes, load_mono, modes_to_weights
+from iirnn_core.dsp.notes import NoteError, canonical, midi_to_hz, midi_to_note, note_to_hz
+from iirnn_core.dsp.resonator import SettingError
+from iirnn_core.dsp.spectral import fft_sizes, floor_of, log_magnitude, snr_db, stft, stft_distance
+from iirnn_core.models.sound import LearnedSound
+from iirnn_core.training import sound_kernels as sk
+
+LEARN_RATE = 16000.0
+"""The rate (Hz) a sound is learned and kept at by default (partials up to 8 kHz)."""
+HIDDEN_CHOICES = (2, 64)
+"""Hidden sizes a sound can learn with (even: 2 states per partial)."""
+MIN_TARGET_SECONDS = 0.05
+"""A note shorter than this after its onset is refused."""
+AMPLITUDE = 0.1
+"""The impulse height the sound learns with (the synth's full-velocity impulse)."""
+DRIVE = 1e-3
+"""The states' level at the start. Small because the recurrence compounds tanh's bend: at level d each step
+damps a state by about d^2/4 more, which must stay far below a slow partial's own 1 - r (1e-4 for a 3 s ring)."""
+STFT_WEIGHT = 0.05
+"""Weight of the mean squared log-magnitude error against the relative waveform error (1/SNR)."""
+
+
+@dataclass(frozen=True)
+class Prepared:
+    """A recording ready to learn: ``target`` (N,) at ``rate`` Hz from the onset, peak 1; ``pitch`` (Hz);
+    ``onset`` (s into the file); ``level_db``: the note's peak in the file (dBFS)."""
+
+    target: np.ndarray
+    rate: float
+    pitch: float
+    onset: float
+    level_db: float
+
+
+def parse_pitch(text: str | float | None) -> float | None:
+    """A pitch given as a note name (``C4``) or a frequency in Hz (``261.6``), None for none; SettingError else."""
+    if text is None or text == "":
+        return None
+    try:
+        hz = float(text)
+    except (TypeError, ValueError):
+        try:
+            return note_to_hz(canonical(str(text)))
+        except NoteError:
+            raise SettingError(f"pitch {text!r} is neither a note name (C4) nor a frequency in Hz") from None
+    if not (math.isfinite(hz) and 20.0 <= hz <= 5000.0):
+        raise SettingError(f"pitch {text!r} must be between 20 and 5000 Hz")
+    return hz
+
+
+def check_hidden(hidden: int) -> int:
+    """``hidden`` if it is an even size from 2 to 64, else SettingError."""
+    low, high = HIDDEN_CHOICES
+    if isinstance(hidden, bool) or int(hidden) != hidden or not low <= hidden <= high or hidden % 2:
+        raise SettingError(f"a learned sound needs an even hidden size from {low} to {high} (2 states per "
+                           f"partial), got {hidden}")
+    return int(hidden)
+
+
+def prepare(x: np.ndarray, rate_in: float, seconds: float = 1.0, pitch: float | None = None,
+            rate: float = LEARN_RATE) -> Prepared:
+    """The note in ``x`` (N,) at ``rate_in`` Hz as a target at ``rate`` Hz: from its onset, ``seconds`` long (or
+    what there is), peak 1. SettingError (one line) when it is too short or has no clear pitch."""
+    from scipy.signal import resample_poly
+
+    if not (math.isfinite(seconds) and 0.05 <= seconds <= 10.0):
+        raise SettingError(f"the target must be 0.05 to 10 s long, got {seconds}")
+    onset = find_onset(x, rate_in)
+    note = x[onset:onset + int(math.ceil(seconds * rate_in)) + 64]
+    if len(note) < MIN_TARGET_SECONDS * rate_in:
+        raise SettingError(f"the note is {1000 * len(note) / rate_in:.0f} ms long after its onset; at least "
+                           f"{1000 * MIN_TARGET_SECONDS:.0f} ms are needed")
+    level = float(np.max(np.abs(x)))
+    if pitch is None:
+        pitch = estimate_pitch(note, rate_in)
+    if pitch >= rate / 2:
+        raise SettingError(f"the note's pitch {pitch:.0f} Hz is above what {rate:g} Hz can hold")
+    up, down = _ratio(rate, rate_in)
+    target = resample_poly(note, up, down)[:int(round(seconds * rate))] if (up, down) != (1, 1) else \
+        note[:int(round(seconds * rate))]
+    peak = float(np.max(np.abs(target)))
+    if peak <= 0:
+        raise SettingError("the note is silent after its onset")
+    return Prepared(target / peak, float(rate), float(pitch), onset / rate_in, 20 * math.log10(level))
+
+
+def _ratio(rate: float, rate_in: float) -> tuple[int, int]:
+    """``rate / rate_in`` as a small fraction (up, down)."""
+    from fractions import Fraction
+
+    f = Fraction(rate / rate_in).limit_denominator(1000)
+    return f.numerator, f.denominator
+
+
+def initial_blocks(modes: Modes, hidden: int, rate: float, rng: np.random.Generator) -> np.ndarray:
+    """The parameter vector (6 * hidden/2,) of the linear fit ``modes`` at :data:`DRIVE`
+    (:func:`~iirnn_core.dsp.modal.modes_to_weights`); blocks the fit did not fill start silent (output weights 0),
+    ringing 0.3 s at angles spread in log frequency from 50 Hz to 0.45 ``rate``."""
+    m = hidden // 2
+    k = min(len(modes), m)
+    fitted = Modes(modes.poles[:k], modes.amplitudes[:k], modes.rate)
+    w = modes_to_weights(fitted, AMPLITUDE, hidden=2 * m, drive=DRIVE)
+    radii, angles = np.empty(m), np.empty(m)
+    radii[:k], angles[:k] = np.abs(fitted.poles), np.angle(fitted.poles)
+    spare = m - k
+    if spare:
+        freqs = np.exp(rng.uniform(np.log(50.0), np.log(0.45 * rate), spare))
+        angles[k:] = 2 * np.pi * freqs / rate
+        radii[k:] = 10 ** (-3 / (0.3 * rate))
+    w_ih = w.w_ih.reshape(m, 2).copy()
+    w_ih[k:, 0] = DRIVE / AMPLITUDE
+    return sk.to_params(radii, angles, w_ih, w.w_out.reshape(m, 2))
+
+
+class Loss:
+    """The loss of a net's output against ``target`` (N,) at ``rate`` Hz: residuals ``r`` whose squared sum is
+    ``|y - t|^2 / |t|^2 + STFT_WEIGHT * mean over resolutions of the mean squared log-magnitude error``."""
+
+    def __init__(self, target: np.ndarray, rate: float, stft_weight: float = STFT_WEIGHT):
+        self.target = target
+        self.wave_scale = 1.0 / math.sqrt(float(np.sum(target ** 2)))
+        self.sizes = fft_sizes(rate)
+        self.specs = [stft(target, n) for n in self.sizes]
+        self.floors = [floor_of(s) for s in self.specs]
+        self.levels = [log_magnitude(s, f) for s, f in zip(self.specs, self.floors)]
+        self.scales = [math.sqrt(stft_weight / (s.size * len(self.sizes))) for s in self.specs]
+
+    def residuals(self, y: np.ndarray) -> np.ndarray:
+        """All residuals of output ``y`` (N,), one vector."""
+        parts = [(y - self.target) * self.wave_scale]
+        for n_fft, level, floor, scale in zip(self.sizes, self.levels, self.floors, self.scales):
+            parts.append(((log_magnitude(stft(y, n_fft), floor) - level) * scale).ravel())
+        return np.concatenate(parts)
+
+    def normal_equations(self, y: np.ndarray, jac: np.ndarray) -> tuple[np.ndarray, np.ndarray, float]:
+        """``J^T J`` (P, P), ``J^T r`` (P,) and the loss ``r . r`` at output ``y`` (N,) with Jacobian ``jac`` (N, P)."""
+        r = (y - self.target) * self.wave_scale
+        jw = jac * self.wave_scale
+        a = jw.T @ jw
+        g = jw.T @ r
+        loss = float(r @ r)
+        jt = np.ascontiguousarray(jac.T)  # (P, N)
+        for n_fft, level, floor, scale in zip(self.sizes, self.levels, self.floors, self.scales):
+            s = stft(y, n_fft)
+            mag = np.abs(s)
+            res = ((np.log(mag + floor) - level) * scale).ravel()
+            ds = stft(jt, n_fft)  # (P, F, B)
+            weight = scale / (np.maximum(mag, 1e-300) * (mag + floor))
+            dl = ds.real * (s.real * weight)  # d residual / d param, (P, F, B)
+            dl += ds.imag * (s.imag * weight)
+            dl = dl.reshape(dl.shape[0], -1)
+            a += dl @ dl.T
+            g += dl @ res
+            loss += float(res @ res)
+        return a, g, loss
+
+
+@dataclass
+class Refined:
+    """The result of :func:`refine`: ``params`` (6M,), ``steps`` taken, ``history`` of the loss per step."""
+
+    params: np.ndarray
+    steps: int
+    history: list
+
+
+def refine(params: np.ndarray, target: np.ndarray, rate: float, budget: float = 8.0, max_steps: int = 60,
+           progress=None, should_stop=None, stft_weight: float = STFT_WEIGHT) -> Refined:
+    """Levenberg-Marquardt from ``params`` (6M,) on :class:`Loss` for ``target`` (N,) at ``rate`` Hz, impulse
+    :data:`AMPLITUDE` at sample 0. Stops after ``budget`` seconds (wall), ``max_steps`` accepted steps, when the
+    loss moves less than 1e-5 of itself, or when ``should_stop()`` is true. ``progress(step, loss)`` after each
+    accepted step."""
+    start = time.perf_counter()
+    x = np.zeros(len(target))
+    x[0] = AMPLITUDE
+    loss_fn = Loss(target, rate, stft_weight)
+    y, jac = sk.forward(params, x, want_jac=True)
+    a, g, loss = loss_fn.normal_equations(y, jac)
+    history = [loss]
+    lam, steps = 1e-3, 0
+    while steps < max_steps and time.perf_counter() - start < budget:
+        if should_stop is not None and should_stop():
+            break
+        diag = np.diag(a).copy()
+        damping = lam * np.maximum(diag, 1e-12 * max(float(diag.max()), 1e-300))
+        try:
+            delta = np.linalg.solve(a + np.diag(damping), -g)
+        except np.linalg.LinAlgError:
+            lam *= 10
+            continue
+        trial = params + delta
+        y_trial, _ = sk.forward(trial, x)
+        if not np.all(np.isfinite(y_trial)):
+            lam *= 10
+            continue
+        r = loss_fn.residuals(y_trial)
+        trial_loss = float(r @ r)
+        if trial_loss < loss:
+            params, steps = trial, steps + 1
+            moved = loss - trial_loss
+            lam = max(lam / 3, 1e-9)
+            y, jac = sk.forward(params, x, want_jac=True)
+            a, g, loss = loss_fn.normal_equations(y, jac)
+            history.append(loss)
+            if progress is not None:
+                progress(steps, loss)
+            if moved < 1e-5 * loss:
+                break
+        else:
+            lam *= 4
+            if lam > 1e10:
+                break
+    return Refined(params, steps, history)
+
+
+@dataclass(frozen=True)
+class Learned:
+    """What :func:`learn` gives: the ``sound`` (with its report), the net's output ``net`` and the linear fit's
+    ``linear`` (N,) at the sound's rate, and the ``prepared`` target."""
+
+    sound: LearnedSound
+    net: np.ndarray
+    linear: np.ndarray
+    prepared: Prepared
+
+
+def learn(x: np.ndarray, rate_in: float, hidden: int, seconds: float = 1.0, pitch: float | None = None,
+          rate: float = LEARN_RATE, budget: float = 8.0, source: str = "", progress=None, should_stop=None,
+          seed: int = 0) -> Learned:
+    """Learn the note in ``x`` (N,) at ``rate_in`` Hz with ``hidden`` states (see the module's steps)."""
+    begin = time.perf_counter()
+    hidden = check_hidden(hidden)
+    prep = prepare(x, rate_in, seconds, pitch, rate)
+    target = prep.target
+    modes = fit_modes(target, rate, hidden)
+    linear = modes.response(len(target))
+    params0 = initial_blocks(modes, hidden, rate, np.random.default_rng(seed))
+    left = max(budget - (time.perf_counter() - begin), 0.5)
+    refined = refine(params0, target, rate, budget=left, progress=progress, should_stop=should_stop)
+    params = _folded(refined.params)
+    impulse = np.zeros(len(target))
+    impulse[0] = AMPLITUDE
+    net, _ = sk.forward(params, impulse)
+    radii, angles, w_ih, w_out = sk.from_params(params)
+    midi = int(round(69 + 12 * math.log2(prep.pitch / 440.0)))
+    report = {"snr_db": round(snr_db(net, target), 3), "stft_db": round(stft_distance(net, target, rate), 3),
+              "linear_snr_db": round(snr_db(linear, target), 3),
+              "linear_stft_db": round(stft_distance(linear, target, rate), 3),
+              "hidden": hidden, "partials": int(len(modes)), "seconds": round(len(target) / rate, 4),
+              "rate": rate, "pitch_hz": round(prep.pitch, 3), "onset_s": round(prep.onset, 4),
+              "level_dbfs": round(prep.level_db, 2), "steps": refined.steps,
+              "learn_seconds": round(time.perf_counter() - begin, 3)}
+    sound = LearnedSound(rate=float(rate), pitch=prep.pitch, note=midi_to_note(min(max(midi, 0), 127)),
+                         radii=radii, angles=angles, w_ih=w_ih, w_out=w_out, amplitude=AMPLITUDE,
+                         target=target, source=source, report=report)
+    return Learned(sound, net, linear, prep)
+
+
+def _folded(params: np.ndarray) -> np.ndarray:
+    """The same net with every angle in (0, pi): a block turned by -theta is the block turned by theta with its
+    second state negated (its second input and output weights change sign)."""
+    p = np.array(params, dtype=np.float64).reshape(-1, sk.PER_BLOCK)
+    p[:, 1] = np.mod(p[:, 1] + np.pi, 2 * np.pi) - np.pi
+    neg = p[:, 1] < 0
+    p[neg, 1] = -p[neg, 1]
+    p[neg, 3] = -p[neg, 3]
+    p[neg, 5] = -p[neg, 5]
+    p[:, 1] = np.clip(p[:, 1], 1e-9, np.pi - 1e-9)
+    return p.ravel()
+
+
+def learn_file(path: str, hidden: int, seconds: float = 1.0, pitch=None, rate: float = LEARN_RATE,
+               budget: float = 8.0, progress=None, should_stop=None) -> Learned:
+    """:func:`learn` on the sound file at ``path`` (WAV, FLAC, OGG; any rate and channels; mono mixdown)."""
+    import os
+
+    x, rate_in = load_mono(path, max_seconds=600.0)
+    return learn(x, rate_in, hidden, seconds, parse_pitch(pitch), rate, budget, os.path.basename(path), progress,
+                 should_stop)
+
+
+
