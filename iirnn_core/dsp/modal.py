@@ -188,12 +188,19 @@ def fit_modes(x: np.ndarray, rate: float, order: int, pencil: float = 1 / 3,
     poles = radius * np.exp(1j * np.angle(poles))
     if poles.size == 0:
         return Modes(np.zeros(0, complex), np.zeros(0, complex), float(rate))
-    k = np.arange(len(full))[:, None]
-    basis = np.concatenate([np.real(poles[None, :] ** k), -np.imag(poles[None, :] ** k)], axis=1)
-    coef, *_ = np.linalg.lstsq(basis, full, rcond=None)
-    amplitudes = coef[:poles.size] + 1j * coef[poles.size:]
+    amplitudes, _ = fit_amplitudes(full, poles)
     order_by = np.argsort(np.angle(poles))
     return Modes(poles[order_by], amplitudes[order_by], float(rate))
+
+
+def fit_amplitudes(x: np.ndarray, poles: np.ndarray) -> tuple[np.ndarray, float]:
+    """The complex amplitudes (M,) of ``poles`` (M,) that fit ``x`` (N,) best by least squares, and the energy of
+    what is left (the summed squared residual)."""
+    k = np.arange(len(x))[:, None]
+    basis = np.concatenate([np.real(poles[None, :] ** k), -np.imag(poles[None, :] ** k)], axis=1)
+    coef, *_ = np.linalg.lstsq(basis, x, rcond=None)
+    left = x - basis @ coef
+    return coef[:poles.size] + 1j * coef[poles.size:], float(left @ left)
 
 
 def modes_to_weights(modes: Modes, amplitude: float, hidden: int | None = None, drive: float = 1e-3) -> RNNWeights:

@@ -22,11 +22,12 @@ from __future__ import annotations
 
 import math
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
-from iirnn_core.dsp.modal import Modes, estimate_pitch, find_onset, fit_modes, load_mono, modes_to_weights
+from iirnn_core.dsp.modal import (Modes, estimate_pitch, find_onset, fit_amplitudes, fit_modes, load_mono,
+                                  modes_to_weights)
 from iirnn_core.dsp.notes import NoteError, canonical, midi_to_hz, midi_to_note, note_to_hz
 from iirnn_core.dsp.resonator import SettingError
 from iirnn_core.dsp.spectral import fft_sizes, floor_of, log_magnitude, snr_db, stft, stft_distance
@@ -41,7 +42,7 @@ MIN_TARGET_SECONDS = 0.05
 """A note shorter than this after its onset is refused."""
 AMPLITUDE = 0.1
 """The impulse height the sound learns with (the synth's full-velocity impulse)."""
-DRIVE = 1e-3
+DRIVE = 1e-4
 """The states' level at the start. Small because the recurrence compounds tanh's bend: at level d each step
 damps a state by about d^2/4 more, which must stay far below a slow partial's own 1 - r (1e-4 for a 3 s ring)."""
 STFT_WEIGHT = 0.05
@@ -51,13 +52,19 @@ STFT_WEIGHT = 0.05
 @dataclass(frozen=True)
 class Prepared:
     """A recording ready to learn: ``target`` (N,) at ``rate`` Hz from the onset, peak 1; ``pitch`` (Hz);
-    ``onset`` (s into the file); ``level_db``: the note's peak in the file (dBFS)."""
+    ``onset`` (s into the file); ``level_db``: the note's peak in the file (dBFS); ``around`` (N + 2 LEAD,): the
+    target with :data:`LEAD` samples more on each side (for :func:`aligned`)."""
 
     target: np.ndarray
     rate: float
     pitch: float
     onset: float
     level_db: float
+    around: np.ndarray
+
+
+LEAD = 16
+"""Samples the onset may move either way when it is aligned with the fit (1 ms at 16 kHz)."""
 
 
 def parse_pitch(text: str | float | None) -> float | None:
@@ -94,22 +101,43 @@ def prepare(x: np.ndarray, rate_in: float, seconds: float = 1.0, pitch: float | 
     if not (math.isfinite(seconds) and 0.05 <= seconds <= 10.0):
         raise SettingError(f"the target must be 0.05 to 10 s long, got {seconds}")
     onset = find_onset(x, rate_in)
-    note = x[onset:onset + int(math.ceil(seconds * rate_in)) + 64]
-    if len(note) < MIN_TARGET_SECONDS * rate_in:
-        raise SettingError(f"the note is {1000 * len(note) / rate_in:.0f} ms long after its onset; at least "
-                           f"{1000 * MIN_TARGET_SECONDS:.0f} ms are needed")
+    margin = int(0.01 * rate_in)  # resampled with what comes before it, so the filter sees the real start
+    start = max(onset - margin, 0)
+    note = x[start:onset + int(math.ceil(seconds * rate_in)) + 64]
+    if len(note) - (onset - start) < MIN_TARGET_SECONDS * rate_in:
+        raise SettingError(f"the note is {1000 * (len(note) - onset + start) / rate_in:.0f} ms long after its "
+                           f"onset; at least {1000 * MIN_TARGET_SECONDS:.0f} ms are needed")
     level = float(np.max(np.abs(x)))
     if pitch is None:
-        pitch = estimate_pitch(note, rate_in)
+        pitch = estimate_pitch(note[onset - start:], rate_in)
     if pitch >= rate / 2:
         raise SettingError(f"the note's pitch {pitch:.0f} Hz is above what {rate:g} Hz can hold")
     up, down = _ratio(rate, rate_in)
-    target = resample_poly(note, up, down)[:int(round(seconds * rate))] if (up, down) != (1, 1) else \
-        note[:int(round(seconds * rate))]
+    if (up, down) != (1, 1):
+        note = resample_poly(note, up, down)
+    begin = find_onset(note, rate)
+    size = int(round(seconds * rate))
+    around = np.pad(note, (LEAD, LEAD))[begin:begin + size + 2 * LEAD]
+    target = around[LEAD:LEAD + size]
     peak = float(np.max(np.abs(target)))
     if peak <= 0:
         raise SettingError("the note is silent after its onset")
-    return Prepared(target / peak, float(rate), float(pitch), onset / rate_in, 20 * math.log10(level))
+    onset = start + begin * rate_in / rate
+    return Prepared(target / peak, float(rate), float(pitch), onset / rate_in, 20 * math.log10(level), around / peak)
+
+
+def aligned(prep: Prepared, poles: np.ndarray) -> Prepared:
+    """``prep`` with its start moved (by at most :data:`LEAD` samples) to where a net struck at its first sample
+    fits it best with ``poles`` (M,): the onset a level threshold finds may include a few samples of the
+    recording's or the resampler's lead-in, which no causal filter plays."""
+    size = len(prep.target)
+    best, best_left = LEAD, math.inf
+    for start in range(2 * LEAD + 1):
+        _, left = fit_amplitudes(prep.around[start:start + size], poles)
+        if left < best_left:
+            best, best_left = start, left
+    target = prep.around[best:best + size]
+    return replace(prep, target=target, onset=prep.onset + (best - LEAD) / prep.rate)
 
 
 def _ratio(rate: float, rate_in: float) -> tuple[int, int]:
@@ -192,11 +220,11 @@ class Refined:
     history: list
 
 
-def refine(params: np.ndarray, target: np.ndarray, rate: float, budget: float = 8.0, max_steps: int = 60,
+def refine(params: np.ndarray, target: np.ndarray, rate: float, budget: float = 8.0, max_steps: int = 200,
            progress=None, should_stop=None, stft_weight: float = STFT_WEIGHT) -> Refined:
     """Levenberg-Marquardt from ``params`` (6M,) on :class:`Loss` for ``target`` (N,) at ``rate`` Hz, impulse
     :data:`AMPLITUDE` at sample 0. Stops after ``budget`` seconds (wall), ``max_steps`` accepted steps, when the
-    loss moves less than 1e-5 of itself, or when ``should_stop()`` is true. ``progress(step, loss)`` after each
+    loss moves less than 1e-9 of itself, or when ``should_stop()`` is true. ``progress(step, loss)`` after each
     accepted step."""
     start = time.perf_counter()
     x = np.zeros(len(target))
@@ -232,7 +260,7 @@ def refine(params: np.ndarray, target: np.ndarray, rate: float, budget: float = 
             history.append(loss)
             if progress is not None:
                 progress(steps, loss)
-            if moved < 1e-5 * loss:
+            if moved < 1e-9 * loss:
                 break
         else:
             lam *= 4
@@ -254,17 +282,20 @@ class Learned:
 
 def learn(x: np.ndarray, rate_in: float, hidden: int, seconds: float = 1.0, pitch: float | None = None,
           rate: float = LEARN_RATE, budget: float = 8.0, source: str = "", progress=None, should_stop=None,
-          seed: int = 0) -> Learned:
-    """Learn the note in ``x`` (N,) at ``rate_in`` Hz with ``hidden`` states (see the module's steps)."""
+          seed: int = 0, max_steps: int = 200) -> Learned:
+    """Learn the note in ``x`` (N,) at ``rate_in`` Hz with ``hidden`` states (see the module's steps): at most
+    ``budget`` seconds in all (wall) and ``max_steps`` accepted steps."""
     begin = time.perf_counter()
     hidden = check_hidden(hidden)
     prep = prepare(x, rate_in, seconds, pitch, rate)
+    prep = aligned(prep, fit_modes(prep.target, rate, hidden).poles)
     target = prep.target
     modes = fit_modes(target, rate, hidden)
     linear = modes.response(len(target))
     params0 = initial_blocks(modes, hidden, rate, np.random.default_rng(seed))
     left = max(budget - (time.perf_counter() - begin), 0.5)
-    refined = refine(params0, target, rate, budget=left, progress=progress, should_stop=should_stop)
+    refined = refine(params0, target, rate, budget=left, max_steps=max_steps, progress=progress,
+                     should_stop=should_stop)
     params = _folded(refined.params)
     impulse = np.zeros(len(target))
     impulse[0] = AMPLITUDE
