@@ -33,6 +33,17 @@ SECTIONS = {
         [("row", "row", ""), ("keys", "keys", ""), ("wall s", "wall_s", ".2f"), ("cpu s", "cpu_s", ".2f"),
          ("worst dB", "worst_snr_db", ".1f"), ("median dB", "median_snr_db", ".1f"),
          ("steps/s", "steps_per_s", ".1f"), ("seed/row", "seed_time_ratio", ".1f")]),
+    "bench_learn": (
+        "Learning recorded notes (`iirnn learn`): General MIDI instruments of `fluid-soundfont-gm` rendered by "
+        "`fluidsynth` (mallets, plucked strings, a vibraphone, a piano), each learned at H = 8, 16 and 32 in its "
+        "own process: the network's waveform SNR and multi-resolution STFT distance beside the plain linear modal "
+        "fit's of the same order, the SNR gained, the refinement's steps, and the time `learn()` took and the whole "
+        "command took.",
+        "python3 benchmarks/bench_learn.py",
+        [("note", "row", ""), ("H", "hidden", ""), ("net SNR dB", "snr_db", ".2f"), ("net STFT dB", "stft_db", ".2f"),
+         ("linear SNR dB", "linear_snr_db", ".2f"), ("linear STFT dB", "linear_stft_db", ".2f"),
+         ("gain dB", "gain_db", "+.2f"), ("steps", "steps", ""), ("learn s", "learn_s", ".2f"),
+         ("command s", "wall_s", ".2f")]),
     "bench_live_audio": (
         "Live audio under training load: 16 RNN voices cycling through the output device (by default a "
         "null sink of its own, recorded) at 128-frame blocks, 60 s per row, with no training (`idle`), "

@@ -2,7 +2,7 @@
 
 ::
 
-    iirnn learn NOTE.wav --hidden 16 --out sound.json [--seconds 1] [--pitch C4] [--budget 8]
+    iirnn learn NOTE.wav --hidden 16 --out sound.json [--seconds 1] [--pitch C4] [--budget 7]
 
 Finds the note's onset and pitch, fits the linear modal anchor, refines the network
 (:mod:`iirnn_core.training.learn`) and writes a model file whose every key plays the sound
@@ -34,7 +34,7 @@ def add_parser(sub) -> None:
     p.add_argument("--seconds", type=float, default=1.0, help="length of the note learned, from its onset (s)")
     p.add_argument("--pitch", metavar="NOTE|HZ", help="the note's pitch when it is not found right (C4, 261.6)")
     p.add_argument("--rate", type=float, default=LEARN_RATE, help=f"rate learned at (Hz, default {LEARN_RATE:g})")
-    p.add_argument("--budget", type=float, default=8.0, help="seconds the refinement may take (default 8)")
+    p.add_argument("--budget", type=float, default=7.0, help="seconds learning may take (default 7)")
     p.add_argument("--json", action="store_true", help="print the report as one JSON line")
     p.set_defaults(run=run)
 

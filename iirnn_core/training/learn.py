@@ -65,6 +65,8 @@ class Prepared:
 
 LEAD = 16
 """Samples the onset may move either way when it is aligned with the fit (1 ms at 16 kHz)."""
+ALIGN_SAMPLES = 4000
+"""The onset is aligned on the note's first samples only (its start is where it matters)."""
 
 
 def parse_pitch(text: str | float | None) -> float | None:
@@ -131,9 +133,10 @@ def aligned(prep: Prepared, poles: np.ndarray) -> Prepared:
     fits it best with ``poles`` (M,): the onset a level threshold finds may include a few samples of the
     recording's or the resampler's lead-in, which no causal filter plays."""
     size = len(prep.target)
+    head = min(size, ALIGN_SAMPLES)
     best, best_left = LEAD, math.inf
     for start in range(2 * LEAD + 1):
-        _, left = fit_amplitudes(prep.around[start:start + size], poles)
+        _, left = fit_amplitudes(prep.around[start:start + head], poles)
         if left < best_left:
             best, best_left = start, left
     target = prep.around[best:best + size]
@@ -220,7 +223,7 @@ class Refined:
     history: list
 
 
-def refine(params: np.ndarray, target: np.ndarray, rate: float, budget: float = 8.0, max_steps: int = 200,
+def refine(params: np.ndarray, target: np.ndarray, rate: float, budget: float = 7.0, max_steps: int = 200,
            progress=None, should_stop=None, stft_weight: float = STFT_WEIGHT) -> Refined:
     """Levenberg-Marquardt from ``params`` (6M,) on :class:`Loss` for ``target`` (N,) at ``rate`` Hz, impulse
     :data:`AMPLITUDE` at sample 0. Stops after ``budget`` seconds (wall), ``max_steps`` accepted steps, when the
@@ -281,7 +284,7 @@ class Learned:
 
 
 def learn(x: np.ndarray, rate_in: float, hidden: int, seconds: float = 1.0, pitch: float | None = None,
-          rate: float = LEARN_RATE, budget: float = 8.0, source: str = "", progress=None, should_stop=None,
+          rate: float = LEARN_RATE, budget: float = 7.0, source: str = "", progress=None, should_stop=None,
           seed: int = 0, max_steps: int = 200) -> Learned:
     """Learn the note in ``x`` (N,) at ``rate_in`` Hz with ``hidden`` states (see the module's steps): at most
     ``budget`` seconds in all (wall) and ``max_steps`` accepted steps."""
@@ -329,7 +332,7 @@ def _folded(params: np.ndarray) -> np.ndarray:
 
 
 def learn_file(path: str, hidden: int, seconds: float = 1.0, pitch=None, rate: float = LEARN_RATE,
-               budget: float = 8.0, progress=None, should_stop=None) -> Learned:
+               budget: float = 7.0, progress=None, should_stop=None) -> Learned:
     """:func:`learn` on the sound file at ``path`` (WAV, FLAC, OGG; any rate and channels; mono mixdown)."""
     import os
 
