@@ -98,3 +98,56 @@ def test_quietest_voice_prefers_released():
     levels = np.array([0.1, 0.5, 0.01, 0.3])
     assert kernels.quietest_voice(levels, np.array([0, 0, 0, 0]), 4) == 2
     assert kernels.quietest_voice(levels, np.array([0, 1, 0, 1]), 4) == 3
+
+
+def _tanh_small_of(x):
+    from numba import njit
+
+    @njit
+    def apply(a, out):
+        for i in range(a.shape[0]):
+            out[i] = kernels.tanh_small(a[i])
+
+    out = np.empty_like(x)
+    apply(x, out)
+    return out
+
+
+def test_tanh_small_is_fast_tanh_bit_for_bit_in_its_range():
+    x = np.concatenate([np.linspace(-0.6249999, 0.6249999, 200001), np.logspace(-300, -0.21, 5000),
+                        -np.logspace(-300, -0.21, 5000), [0.0, -0.0]])
+    assert np.all(np.abs(x) < kernels.SMALL)
+    np.testing.assert_array_equal(_tanh_small_of(x), _vectorised_tanh(x))
+
+
+def _modal_voices(hidden, voices, level, seed=0):
+    """``voices`` nets of 2x2 rotation-decay blocks on the diagonal (a learned sound's form), input ``level``."""
+    rng = np.random.default_rng(seed)
+    nets = []
+    for _ in range(voices):
+        w_hh = np.zeros((hidden, hidden))
+        for i in range(0, hidden - 1, 2):
+            r, a = rng.uniform(0.95, 0.9995), rng.uniform(0.05, 3.0)
+            w_hh[i:i + 2, i:i + 2] = r * np.array([[np.cos(a), -np.sin(a)], [np.sin(a), np.cos(a)]])
+        if hidden % 2:
+            w_hh[-1, -1] = 0.9
+        nets.append(RNNWeights(w_hh, rng.normal(0, level, hidden), rng.normal(0, 1, hidden)))
+    return nets
+
+
+@pytest.mark.parametrize("hidden, level", [(8, 1e-3), (16, 1.0), (7, 0.5)])
+def test_block_diagonal_nets_take_the_short_path_and_compute_what_the_dense_path_does(hidden, level):
+    nets = _modal_voices(hidden, 5, level)
+    x = np.zeros((600, 5))
+    x[0] = 1.0
+    x[300, 2] = 3.0  # a voice struck hard again: states past tanh's rational range
+    blocks = _bank(nets, x)
+    # one weight outside the blocks, too small to change anything, makes the whole bank take the dense path
+    first = nets[0]
+    w_hh = first.w_hh.copy()
+    w_hh[0, hidden - 1] = 1e-300
+    dense = _bank([RNNWeights(w_hh, first.w_ih, first.w_out)] + nets[1:], x)
+    np.testing.assert_allclose(blocks, dense, rtol=1e-12, atol=1e-14 * np.abs(dense).max())
+    for v, net in enumerate(nets):  # and both are the network itself
+        ref = run_torch_rnn(net, x[:, v])
+        np.testing.assert_allclose(blocks[:, v], ref, rtol=1e-9, atol=1e-12 * np.abs(ref).max())

@@ -9,7 +9,9 @@ callback's whole compiled block (``process_block``: voices at the seed's 8 kHz, 
 every key released (dampers closing, :data:`BENCH_RELEASE`), and ``live-rnn-analytic+dampers+room`` with
 both (64 voices each). Rows ``live-rnn-trained-h8`` .. ``-h64`` play 32 trained twins of H hidden states
 (:func:`bench_model`: dense ``W_hh``, every entry nonzero) through the same live block; the RNN bank costs
-about H^2 multiply-adds a voice and sample. The reference row ``seed-nn.RNN`` runs the twins the seed's way:
+about H^2 multiply-adds a voice and sample. Rows ``...-blocks`` play the same nets in the block-diagonal form a
+learned sound has (2x2 rotation blocks; the bank then costs about 2H), ``...-blocks-16k`` at 16 kHz, the rate
+``iirnn learn`` keeps a sound at. The reference row ``seed-nn.RNN`` runs the twins the seed's way:
 one ``nn.RNN`` call per block (voices batched), carrying the hidden state.
 """
 
@@ -66,11 +68,12 @@ def renderer_load(engine: str, voices: int, rate: int, block: int, seconds: floa
     return spent / (blocks * block / rate)
 
 
-def bench_model(hidden: int, voices: int, model_rate: int = 8000, seed: int = 0):
+def bench_model(hidden: int, voices: int, model_rate: int = 8000, seed: int = 0, blocks: bool = False):
     """A :class:`~iirnn_core.models.modelfile.TrainedModel` at ``model_rate`` and :data:`BENCH_Q` of ``voices`` keys
     from :data:`FIRST_KEY` up, each a net of ``hidden`` states with a dense ``W_hh``: a rotation ringing at the
     key's pole (the IIR's impulse response, linearised) and 2x2 rotations decaying at radius 0.9 for the other
-    states, all mixed by a random orthogonal matrix (the same poles and linear response, every entry nonzero)."""
+    states, all mixed by a random orthogonal matrix (the same poles and linear response, every entry nonzero).
+    ``blocks``: not mixed, the 2x2 blocks left on the diagonal (the form of a learned sound)."""
     from iirnn_core.models.modelfile import KeyModel, TrainedModel
 
     rng = np.random.default_rng(seed)
@@ -82,7 +85,7 @@ def bench_model(hidden: int, voices: int, model_rate: int = 8000, seed: int = 0)
         w_hh = w.w_hh.copy()
         for first in range(2, hidden - 1, 2):
             w_hh[first:first + 2, first:first + 2] = rotation_weights(0.9, rng.uniform(0.1, 3.0)).w_hh
-        mix = np.linalg.qr(rng.standard_normal((hidden, hidden)))[0]
+        mix = np.eye(hidden) if blocks else np.linalg.qr(rng.standard_normal((hidden, hidden)))[0]
         weights = RNNWeights(mix @ w_hh @ mix.T, mix @ w.w_ih, mix @ w.w_out)
         keys[note] = KeyModel(note, freq, weights, 0.0)
     return TrainedModel(rate=float(model_rate), q=BENCH_Q, seconds=1.0, amplitude=0.1, hidden=hidden, drive=1.0,
@@ -169,9 +172,11 @@ def run_bench(rate: int = 48000, block: int = 128, voice_counts=(1, 8, 32, 64), 
                          load=live_block_load("rnn-analytic", EXTRA_BENCH_VOICES, rate, block, seconds, room=room,
                                               dampers=dampers)))
     for hidden in BENCH_HIDDEN:
-        model = bench_model(hidden, BENCH_HIDDEN_VOICES)
-        rows.append(dict(engine=f"live-rnn-trained-h{hidden}", voices=BENCH_HIDDEN_VOICES, rate=rate, block=block,
-                         load=live_block_load("rnn-trained", BENCH_HIDDEN_VOICES, rate, block, seconds, model=model)))
+        for name, blocks, model_rate in (("", False, 8000), ("-blocks", True, 8000), ("-blocks-16k", True, 16000)):
+            model = bench_model(hidden, BENCH_HIDDEN_VOICES, model_rate, blocks=blocks)
+            rows.append(dict(engine=f"live-rnn-trained-h{hidden}{name}", voices=BENCH_HIDDEN_VOICES, rate=rate,
+                             block=block, load=live_block_load("rnn-trained", BENCH_HIDDEN_VOICES, rate, block, seconds,
+                                                               model_rate=model_rate, model=model)))
     for voices in voice_counts:
         rows.append(dict(engine="seed-nn.RNN", voices=voices, rate=rate, block=block,
                          load=seed_load(voices, rate, block, seconds / 4)))
@@ -185,7 +190,7 @@ def add_parser(sub) -> None:
                                    "blocks, for 1/8/32/64 voices of each engine, through the renderer and the whole "
                                    "live callback (limiter always in; 64 voices with the room on, with every key "
                                    "released (dampers closing), and with both), 32 trained twins of 8/16/32/64 "
-                                   "hidden states (dense W_hh), and the seed's nn.RNN way.")
+                                   "hidden states (dense W_hh, and block-diagonal as a learned sound at 8 and 16 kHz), and the seed's nn.RNN way.")
     p.add_argument("--json", action="store_true", help="print a JSON list of {engine, voices, rate, block, load}")
     p.add_argument("--rate", type=int, default=48000, help="sample rate in Hz (default 48000)")
     p.add_argument("--block", type=int, default=128, help="frames per block (default 128)")
