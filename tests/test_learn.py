@@ -211,3 +211,24 @@ def test_a_pitch_given_overrides_the_one_found():
     assert L.parse_pitch("261.5") == 261.5 and L.parse_pitch(None) is None
     with pytest.raises(SettingError):
         L.check_hidden(3)
+
+
+def test_render_plays_a_learned_sound_at_its_own_rate_and_export_takes_a_key_to_the_seed(tmp_path, capsys):
+    import scipy.io.wavfile
+    import torch
+
+    sound = L.learn(modal_note(), RATE_IN, hidden=4, seconds=0.3, budget=60.0, max_steps=3).sound
+    path = tmp_path / "s.json"
+    save_model(model_for_sound(sound), path)
+    out = tmp_path / "c5.wav"
+    assert main(["render", str(out), "--engine", "rnn-trained", "--model", str(path), "--notes", "C5", "--raw",
+                 "--seconds", "0.2"]) == 0
+    rate, audio = scipy.io.wavfile.read(out)
+    assert rate == 16000 and np.abs(audio).max() > 0.3
+    net = tmp_path / "c5.pt"
+    assert main(["export", str(path), "--key", "C5", "--torch", str(net)]) == 0
+    state = torch.load(net, weights_only=True)
+    assert state["rnn.weight_hh_l0"].shape == (4, 4)
+    np.testing.assert_allclose(state["rnn.weight_hh_l0"].numpy(), sound.weights_for_note("C5", 16000.0).w_hh,
+                               rtol=1e-6, atol=1e-7)
+    assert "C5" in capsys.readouterr().out

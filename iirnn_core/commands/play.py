@@ -26,7 +26,7 @@ from iirnn_core.midi.ports import APIS
 from iirnn_core.dsp.notes import note_to_midi, parse_notes
 from iirnn_core.synth.renderer import ENGINES, SynthSettings
 from iirnn_core.commands.limits import add_max_seconds, check_disk, check_seconds
-from iirnn_core.commands.render import add_release, add_room, model_for_engine, room_arg
+from iirnn_core.commands.render import add_release, add_room, default_rate, model_for_engine, room_arg
 
 
 def add_parser(sub) -> None:
@@ -53,7 +53,8 @@ def add_parser(sub) -> None:
     p.add_argument("--cpus-may-sleep", action="store_true",
                    help="let idle CPUs halt while notes sound (less power; on some machines, dropouts). By default "
                         "the CPUs are kept awake while notes sound, where /dev/cpu_dma_latency is writable")
-    p.add_argument("--rate", type=float, default=8000.0, help="model sample rate in Hz (default 8000)")
+    p.add_argument("--rate", type=float, default=None,
+                   help="model sample rate in Hz (default 8000; a learned sound's --model: its own, 16000)")
     p.add_argument("--q", type=float, default=0.995, help="pole radius, 0 < Q < 1 (default 0.995)")
     p.add_argument("--drive", type=float, default=1.0, help="RNN drive d (default 1)")
     p.add_argument("--polyphony", type=int, default=32, help="voices per bank (default 32)")
@@ -123,6 +124,7 @@ def run(args: argparse.Namespace) -> int:
         check_disk("play", args.record, math.ceil(args.seconds * args.samplerate), 2, KEEP_FREE_BYTES)
     room = room_arg("play", args)
     midis = [note_to_midi(n) for n in parse_notes(args.notes)] if args.notes is not None else []
+    default_rate(args)
     settings = SynthSettings(rate=args.rate, q=args.q, drive=args.drive, release=args.release)
     cfg = AudioConfig(device=args.device, samplerate=args.samplerate, blocksize=args.blocksize,
                       latency=_latency(args.latency), cpus_awake=not args.cpus_may_sleep)

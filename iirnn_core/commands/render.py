@@ -61,7 +61,8 @@ def add_parser(sub) -> None:
     what.add_argument("--midi", metavar="FILE.mid",
                       help="a standard MIDI file: each note-on is an impulse at its sample (tempo changes honoured), "
                            "note-offs release, the sustain pedal holds")
-    p.add_argument("--rate", type=float, default=8000.0, help="sample rate in Hz (default 8000)")
+    p.add_argument("--rate", type=float, default=None,
+                   help="sample rate in Hz (default 8000; a learned sound's --model: its own, 16000)")
     p.add_argument("--q", type=float, default=0.995, help="pole radius, 0 < Q < 1 (default 0.995)")
     p.add_argument("--seconds", type=float, default=0.6,
                    help="duration in seconds; with --midi the tail after the file's last event (default 0.6)")
@@ -143,11 +144,28 @@ def model_for_engine(engine: str, path: str | None, settings: SynthSettings):
     return load_model_arg(trained_model_path(path))
 
 
+DEFAULT_RATE = 8000.0
+"""The model rate when none is given: the seed's."""
+
+
+def default_rate(args: argparse.Namespace) -> None:
+    """Fill in ``args.rate`` when it was not given: a learned sound's own rate when ``args.model`` is one (it is
+    learned and best heard there), else :data:`DEFAULT_RATE`."""
+    if args.rate is not None:
+        return
+    args.rate = DEFAULT_RATE
+    if getattr(args, "model", None) is not None:
+        model = load_model_arg(args.model)
+        if model.sound is not None:
+            args.rate = model.sound.rate
+
+
 def run(args: argparse.Namespace) -> int:
     """Render and write the WAV; returns 0. A WAV longer than ``--max-seconds`` or larger than the free disk
     space is refused before rendering (:mod:`iirnn_core.commands.limits`)."""
     notes = parse_notes(args.notes) if args.midi is None else None
     events = read_midi(args.midi) if args.midi is not None else None
+    default_rate(args)
     settings = SynthSettings(rate=args.rate, q=args.q, drive=args.drive, amplitude=args.amplitude, raw=args.raw,
                              release=args.release)
     room = room_arg("render", args)
