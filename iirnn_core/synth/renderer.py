@@ -2,7 +2,8 @@
 
 One code path for live audio, ``iirnn render``, the benchmarks and the tests. A
 :class:`Renderer` owns three :class:`VoiceBank` s (IIR resonators, RNN twins, and sample voices that play a
-learned sound's recording, A/B's left voice beside the learned net) of preallocated voice slots; :meth:`Renderer.trigger` places an impulse at a sample offset of the next block,
+learned sound's recording, A/B's left voice beside the learned net) of preallocated voice slots;
+:meth:`Renderer.trigger` places an impulse at a sample offset of the next block,
 :meth:`Renderer.render_block` advances every sounding voice and mixes them into ``out``
 (frames, channels), through the compiled entry points of :mod:`iirnn_core.rt.library` (the live callback
 runs the same compiled functions on the same arrays). Nothing in ``render_block`` allocates; the
