@@ -206,3 +206,16 @@ def test_the_pedal_holds_the_recording_and_its_release_fades_it(model):
     assert seconds is not None and 0.09 <= seconds <= 0.11
     play(20)
     assert eng.stats().active_voices == 0
+
+
+def test_the_library_plays_the_recording_as_numba_does(model):
+    """The ahead-of-time library (which ``./run`` builds) renders sample voices exactly as numba does."""
+    from test_rt_library import backend, library_functions, numba_functions
+
+    settings = ab(12000.0, release=0.1)
+    with backend(library_functions()):
+        a = render_notes("ab", ["A4", "C6"], settings, 0.3, model, hold=0.1)
+    with backend(numba_functions()):
+        b = render_notes("ab", ["A4", "C6"], settings, 0.3, model, hold=0.1)
+    assert np.abs(a[:, 0]).max() > 0.1
+    np.testing.assert_array_equal(a, b)
