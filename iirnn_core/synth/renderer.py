@@ -28,6 +28,7 @@ from iirnn_core.rt import library as rt
 from iirnn_core.rt import voice_layout as vl
 from iirnn_core.rt.tables import table_row
 from iirnn_core.synth.master import MasterStage
+from iirnn_core.synth.resample import rate_ratio
 from iirnn_core.dsp.weights import RNNWeights, analytic_weights, check_drive, spectral_radius
 from iirnn_core.dsp.notes import canonical, note_to_midi, midi_to_hz
 from iirnn_core.dsp.resonator import (RING_ON, SettingError, check_amplitude, check_q, check_rate, check_release,
@@ -131,12 +132,39 @@ def _sound_gain(model, settings: SynthSettings) -> float:
     return 1.0 if settings.raw else VOICE_PEAK * model.amplitude / settings.amplitude
 
 
+def _table_ratio(sound, rate: float) -> tuple[int, int] | None:
+    """(L, M): the recording is resampled by L/M to ``rate`` before voices read it, when ``rate`` is below its own
+    (else None: read as it is, and so when the ratio is not one of whole rates)."""
+    if rate >= sound.rate:
+        return None
+    try:
+        return rate_ratio(sound.rate, rate)
+    except SettingError:
+        return None
+
+
+def recording_table(sound, rate: float) -> tuple[np.ndarray, float]:
+    """The table (S,) float64 sample voices at ``rate`` Hz read for ``sound``, and its rate (Hz): the recording as
+    it is, or, when ``rate`` is below the recording's, resampled to ``rate`` through an anti-alias low-pass
+    (``scipy.signal.resample_poly``, onset kept at sample 0), so that at least the learned key puts nothing above
+    the synth's Nyquist. Keys above it may still alias the recording's top partials (no further band-limiting)."""
+    ratio = _table_ratio(sound, rate)
+    target = np.ascontiguousarray(sound.target, dtype=np.float64)
+    if ratio is None:
+        return target, float(sound.rate)
+    from scipy.signal import resample_poly
+
+    return np.ascontiguousarray(resample_poly(target, *ratio)), float(rate)
+
+
 def sample_patch(freq: float, settings: SynthSettings, model, side: int | None) -> VoicePatch:
     """The voice that plays ``model.sound``'s recording for a key of ``freq`` Hz at ``settings.rate``: it reads
-    ``(freq / pitch) * (sound rate / rate)`` source samples a frame, and its gains are the net's over the impulse
-    height the net learned with (``model.sound.amplitude``), so both sound at the same level for any impulse."""
+    ``(freq / pitch) * (table rate / rate)`` samples of :func:`recording_table` a frame (the recording's rate, or
+    ``rate`` where the table was resampled to it), and its gains are the net's over the impulse height the net
+    learned with (``model.sound.amplitude``), so both sound at the same level for any impulse."""
     sound = model.sound
-    step = (freq / sound.pitch) * (sound.rate / settings.rate)
+    table_rate = settings.rate if _table_ratio(sound, settings.rate) else sound.rate
+    step = (freq / sound.pitch) * (table_rate / settings.rate)
     if not (math.isfinite(step) and step > 0):
         raise SettingError(f"cannot play the recording at {freq} Hz, {settings.rate} Hz rate")
     gains = _channel_gains(_sound_gain(model, settings) / sound.amplitude, settings, side)
@@ -150,10 +178,11 @@ def plays_recording(engine: str, settings: SynthSettings, model) -> bool:
 
 
 def sample_for(engine: str, settings: SynthSettings, model) -> np.ndarray | None:
-    """The recording (S,) float64 the sample voices of ``engine`` read (``model.sound.target``), or None."""
+    """The table (S,) float64 the sample voices of ``engine`` read (:func:`recording_table` of ``model.sound`` at
+    ``settings.rate``), or None when it plays no recording."""
     if not plays_recording(engine, settings, model):
         return None
-    return np.ascontiguousarray(model.sound.target, dtype=np.float64)
+    return recording_table(model.sound, settings.rate)[0]
 
 
 def iir_weights(k1: float, k2: float) -> RNNWeights:
