@@ -238,3 +238,19 @@ def test_the_library_plays_the_recording_as_numba_does(model):
         b = render_notes("ab", ["A4", "C6"], settings, 0.3, model, hold=0.1)
     assert np.abs(a[:, 0]).max() > 0.1
     np.testing.assert_array_equal(a, b)
+
+
+@pytest.mark.parametrize("step", [-1.0, math.nan, math.inf])
+def test_a_sample_voice_with_an_impossible_step_never_starts(step):
+    """Straight through the library: a step that could read outside the recording starts nothing."""
+    from iirnn_core.rt import library as rt
+    from iirnn_core.rt.voice_layout import BANK_SAMPLE
+    from iirnn_core.synth.renderer import Renderer
+
+    renderer = Renderer(1, block_max=64, sample=np.ones(100))
+    one = np.zeros((1, 1))
+    with pytest.raises(ValueError, match="step"):
+        rt.start_voice(renderer.table, BANK_SAMPLE, 1, one, one[0], one[0], np.ones(1), 0.1, 0, 69, 1.0, step)
+    rt.start_voice(renderer.table, BANK_SAMPLE, 1, one, one[0], one[0], np.ones(1), 0.1, 3, 69, 1.0, 40.0)
+    y = renderer.render(64, 64)[:, 0]
+    assert renderer.active_voices == 0 and np.all(y[:3] == 0) and np.all(y[3:6] == 0.1) and np.all(y[6:] == 0)

@@ -106,13 +106,13 @@ advance_iir_bank = _make_bank_kernel(False)
 
 @njit(inline="always", fastmath=_FASTMATH, error_model="numpy")
 def hermite(sample, pos):
-    """``sample`` (S,) at the fractional position ``pos`` (>= 0) by 4-point cubic Hermite (Catmull-Rom)
+    """``sample`` (S,) at the fractional position ``pos`` (0 <= pos < S) by 4-point cubic Hermite (Catmull-Rom)
     interpolation, samples outside ``0..S-1`` taken as 0; exactly ``sample[pos]`` at a whole ``pos``."""
     size = sample.shape[0]
     i = int(pos)
     t = pos - i
     xm1 = sample[i - 1] if i >= 1 else 0.0
-    x0 = sample[i] if i < size else 0.0
+    x0 = sample[i] if 0 <= i < size else 0.0
     x1 = sample[i + 1] if i + 1 < size else 0.0
     x2 = sample[i + 2] if i + 2 < size else 0.0
     c1 = 0.5 * (x1 - xm1)
@@ -137,7 +137,7 @@ def advance_sample_bank(sample, y, count, wait, pos, step, env, damp, target, ds
                 w -= 1
                 y[n, v] = 0.0
             else:
-                if p < size:
+                if 0.0 <= p < size:
                     y[n, v] = e * hermite(sample, p)
                     p += st
                 else:

@@ -199,7 +199,7 @@ def start_voice(table: np.ndarray, bank: int, hidden: int, w_hh: np.ndarray, w_i
                                       amplitude, offset, note, radius, step))
     if slot < 0:
         raise ValueError(f"start_voice: bank {bank}, hidden size {hidden}, weights {[a.shape for a in arrays[:3]]}, "
-                         f"gains {arrays[3].shape} or offset {offset} does not fit this renderer")
+                         f"gains {arrays[3].shape}, offset {offset} or step {step} does not fit this renderer")
     return slot
 
 

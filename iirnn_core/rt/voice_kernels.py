@@ -62,9 +62,12 @@ def start_voice(tab, bank, hidden, w_hh, w_ih, w_out, gains, amplitude, offset, 
     scales from); the quietest voice is stolen when every slot sounds. A sample voice (``BANK_SAMPLE``, hidden 1,
     its weights unused, radius 1) plays the renderer's recording times ``amplitude`` from frame ``offset`` on,
     reading ``step`` source samples a frame. Returns the slot,
-    or -1 (and starts nothing) when ``bank``, ``hidden``, the weights' or gains' sizes or ``offset`` do not
-    fit the renderer: a caller straight through :mod:`iirnn_core.rt.library` can never write out of bounds."""
+    or -1 (and starts nothing) when ``bank``, ``hidden``, the weights' or gains' sizes, ``offset`` or a sample
+    voice's ``step`` (finite, >= 0) do not fit the renderer: a caller straight through :mod:`iirnn_core.rt.library`
+    can never write (nor a sample voice read) out of bounds."""
     if bank != BANK_IIR and bank != BANK_RNN and bank != BANK_SAMPLE:
+        return -1
+    if bank == BANK_SAMPLE and not (step >= 0.0 and step < np.inf):
         return -1
     W, IH, OUT, H, _, G, X, _, INTS, FL, _ = bank_arrays(tab, bank)
     if (hidden < 1 or hidden > H.shape[0] or w_hh.shape[0] < hidden or w_hh.shape[1] < hidden
