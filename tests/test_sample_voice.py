@@ -254,3 +254,16 @@ def test_a_sample_voice_with_an_impossible_step_never_starts(step):
     rt.start_voice(renderer.table, BANK_SAMPLE, 1, one, one[0], one[0], np.ones(1), 0.1, 3, 69, 1.0, 40.0)
     y = renderer.render(64, 64)[:, 0]
     assert renderer.active_voices == 0 and np.all(y[:3] == 0) and np.all(y[3:6] == 0.1) and np.all(y[6:] == 0)
+
+
+def test_a_midi_file_plays_the_recording_as_render_does(model):
+    """``iirnn render --midi``'s renderer: full velocity, released at 0.2 s, the same samples as render_notes."""
+    from iirnn_core.midi.file import render_midi
+    from test_dampers import midi_events
+
+    settings = ab(release=0.1)
+    events = [(t, msg.copy(velocity=127) if msg.type == "note_on" else msg) for t, msg in midi_events(0.2, False)]
+    y, missing = render_midi(events, "ab", settings, 0.3, model)
+    expected = render_notes("ab", ["A4"], settings, len(y) / SOUND_RATE, model, hold=0.2)
+    assert missing == [] and np.abs(y[:, 0]).max() > 0.2
+    np.testing.assert_array_equal(y, expected)
