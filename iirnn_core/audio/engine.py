@@ -41,8 +41,8 @@ from iirnn_core.dsp.notes import NoteError, midi_to_note
 from iirnn_core.audio.supervisor import OutputSupervisor
 from iirnn_core.audio.dropout_causes import DropoutCauses
 from iirnn_core.synth.master import check_wet
-from iirnn_core.synth.pipeline import Pipeline
-from iirnn_core.synth.renderer import ENGINES, SynthSettings, patches_for
+from iirnn_core.synth.pipeline import Pipeline, pipeline_key
+from iirnn_core.synth.renderer import ENGINES, SynthSettings, patches_for, sample_for
 from iirnn_core.dsp.resonator import SettingError, check_release
 from iirnn_core.models.what_plays import uses_trained_model
 
@@ -198,8 +198,11 @@ class AudioEngine:
                 first_error = first_error or exc
         if all(p is None for p in patches):
             raise SettingError(f"no key can sound with these settings: {one_line(first_error)}")
-        key = (float(settings.rate), proc.device_rate, proc.channels, self._polyphony, hidden, proc.blocksize)
-        pipeline = next((p for p in proc.pipelines if p is not None and p.key == key), None) or Pipeline(*key)
+        sample = sample_for(engine, voice_settings, model if trained else None)  # a learned sound's recording
+        shape = (float(settings.rate), proc.device_rate, proc.channels, self._polyphony, hidden, proc.blocksize)
+        key = pipeline_key(*shape, sample)
+        pipeline = (next((p for p in proc.pipelines if p is not None and p.key == key), None)
+                    or Pipeline(*shape, sample=sample))
         try:
             proc.publish(pipeline, patches, float(settings.amplitude), self._master, self._room,
                          float(settings.release))

@@ -22,7 +22,7 @@ import numpy as np
 from iirnn_core.errors import UsageError, one_line
 from iirnn_core.midi.events import RELEASE, SILENCE, START, MidiState
 from iirnn_core.dsp.notes import NoteError, midi_to_note
-from iirnn_core.synth.renderer import RETIRE_LEVEL, Renderer, SynthSettings, finish, patches_for
+from iirnn_core.synth.renderer import RETIRE_LEVEL, Renderer, SynthSettings, finish, patches_for, sample_for
 from iirnn_core.dsp.resonator import SettingError
 
 PLAYING = ("note_on", "note_off", "control_change", "reset")
@@ -83,7 +83,7 @@ def render_midi(events, engine: str, settings: SynthSettings, tail: float, model
     hidden = max([settings.hidden] + ([model.hidden] if model is not None else []))
     renderer = Renderer(settings.channels, max_voices=polyphony, rnn_hidden=hidden, block_max=block,
                         guard=not settings.raw, retire_level=0.0 if settings.raw else RETIRE_LEVEL,
-                        rate=rate, release=settings.release)
+                        rate=rate, release=settings.release, sample=sample_for(engine, settings, model))
     patches: dict[int, tuple | None] = {}
 
     def start(note: int, velocity: float) -> None:

@@ -13,6 +13,10 @@ each output instead (``W (g h) = (g W) h``), which costs H products per voice an
 none for a bank with no damped voice.
 
 Verified against ``torch.nn.RNN`` and ``scipy.signal.lfilter`` in ``tests/test_kernels.py``.
+
+A third kind of voice plays a recording (:func:`advance_sample_bank`): it reads one shared table at a
+fractional position by 4-point cubic Hermite interpolation, its envelope scaled by the same damper factor
+every sample (the equivalent of the recurrence's ``g``: 60 dB in the release T60 after a short ramp).
 """
 
 from __future__ import annotations
@@ -155,6 +159,51 @@ def _make_bank_kernel(nonlinear: bool):
 
 advance_rnn_bank = _make_bank_kernel(True)
 advance_iir_bank = _make_bank_kernel(False)
+
+
+@njit(inline="always", fastmath=_FASTMATH, error_model="numpy")
+def hermite(sample, pos):
+    """``sample`` (S,) at the fractional position ``pos`` (0 <= pos < S) by 4-point cubic Hermite (Catmull-Rom)
+    interpolation, samples outside ``0..S-1`` taken as 0; exactly ``sample[pos]`` at a whole ``pos``."""
+    size = sample.shape[0]
+    i = int(pos)
+    t = pos - i
+    xm1 = sample[i - 1] if i >= 1 else 0.0
+    x0 = sample[i] if 0 <= i < size else 0.0
+    x1 = sample[i + 1] if i + 1 < size else 0.0
+    x2 = sample[i + 2] if i + 2 < size else 0.0
+    c1 = 0.5 * (x1 - xm1)
+    c2 = xm1 - 2.5 * x0 + 2.0 * x1 - 0.5 * x2
+    c3 = 0.5 * (x2 - xm1) + 1.5 * (x0 - x1)
+    return ((c3 * t + c2) * t + c1) * t + x0
+
+
+@njit(**_JIT)
+def advance_sample_bank(sample, y, count, wait, pos, step, env, damp, target, dstep):
+    """Advance sample voices ``0..count-1`` over y (N, V): each waits ``wait[v]`` frames (its onset), then plays
+    ``env[v]`` times ``sample`` (S,) read at ``pos[v]`` (source samples), which moves by ``step[v]`` a frame;
+    silent from the recording's end on (``pos >= S``). The damper (``damp``, ``target``, ``dstep``, as in the
+    recurrence kernels) scales the envelope every frame once the voice sounds. Updates wait, pos, env, damp."""
+    size = sample.shape[0]
+    for v in range(count):
+        w, p, e, g = wait[v], pos[v], env[v], damp[v]
+        st, tgt, ds = step[v], target[v], dstep[v]
+        damped = g != 1.0 or tgt != 1.0
+        for n in range(y.shape[0]):
+            if w > 0:
+                w -= 1
+                y[n, v] = 0.0
+            else:
+                if 0.0 <= p < size:
+                    y[n, v] = e * hermite(sample, p)
+                    p += st
+                else:
+                    y[n, v] = 0.0
+                if damped:
+                    g2 = g - ds
+                    g = g2 if g2 > tgt else tgt
+                    e *= g
+        wait[v], pos[v], env[v], damp[v] = w, p, e, g
 
 
 @njit(**_JIT)

@@ -18,8 +18,9 @@ from iirnn_core.rt.atomics import (current_thread_id, f32_array2, f64_array1, f6
                       i64_array3, load_acquire, monotonic_seconds, store_release)
 from iirnn_core.rt.block_layout import (NOTE_ON, NOTE_OFF, KEYS, VOICES_PER_KEY, MASTER_RAMP_SECONDS, R_PIPES, R_PBANK, R_PHIDDEN, R_PWHH,
                            R_PWIH, R_PWOUT, R_PGAINS, R_HALF_F, R_HALF_I, R_SYNC, R_RING, R_EV_I, R_EV_F, R_CB_I, R_CB_F,
-                           R_ACC_I, R_ACC_F, R_LAT, R_SCOPE, R_REC, R_REC_I, R_MASTER, R_PRADIUS, S_PUB, S_SEEN, S_BUSY0,
-                           S_FADE0, S_THREAD, C_CUR, C_RETIRING, C_FADING, C_PANIC, C_CALLBACKS, C_MUTED, C_SCOPE_POS,
+                           R_ACC_I, R_ACC_F, R_LAT, R_SCOPE, R_REC, R_REC_I, R_MASTER, R_PRADIUS, R_PSTEP, S_PUB,
+                           S_SEEN, S_BUSY0, S_FADE0, S_THREAD, C_CUR, C_RETIRING, C_FADING, C_PANIC, C_CALLBACKS,
+                           C_MUTED, C_SCOPE_POS,
                            G_GAIN, G_LAST, G_RATE, G_OUTLAT, G_HOSTLAT, G_WET,
                            H_AMPLITUDE, H_MASTER, H_ROOM, H_RELEASE, H_PIPE, REC_ON, REC_WRITE, REC_READ, REC_DROPPED)
 from iirnn_core.rt.master_layout import L_LOOKAHEAD, M_LIM_I
@@ -101,11 +102,12 @@ def _start_key(ptab, cur_tab, half, midi, amplitude, frame):
     w_out = f64_array2(ptab, R_PWOUT)
     gains = f64_array2(ptab, R_PGAINS)
     radius = f64_array1(ptab, R_PRADIUS)
+    step = f64_array1(ptab, R_PSTEP)
     for v in range(VOICES_PER_KEY):
         k = base + v
         if bank[k] >= 0:
             vk.start_voice(cur_tab, bank[k], hidden[k], w_hh[k], w_ih[k], w_out[k], gains[k], amplitude, index, midi,
-                           radius[k])
+                           radius[k], step[k])
     return index
 
 

@@ -5,7 +5,8 @@ them without numba."""
 NOTE_ON, NOTE_OFF, PANIC = 0, 1, 2
 KEYS = 128
 VOICES_PER_KEY = 2
-"""A key starts one voice, or two in A/B (the IIR on the left, the twin on the right)."""
+"""A key starts one voice, or two in A/B (the IIR, or a learned sound's recording, on the left; the twin on the
+right)."""
 HIDDEN_MAX = 64
 """Most hidden states a voice has: the patch tables are preallocated for it, and so it bounds what training makes
 (``iirnn train --hidden``) and what model files hold."""
@@ -23,9 +24,10 @@ PA_OUTPUT_UNDERFLOW = 4
 
 # Rows of the processor's table.
 (R_PIPES, R_PBANK, R_PHIDDEN, R_PWHH, R_PWIH, R_PWOUT, R_PGAINS, R_HALF_F, R_HALF_I, R_SYNC, R_RING, R_EV_I, R_EV_F,
- R_CB_I, R_CB_F, R_ACC_I, R_ACC_F, R_LAT, R_SCOPE, R_REC, R_REC_I, R_MASTER, R_PRADIUS) = range(23)
-TABLE_ROWS = 23  # R_MASTER: the master stage's own table (rows M_* of iirnn_core.rt.master_layout);
-# R_PRADIUS: the spectral radius of each patch's w_hh (what a released voice's damper scales from)
+ R_CB_I, R_CB_F, R_ACC_I, R_ACC_F, R_LAT, R_SCOPE, R_REC, R_REC_I, R_MASTER, R_PRADIUS, R_PSTEP) = range(24)
+TABLE_ROWS = 24  # R_MASTER: the master stage's own table (rows M_* of iirnn_core.rt.master_layout);
+# R_PRADIUS: the spectral radius of each patch's w_hh (what a released voice's damper scales from);
+# R_PSTEP: a sample patch's step through the recording (source samples per model frame; 0 for the others)
 # Words shared with the writers (R_SYNC).
 S_PUB, S_SEEN, S_BUSY0, S_BUSY1, S_FADE0, S_FADE1, S_THREAD = range(7)
 # Callback-owned integers (R_CB_I) and floats (R_CB_F).

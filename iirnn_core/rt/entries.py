@@ -142,13 +142,13 @@ def render_voices(table, rows, out, frames, channels):
 
 
 @_entry
-def start_voice(table, rows, weights, bank, hidden, amplitude, offset, note, radius):
+def start_voice(table, rows, weights, bank, hidden, amplitude, offset, note, radius, step):
     """Start one voice; ``weights`` is a 4-row array table: w_hh (H, H), w_ih (H,), w_out (H,), gains (C,);
-    ``radius`` is the spectral radius of w_hh."""
+    ``radius`` is the spectral radius of w_hh; ``step`` a sample voice's source samples per frame."""
     w = table_at(address_of(weights), 4)
     return np.int64(vk.start_voice(table_at(address_of(table), rows), bank, hidden, f64_array2(w, 0),
                                    f64_array1(w, 1), f64_array1(w, 2), f64_array1(w, 3), amplitude, offset, note,
-                                   radius))
+                                   radius, step))
 
 
 @_entry

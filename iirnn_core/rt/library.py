@@ -189,16 +189,17 @@ def render_voices(table: np.ndarray, out: np.ndarray) -> int:
 
 
 def start_voice(table: np.ndarray, bank: int, hidden: int, w_hh: np.ndarray, w_ih: np.ndarray, w_out: np.ndarray,
-                gains: np.ndarray, amplitude: float, offset: int, note: int, radius: float) -> int:
+                gains: np.ndarray, amplitude: float, offset: int, note: int, radius: float, step: float = 0.0) -> int:
     """Start one voice (weights (H, H), (H,), (H,), gains (C,); ``radius`` the spectral radius of ``w_hh``,
-    which its damper scales from) with an impulse at frame ``offset``; its slot."""
+    which its damper scales from) with an impulse at frame ``offset``; a sample voice (bank 2) reads ``step``
+    source samples a frame. Returns its slot."""
     arrays = [np.ascontiguousarray(a, dtype=np.float64) for a in (w_hh, w_ih, w_out, gains)]
     weights = np.array([table_row(a) for a in arrays], dtype=np.int64)
     slot = int(_load()["start_voice"](table.ctypes.data, table.shape[0], weights.ctypes.data, bank, hidden,
-                                      amplitude, offset, note, radius))
+                                      amplitude, offset, note, radius, step))
     if slot < 0:
         raise ValueError(f"start_voice: bank {bank}, hidden size {hidden}, weights {[a.shape for a in arrays[:3]]}, "
-                         f"gains {arrays[3].shape} or offset {offset} does not fit this renderer")
+                         f"gains {arrays[3].shape}, offset {offset} or step {step} does not fit this renderer")
     return slot
 
 

@@ -7,7 +7,7 @@ released ones damped). Nothing allocates per block.
 
 numba's cache (``cache=True``) keys a function on its own file only: a function here keeps the
 compiled voice kernels it was cached with until this file changes, so a change to the voice kernels'
-arguments or arrays must touch this file too (or ``find . -name '*.nb[ic]' -delete``).
+arguments or arrays must touch this file too (or ``find . -name '*.nb[ic]' -delete``): as the sample bank did.
 """
 
 from __future__ import annotations

@@ -17,7 +17,8 @@ Hand-offs, all lock-free for the callback:
   the callback reads the write index with an acquire load, consumes what is due this block
   and publishes its read index the same way. Producer threads (GUI, MIDI, CLI) are serialised
   by a Python lock that the callback never sees; a full ring drops the new event and counts it.
-- **Patches** (what each key plays: bank, weights, their spectral radius, gains, for every key;
+- **Patches** (what each key plays: bank, weights, their spectral radius, gains, a sample voice's step, for
+  every key;
   impulse height; master gain; the room's wet mix; the release T60 key releases damp to; which
   pipeline new notes use) live in two halves. A writer fills the half the callback
   is not reading and publishes it by one release store of the word ``generation << 1 | half``.
@@ -70,9 +71,12 @@ from iirnn_core.rt.block_layout import (C_CALLBACKS, C_CHANNELS, C_CUR, C_FADING
                            S_BUSY0, S_FADE0, S_PUB, S_SEEN, S_THREAD, SCOPE_SIZE, VOICES_PER_KEY)
 from iirnn_core.rt.pipeline_layout import PIPE_ROWS
 from iirnn_core.rt.tables import table_row
-from iirnn_core.rt.voice_layout import BANK_IIR, BANK_RNN
+from iirnn_core.rt.voice_layout import BANK_IIR, BANK_RNN, BANK_SAMPLE
 
 log = logging.getLogger(__name__)
+
+_BANKS = {"iir": BANK_IIR, "rnn": BANK_RNN, "sample": BANK_SAMPLE}
+"""A patch's bank by name (:class:`~iirnn_core.synth.renderer.VoicePatch`) as the compiled voices number it."""
 
 HANDOFF_TIMEOUT = 6.0
 """Seconds a writer waits for the callback to acknowledge a hand-off: longer than the supervisor's
@@ -120,6 +124,7 @@ class BlockProcessor:
         self.p_w_out = np.zeros((n, HIDDEN_MAX))
         self.p_gains = np.zeros((n, self.channels))
         self.p_radius = np.zeros(n)
+        self.p_step = np.zeros(n)
         self.half_f = np.zeros((2, H_FLOATS))
         self.half_f[:, H_RELEASE] = np.inf  # ring on until a publish says otherwise
         self.half_i = np.full((2, 1), -1, dtype=np.int64)
@@ -143,7 +148,7 @@ class BlockProcessor:
         arrays = (self.pipes, self.p_bank, self.p_hidden, self.p_w_hh, self.p_w_ih, self.p_w_out, self.p_gains,
                   self.half_f, self.half_i, self.sync, self.ring, self.ev_i, self.ev_f, self.cb_i, self.cb_f,
                   self.acc.ints, self.acc.floats, self.acc.latencies, self.scope, self.rec, self.rec_i,
-                  self.master.table, self.p_radius)
+                  self.master.table, self.p_radius, self.p_step)
         self.table = np.array([table_row(a) for a in arrays], dtype=np.int64)
         self.running = False  # True while an output may call the callback (drive / stop_driving)
         self.events_dropped = 0
@@ -220,7 +225,7 @@ class BlockProcessor:
         """Copy the patches of the half at row ``source`` to the half at row ``dest``: each voice's weights only up
         to its hidden size, so the weight tables' pages are touched only as far as the nets in use reach."""
         count = KEYS * VOICES_PER_KEY
-        for a in (self.p_bank, self.p_hidden, self.p_gains, self.p_radius):
+        for a in (self.p_bank, self.p_hidden, self.p_gains, self.p_radius, self.p_step):
             a[dest:dest + count] = a[source:source + count]
         for k in range(count):
             h = int(self.p_hidden[source + k]) if self.p_bank[source + k] >= 0 else 0
@@ -242,13 +247,14 @@ class BlockProcessor:
                 h = w.hidden
                 if h > HIDDEN_MAX:
                     raise ValueError(f"the live engine plays hidden sizes up to {HIDDEN_MAX}, not {h}")
-                self.p_bank[k] = BANK_IIR if patch.bank == "iir" else BANK_RNN
+                self.p_bank[k] = _BANKS[patch.bank]
                 self.p_hidden[k] = h
                 self.p_w_hh[k, :h, :h] = w.w_hh
                 self.p_w_ih[k, :h] = w.w_ih
                 self.p_w_out[k, :h] = w.w_out
                 self.p_gains[k] = patch.gains
                 self.p_radius[k] = patch.radius
+                self.p_step[k] = patch.step
 
     def _slot_for(self, pipeline, active_slot: int, timeout: float) -> int:
         """The slot that holds ``pipeline``, installing it in the slot new notes do not use if need be (the

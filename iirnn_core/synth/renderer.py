@@ -1,8 +1,9 @@
 """The block renderer: voices of each engine, impulses at exact sample offsets, mixing.
 
 One code path for live audio, ``iirnn render``, the benchmarks and the tests. A
-:class:`Renderer` owns two :class:`VoiceBank` s (IIR resonators and RNN twins) of preallocated
-voice slots; :meth:`Renderer.trigger` places an impulse at a sample offset of the next block,
+:class:`Renderer` owns three :class:`VoiceBank` s (IIR resonators, RNN twins, and sample voices that play a
+learned sound's recording, A/B's left voice beside the learned net) of preallocated voice slots;
+:meth:`Renderer.trigger` places an impulse at a sample offset of the next block,
 :meth:`Renderer.render_block` advances every sounding voice and mixes them into ``out``
 (frames, channels), through the compiled entry points of :mod:`iirnn_core.rt.library` (the live callback
 runs the same compiled functions on the same arrays). Nothing in ``render_block`` allocates; the
@@ -27,6 +28,7 @@ from iirnn_core.rt import library as rt
 from iirnn_core.rt import voice_layout as vl
 from iirnn_core.rt.tables import table_row
 from iirnn_core.synth.master import MasterStage
+from iirnn_core.synth.resample import rate_ratio
 from iirnn_core.dsp.weights import RNNWeights, analytic_weights, check_drive, spectral_radius
 from iirnn_core.dsp.notes import canonical, note_to_midi, midi_to_hz
 from iirnn_core.dsp.resonator import (RING_ON, SettingError, check_amplitude, check_q, check_rate, check_release,
@@ -34,7 +36,8 @@ from iirnn_core.dsp.resonator import (RING_ON, SettingError, check_amplitude, ch
 
 ENGINES = ("iir", "rnn-analytic", "rnn-trained", "ab")
 """Engine names: the reference filter, the twin with computed or trained weights, and A/B
-(IIR on the left channel, an RNN twin on the right)."""
+(IIR on the left channel, an RNN twin on the right; with a learned sound's net as the twin, the recording
+itself on the left)."""
 
 UNTRAINED = ("silent", "analytic")
 """What a trained twin plays for a key its model lacks: nothing, or the analytic twin."""
@@ -88,18 +91,23 @@ class SynthSettings:
 
 @dataclass(frozen=True)
 class VoicePatch:
-    """How one key sounds in one bank: ``bank`` ('iir' or 'rnn'), its recurrence weights
-    (``w_hh`` (H, H), ``w_ih`` (H,), ``w_out`` (H,)) and per-channel output ``gains`` (C,)."""
+    """How one key sounds in one bank: ``bank`` ('iir', 'rnn' or 'sample'), its recurrence weights
+    (``w_hh`` (H, H), ``w_ih`` (H,), ``w_out`` (H,); a sample voice's are one silent state, unused), per-channel
+    output ``gains`` (C,), and for a sample voice its ``step``: source samples of the recording a frame."""
 
     bank: str
     weights: RNNWeights
     gains: np.ndarray
+    step: float = 0.0
 
     @cached_property
     def radius(self) -> float:
         """The spectral radius of ``w_hh`` (its largest pole's magnitude): what a released voice's damper scales
-        down to the release radius. The key's Q for the IIR and the analytic twin; a trained net's own. NaN for
+        down to the release radius. The key's Q for the IIR and the analytic twin; a trained net's own; 1 for a
+        sample voice (its envelope falls by the release radius a frame). NaN for
         weights that are not finite (such a voice is dropped as soon as it sounds)."""
+        if self.bank == "sample":
+            return 1.0
         w_hh = self.weights.w_hh
         return spectral_radius(w_hh) if np.all(np.isfinite(w_hh)) else math.nan
 
@@ -119,6 +127,64 @@ def _channel_gains(gain: float, settings: SynthSettings, side: int | None) -> np
     return gains
 
 
+def _sound_gain(model, settings: SynthSettings) -> float:
+    """A learned sound's voice gain: its net rings at the recording's level, peak 1 raw, else ``VOICE_PEAK``."""
+    return 1.0 if settings.raw else VOICE_PEAK * model.amplitude / settings.amplitude
+
+
+def _table_ratio(sound, rate: float) -> tuple[int, int] | None:
+    """(L, M): the recording is resampled by L/M to ``rate`` before voices read it, when ``rate`` is below its own
+    (else None: read as it is, and so when the ratio is not one of whole rates)."""
+    if rate >= sound.rate:
+        return None
+    try:
+        return rate_ratio(sound.rate, rate)
+    except SettingError:
+        return None
+
+
+def recording_table(sound, rate: float) -> tuple[np.ndarray, float]:
+    """The table (S,) float64 sample voices at ``rate`` Hz read for ``sound``, and its rate (Hz): the recording as
+    it is, or, when ``rate`` is below the recording's, resampled to ``rate`` through an anti-alias low-pass
+    (``scipy.signal.resample_poly``, onset kept at sample 0), so that at least the learned key puts nothing above
+    the synth's Nyquist. Keys above it may still alias the recording's top partials (no further band-limiting)."""
+    ratio = _table_ratio(sound, rate)
+    target = np.ascontiguousarray(sound.target, dtype=np.float64)
+    if ratio is None:
+        return target, float(sound.rate)
+    from scipy.signal import resample_poly
+
+    return np.ascontiguousarray(resample_poly(target, *ratio)), float(rate)
+
+
+def sample_patch(freq: float, settings: SynthSettings, model, side: int | None) -> VoicePatch:
+    """The voice that plays ``model.sound``'s recording for a key of ``freq`` Hz at ``settings.rate``: it reads
+    ``(freq / pitch) * (table rate / rate)`` samples of :func:`recording_table` a frame (the recording's rate, or
+    ``rate`` where the table was resampled to it), and its gains are the net's over the impulse height the net
+    learned with (``model.sound.amplitude``), so both sound at the same level for any impulse."""
+    sound = model.sound
+    table_rate = settings.rate if _table_ratio(sound, settings.rate) else sound.rate
+    step = (freq / sound.pitch) * (table_rate / settings.rate)
+    if not (math.isfinite(step) and step > 0):
+        raise SettingError(f"cannot play the recording at {freq} Hz, {settings.rate} Hz rate")
+    gains = _channel_gains(_sound_gain(model, settings) / sound.amplitude, settings, side)
+    return VoicePatch("sample", RNNWeights(np.zeros((1, 1)), np.zeros(1), np.zeros(1)), gains, step)
+
+
+def plays_recording(engine: str, settings: SynthSettings, model) -> bool:
+    """True if ``engine`` plays ``model``'s learned recording: A/B with the trained twin, the model holding a sound."""
+    return (engine == "ab" and settings.ab_twin == "rnn-trained" and model is not None
+            and model.sound is not None)
+
+
+def sample_for(engine: str, settings: SynthSettings, model) -> np.ndarray | None:
+    """The table (S,) float64 the sample voices of ``engine`` read (:func:`recording_table` of ``model.sound`` at
+    ``settings.rate``), or None when it plays no recording."""
+    if not plays_recording(engine, settings, model):
+        return None
+    return recording_table(model.sound, settings.rate)[0]
+
+
 def iir_weights(k1: float, k2: float) -> RNNWeights:
     """The resonator in state-space form for the linear bank: state ``(y[n], y[n-1])``."""
     return RNNWeights(np.array([[k1, k2], [1.0, 0.0]]), np.array([1.0, 0.0]), np.array([1.0, 0.0]))
@@ -128,7 +194,8 @@ def patches_for(engine: str, note: str, settings: SynthSettings, model=None) -> 
     """The voices one key starts in ``engine`` (one voice, or two for 'ab').
 
     ``model`` (a :class:`iirnn_core.models.modelfile.TrainedModel`) is needed for 'rnn-trained'; it must
-    hold the key and match the settings' rate and Q, else SettingError says which.
+    hold the key and match the settings' rate and Q, else SettingError says which. In A/B with the trained twin,
+    a model holding a learned sound puts the recording itself on the left (:func:`sample_patch`), beside its net.
     """
     if engine not in ENGINES:
         raise SettingError(f"unknown engine {engine!r} (choose from {', '.join(ENGINES)})")
@@ -148,12 +215,14 @@ def patches_for(engine: str, note: str, settings: SynthSettings, model=None) -> 
         if name not in model.keys and settings.untrained == "analytic":  # not trained yet: the analytic twin
             return VoicePatch("rnn", analytic_weights(res, settings.hidden, settings.drive), gains)
         if model.sound is not None:  # a learned sound: the net rings at the recording's level, peak 1 raw
-            gains = _channel_gains(1.0 if settings.raw else VOICE_PEAK * model.amplitude / settings.amplitude,
-                                   settings, side)
+            gains = _channel_gains(_sound_gain(model, settings), settings, side)
         return VoicePatch("rnn", model.weights_for(name, settings.rate, settings.q), gains)
 
     if engine == "ab":
-        return (one("iir", 0), one(settings.ab_twin, 1))
+        twin = one(settings.ab_twin, 1)
+        if plays_recording(engine, settings, model):
+            return (sample_patch(freq, settings, model, 0), twin)
+        return (one("iir", 0), twin)
     return (one(engine, None),)
 
 
@@ -179,8 +248,8 @@ class VoiceBank:
         self.gains = np.zeros((channels, v))
         self.x = np.zeros((block_max, v))
         self.y = np.zeros((block_max, v))
-        self.ints = np.zeros((2, v), dtype=np.int64)  # rows: note, released
-        self.floats = np.zeros((vl.FLOAT_ROWS, v))  # rows: level, spectral radius, damper factor, target, step
+        self.ints = np.zeros((vl.INT_ROWS, v), dtype=np.int64)  # rows: note, released, frames to wait (INT_*)
+        self.floats = np.zeros((vl.FLOAT_ROWS, v))  # rows: level, radius, damper, its target and step, ... (FL_*)
         self.peaks = np.zeros(v)
 
     def table_rows(self) -> list[list[int]]:
@@ -220,21 +289,22 @@ class RenderStats:
 
 
 class Renderer:
-    """Voices of both banks, mixed into blocks of up to ``block_max`` frames at ``settings.rate``.
+    """Voices of every bank, mixed into blocks of up to ``block_max`` frames at ``settings.rate``.
 
     ``max_voices`` is the polyphony of each bank; ``rnn_hidden`` the largest hidden size an RNN
     voice may have (smaller ones are zero-padded, which leaves their output unchanged).
     ``retire_level`` is the block peak below which a voice stops (0 keeps every voice to the end).
     ``guard``: a block holding NaN or Inf is muted and counted (off: the seed's plain sum).
     ``rate`` (Hz) is the rate it renders at (what a release T60 is counted in) and ``release`` the T60 in
-    seconds :meth:`release` damps keys to (``RING_ON``: no dampers).
+    seconds :meth:`release` damps keys to (``RING_ON``: no dampers). ``sample`` (S,) is the recording its sample
+    voices read (fixed for its life; default none: one silent sample).
     Its arrays are listed in :attr:`table` (int64, ``voice_layout.RENDERER_ROWS`` rows), which the
     compiled functions, the live callback's included, work on.
     """
 
     def __init__(self, channels: int = 1, max_voices: int = 32, rnn_hidden: int = 3,
                  block_max: int = 4096, guard: bool = True, retire_level: float = RETIRE_LEVEL,
-                 rate: float = SynthSettings.rate, release: float = RING_ON):
+                 rate: float = SynthSettings.rate, release: float = RING_ON, sample: np.ndarray | None = None):
         self.channels = channels
         self.block_max = block_max
         self.release_seconds = check_release(release)
@@ -245,9 +315,14 @@ class Renderer:
         self.banks = {
             "iir": VoiceBank(2, max_voices, block_max, channels, self.ctl, vl.BANK_IIR),
             "rnn": VoiceBank(rnn_hidden, max_voices, block_max, channels, self.ctl, vl.BANK_RNN),
+            "sample": VoiceBank(1, max_voices, block_max, channels, self.ctl, vl.BANK_SAMPLE),
         }
-        self.table = np.array(self.banks["iir"].table_rows() + self.banks["rnn"].table_rows()
-                              + [table_row(self.ctl), table_row(self.params)], dtype=np.int64)
+        self.sample = np.zeros(1) if sample is None else np.array(sample, dtype=np.float64)  # its own copy
+        if self.sample.ndim != 1 or len(self.sample) == 0:
+            raise ValueError(f"a recording is a non-empty 1-D array, not {self.sample.shape}")
+        self.table = np.array(sum((self.banks[b].table_rows() for b in ("iir", "rnn", "sample")), [])
+                              + [table_row(self.sample), table_row(self.ctl), table_row(self.params)],
+                              dtype=np.int64)
 
     @property
     def stats(self) -> RenderStats:
@@ -257,8 +332,8 @@ class Renderer:
 
     @property
     def active_voices(self) -> int:
-        """Number of sounding voices in both banks."""
-        return int(self.ctl[vl.BANK_IIR] + self.ctl[vl.BANK_RNN])
+        """Number of sounding voices in every bank."""
+        return int(self.ctl[vl.BANK_IIR] + self.ctl[vl.BANK_RNN] + self.ctl[vl.BANK_SAMPLE])
 
     def trigger(self, patches: tuple[VoicePatch, ...], amplitude: float, offset: int = 0, note: int = -1) -> None:
         """Start ``patches`` (one key) with an impulse of ``amplitude`` at frame ``offset`` of the next block."""
@@ -270,7 +345,7 @@ class Renderer:
             if w.hidden > bank.hidden:
                 raise SettingError(f"a voice with {w.hidden} hidden states needs a larger bank ({bank.hidden})")
             rt.start_voice(self.table, bank._index, w.hidden, w.w_hh, w.w_ih, w.w_out, patch.gains,
-                           float(amplitude), int(offset), int(note), patch.radius)
+                           float(amplitude), int(offset), int(note), patch.radius, float(patch.step))
 
     def release(self, note: int) -> None:
         """Release ``note``: its voices are stolen first and their dampers bring them down 60 dB in
@@ -317,7 +392,7 @@ def render_notes(engine: str, notes: list[str], settings: SynthSettings, seconds
     renderer = Renderer(settings.channels, max_voices=max(len(notes), 1), rnn_hidden=hidden,
                         block_max=block, guard=not settings.raw,
                         retire_level=0.0 if settings.raw else RETIRE_LEVEL, rate=settings.rate,
-                        release=settings.release)
+                        release=settings.release, sample=sample_for(engine, settings, model))
     midis = [note_to_midi(note) for note in notes]
     for note, midi in zip(notes, midis):
         renderer.trigger(patches_for(engine, note, settings, model), settings.amplitude, 0, midi)
