@@ -16,16 +16,13 @@ import os
 from dataclasses import dataclass
 
 import numpy as np
-from PySide6.QtCore import QObject, QTimer, Signal
-from PySide6.QtGui import QAction
+from PySide6.QtCore import Signal
 from PySide6.QtWidgets import QFileDialog, QMenu, QWidget
 
 from iirnn_core.models.modelfile import ModelFileError, model_from_dict
 
+from .export_control import TrainerJobControl
 from .texts import one_line
-
-POLL_MS = 50
-"""How often a learning job asks the trainer process for news (ms)."""
 
 SOUND_FILTERS = "Sound files (*.wav *.flac *.ogg *.WAV *.FLAC *.OGG);;All files (*)"
 """What the file dialog offers."""
@@ -105,7 +102,7 @@ def report_line(result: LearnedResult) -> str:
             f"STFT {figure('stft_db')}; linear fit SNR {figure('linear_snr_db')}, STFT {figure('linear_stft_db')}.")
 
 
-class LearnControl(QObject):
+class LearnControl(TrainerJobControl):
     """The Learn a sound... action, added to ``menu``. ``trainer`` is the window's
     :class:`~iirnn_core.training.worker.TrainingWorker`; ``form()`` gives the training panel's (hidden, budget);
     ``busy()`` whether a training run holds the panel. Signals: ``started(name)`` (the file's name),
@@ -119,22 +116,12 @@ class LearnControl(QObject):
     done = Signal(bool)
 
     def __init__(self, menu: QMenu, trainer, form, busy, parent: QWidget):
-        super().__init__(parent)
-        self._trainer = trainer
+        super().__init__(menu, trainer, busy, parent, "&Learn a sound...",
+                         "Learn a recorded note (WAV, FLAC, OGG) as a network that plays on every key")
         self._form = form
-        self._busy = busy
-        self._parent = parent
         self._job: int | None = None
         self._restarts = 0
         self._name = ""
-        self._cancelled = False
-        self.action = QAction("&Learn a sound...", parent)
-        self.action.setToolTip("Learn a recorded note (WAV, FLAC, OGG) as a network that plays on every key")
-        self.action.triggered.connect(self.choose)
-        menu.addAction(self.action)
-        self._timer = QTimer(self)
-        self._timer.setInterval(POLL_MS)
-        self._timer.timeout.connect(self._poll)
 
     @property
     def learning(self) -> str | None:
@@ -161,7 +148,7 @@ class LearnControl(QObject):
         self._trainer.ensure_running()
         self._job = self._trainer.submit({"learn": {"path": str(path), "hidden": hidden, "seconds": LEARN_SECONDS,
                                                     "pitch": None, "budget": learn_budget(budget)}})
-        self._restarts, self._name, self._cancelled = self._trainer.restarts, name, False
+        self._restarts, self._name = self._trainer.restarts, name
         self._timer.start()
         self.started.emit(name)
         self.message.emit((f"{note}. " if note else "") + f"Learning {name} with H {hidden}...")
@@ -170,7 +157,6 @@ class LearnControl(QObject):
     def cancel(self) -> None:
         """Ask the learning under way to stop after its current step (the model in use stays)."""
         if self._job is not None:
-            self._cancelled = True
             self._trainer.cancel(self._job)
             self.message.emit(f"Stopping the learning of {self._name}...")
 

@@ -2,7 +2,7 @@
 plays on every key at its own rate, and is drawn against its recording; bad input is one line; Stop cancels it.
 
 The note is synthetic (a few damped partials at 44.1 kHz, written as a WAV with soundfile). The trainer's job code
-runs in this process where the export tests do the same (:class:`InProcessTrainer`); the window's tests use the
+runs in this process where the export tests do the same (:class:`ThreadedTrainer`); the window's tests use the
 window's real trainer process (their ``window`` marker comes from ``make_window``).
 """
 
@@ -21,10 +21,14 @@ from iirnn_core.dsp.notes import note_to_midi
 from iirnn_core.models.modelfile import load_model, model_from_dict
 from iirnn_core.training import worker
 from test_app_window import make_window, model_path, trainer  # noqa: F401 - the window's fixtures
+from test_app_no_torch import SCRIPT as WINDOW_SCRIPT
+from test_export import InProcessTrainer
 
 RATE = 44100
 PARTIALS = ((1.0, 1.0, 0.5), (0.5, 2.0, 0.3), (0.3, 3.0, 0.2), (0.2, 4.0, 0.12))
 """(amplitude, multiple of the pitch, decay time constant in s) of the synthetic note's partials."""
+BUDGET = 20.0
+"""The learning's budget (s): a cap; the synthetic note is learned in a few steps, about 2 s on a quiet machine."""
 
 
 def write_note(path, pitch=261.63, seconds=1.3, lead=0.05, rate=RATE):
@@ -48,19 +52,13 @@ def run_job(payload, should_stop=lambda: False):
     return sent
 
 
-class InProcessTrainer:
-    """The trainer process's job code (worker._run_job), run in a thread of this process: submit, take, cancel,
-    forget, as :class:`~iirnn_core.training.worker.TrainingWorker` offers them."""
-
-    alive = True
-    restarts = 0
+class ThreadedTrainer(InProcessTrainer):
+    """The trainer process's job code (worker._run_job) run in a thread of this process, so a job can be cancelled
+    while it learns, as :class:`~iirnn_core.training.worker.TrainingWorker` allows."""
 
     def __init__(self):
-        self.answers, self.submitted, self.threads, self.cancelled = {}, [], [], set()
-        self.lock = threading.Lock()
-
-    def ensure_running(self):
-        return False
+        super().__init__()
+        self.threads, self.cancelled, self.lock = [], set(), threading.Lock()
 
     def submit(self, payload):
         job = len(self.submitted) + 1
@@ -81,11 +79,7 @@ class InProcessTrainer:
 
     def take(self, job):
         with self.lock:
-            out, self.answers[job] = self.answers.get(job, []), []
-        return out
-
-    def forget(self, job):
-        self.answers.pop(job, None)
+            return super().take(job)
 
     def join(self):
         for thread in self.threads:
@@ -99,8 +93,9 @@ def note_file(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def learned_answer(note_file):
-    """The trainer's answer for the synthetic note, H 8, 1 s budget: (progress bodies, result body)."""
-    sent = run_job({"learn": {"path": str(note_file), "hidden": 8, "seconds": 1.0, "pitch": None, "budget": 1.0}})
+    """The trainer's answer for the synthetic note, H 8: (progress bodies, result body). The budget is a cap that
+    leaves a busy machine time for the first step (the run ends in a few steps, when the loss stops moving)."""
+    sent = run_job({"learn": {"path": str(note_file), "hidden": 8, "seconds": 1.0, "pitch": None, "budget": BUDGET}})
     assert sent[-1][0] == "result", sent[-1]
     return [body for kind, body in sent if kind == "progress"], sent[-1][1]
 
@@ -115,7 +110,7 @@ def test_the_trainers_learn_job_answers_plain_data(learned_answer):
     assert len(body["net"]) == len(body["linear"]) == len(sound.target) == 16000  # 1 s at 16 kHz
     assert all(math.isfinite(v) for v in body["net"] + body["linear"])
     steps = [p["step"] for p in progress]
-    assert steps == list(range(1, len(steps) + 1)) and steps[-1] == sound.report["steps"]
+    assert steps and steps == list(range(1, len(steps) + 1)) and steps[-1] == sound.report["steps"]
     assert all(p["loss"] > 0 for p in progress)
     assert sound.report["snr_db"] > 10.0  # the net sounds like the note it learned
 
@@ -148,7 +143,7 @@ def make_control(qtbot, trainer, hidden=8, busy=False):
     parent = QWidget()
     qtbot.addWidget(parent)
     menu = QMenu(parent)
-    control = LearnControl(menu, trainer, lambda: (hidden, 1.0), lambda: busy, parent)
+    control = LearnControl(menu, trainer, lambda: (hidden, BUDGET), lambda: busy, parent)
     lines, steps, results = [], [], []
     control.message.connect(lines.append)
     control.progress.connect(lambda step, loss: steps.append((step, loss)))
@@ -157,7 +152,7 @@ def make_control(qtbot, trainer, hidden=8, busy=False):
 
 
 def test_file_learn_a_sound_asks_for_a_file_and_the_trainer_learns_it(qtbot, note_file, monkeypatch):
-    trainer = InProcessTrainer()
+    trainer = ThreadedTrainer()
     menu, control, lines, steps, results = make_control(qtbot, trainer, hidden=7)
     monkeypatch.setattr(QFileDialog, "getOpenFileName", lambda *args: (str(note_file), ""))
     action = [a for a in menu.actions() if a.text() == "&Learn a sound..."]
@@ -175,7 +170,7 @@ def test_file_learn_a_sound_asks_for_a_file_and_the_trainer_learns_it(qtbot, not
 
 
 def test_a_bad_file_or_a_busy_panel_is_one_line(qtbot, tmp_path):
-    trainer = InProcessTrainer()
+    trainer = ThreadedTrainer()
     _, control, lines, _, results = make_control(qtbot, trainer)
     bad = tmp_path / "notes.txt"
     bad.write_text("hello")
@@ -190,7 +185,7 @@ def test_a_bad_file_or_a_busy_panel_is_one_line(qtbot, tmp_path):
 
 
 def test_learning_can_be_cancelled(qtbot, note_file):
-    trainer = InProcessTrainer()
+    trainer = ThreadedTrainer()
     _, control, lines, _, results = make_control(qtbot, trainer)
     control.start(str(note_file))
     control.cancel()
@@ -264,7 +259,7 @@ def test_the_window_learns_a_sound_plays_it_in_three_octaves_and_draws_it(make_w
     window = make_window()
     window.sound.set_values("iir", 0.995, 0.1, 100, 0.8, 8000)
     window.flush_sound()
-    window.training.budget_spin.setValue(4.0)  # the trainer process loads the learning kernels first
+    window.training.budget_spin.setValue(BUDGET)
     window.training.hidden_spin.setValue(7)
     mime = QMimeData()
     mime.setUrls([QUrl.fromLocalFile(str(note_file))])
@@ -336,3 +331,34 @@ def test_stop_cancels_learning_in_the_window(make_window, qtbot, note_file):
     assert done.args == [False] and window.model is model
     assert window.statusBar().currentMessage() == "Learning of modal C4.wav stopped; the model in use stays."
     assert window.training.start_button.isEnabled()
+
+
+def test_the_screenshot_can_learn_a_sound_first(note_file, tmp_path, capsys):
+    from app.screenshot import parse_args
+
+    args = parse_args([str(tmp_path / "shot.png"), "12", "--learn", str(note_file), "--hidden", "8"])
+    assert (args.out, args.seconds, args.learn, args.hidden) == (tmp_path / "shot.png", 12.0, note_file, 8)
+    assert parse_args([str(tmp_path / "shot.png")]).learn is None
+    assert parse_args([str(tmp_path / "shot.png"), "--learn", str(tmp_path / "none.wav")]) is None
+    assert capsys.readouterr().err.strip().endswith("none.wav: no such file")
+
+
+def test_the_window_learns_and_plays_a_sound_without_importing_torch_or_numba(note_file):
+    """test_app_no_torch's window, learning a sound instead of training keys: the learning is the trainer's, the
+    plots render the learned net through the compiled library, and the learned sound plays."""
+    import os
+    import subprocess
+    import sys
+
+    script = WINDOW_SCRIPT.replace('window.training.keys_edit.setText("A4")\nassert window.training.start()\n',
+                            'assert window.learn_control.start(sys.argv[1])\n')
+    script = script.replace("while window.training.is_running", "while window.learn_control.learning")
+    script = script.replace("window.close()", "print(window.model.sound is not None, window.engine.engine, "
+                                              "window.engine.settings.rate)\nwindow.close()")
+    assert script.count("learn_control") == 2 and "print(window.model.sound" in script
+    env = dict(os.environ, QT_QPA_PLATFORM="offscreen")
+    proc = subprocess.run([sys.executable, "-c", script, str(note_file)], capture_output=True, text=True,
+                          timeout=300, env=env, cwd=os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert proc.stdout.split()[-8:] == ["library", "False", "False", "trained", "False", "True", "rnn-trained",
+                                        "16000.0"], proc.stdout + proc.stderr[-1000:]
