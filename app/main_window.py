@@ -8,9 +8,9 @@ The window holds the views, the menus and the key handling, and wires them to it
 :class:`app.plot_controller.PlotController` (scope and last key's twins, about 30 Hz). It forwards every key
 to the engine; nothing here touches samples. The computer keyboard plays through :class:`app.key_input.KeyInput`,
 a MIDI keyboard through :class:`app.midi_menu.MidiMenu` (Audio > MIDI input); File > Record is
-:class:`app.recording.RecordingControl`, File > Export network... :class:`app.export_control.ExportControl`, File > Learn a sound... (or a sound file dropped
-on the training panel) :class:`app.learn_control.LearnControl`, whose learned sound the plots' "Learned sound" tab
-shows.
+:class:`app.recording.RecordingControl`, File > Export network... :class:`app.export_control.ExportControl`,
+File > Learn a sound... (or a sound file dropped on the training panel) :class:`app.learn_control.LearnControl`,
+whose learned sound the plots' "Learned sound" tab shows.
 """
 
 from __future__ import annotations
