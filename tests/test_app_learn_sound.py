@@ -120,6 +120,8 @@ def test_the_trainers_learn_job_answers_plain_data(learned_answer):
     (lambda p: soundfile.write(str(p), np.zeros(RATE), RATE) or p, "is silent"),
     (lambda p: soundfile.write(str(p), 0.5 * np.sin(np.arange(400) * 0.1), RATE) or p, "ms long after its onset"),
     (lambda p: soundfile.write(str(p), np.random.default_rng(1).normal(0, 0.2, RATE), RATE) or p, "no clear pitch"),
+    (lambda p: soundfile.write(str(p), np.full(601 * 1000, 0.1), 1000, subtype="PCM_16") or p,  # 601 s, 1.2 MB
+     "is 601 s long; a note of at most 600 s is wanted"),
 ])
 def test_bad_input_is_one_error_line(tmp_path, make, words):
     path = make(tmp_path / "bad.wav")
@@ -266,6 +268,8 @@ def test_the_window_learns_a_sound_plays_it_in_three_octaves_and_draws_it(make_w
     with qtbot.waitSignal(window.learn_control.done, timeout=180000) as done:
         window.training.dropEvent(QDropEvent(QPointF(5, 5), Qt.CopyAction, mime, Qt.LeftButton, Qt.NoModifier))
         assert window.training.learning == "modal C4.wav" and window.training.stop_button.isEnabled()
+        assert window.note_on(note_to_midi("A4"), 100)  # the keys play while it learns
+        window.note_off(note_to_midi("A4"))
     assert done.args == [True], window.statusBar().currentMessage()
     model = window.model
     assert model.sound is not None and model.hidden == 8
