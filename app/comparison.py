@@ -99,3 +99,65 @@ def compare(note: str, settings: SynthSettings, engine: str, model=None) -> Impu
     return ImpulseComparison(note, twin, np.arange(len(iir)) / settings.rate, iir, rnn, rnn - iir,
                              snr_db(iir, rnn), freqs, iir_db, rnn_db, note_text, iir_poles, rnn_poles,
                              release_radius, iir_released, rnn_released)
+
+
+ONSET_SECONDS = 0.2
+"""The learned-sound view's close-up of the attack spans this much of the note (s)."""
+
+
+@dataclass(frozen=True)
+class SoundComparison:
+    """A learned sound against its recording: ``source`` (file name), ``note``, ``pitch`` (Hz), ``rate`` (Hz);
+    ``time`` (N,) s from the onset with the recording ``target``, the ``net``'s response and the ``linear`` modal
+    fit's (N,) (empty when not known: a model file holds no linear fit); ``freqs`` (M,) Hz with each one's
+    magnitude in dB (``target_db``, ``net_db``, ``linear_db``); ``poles`` (2 blocks,) every block's radius
+    e^(+-j angle); ``snr``: the net's waveform SNR against the recording (dB); ``report``: the learning's figures."""
+
+    source: str
+    note: str
+    pitch: float
+    rate: float
+    time: np.ndarray
+    target: np.ndarray
+    net: np.ndarray
+    linear: np.ndarray
+    freqs: np.ndarray
+    target_db: np.ndarray
+    net_db: np.ndarray
+    linear_db: np.ndarray
+    poles: np.ndarray
+    snr: float
+    report: dict
+
+
+def sound_response(model) -> np.ndarray:
+    """The network of ``model`` (a TrainedModel holding a learned sound) struck at its learned pitch, as long as its
+    recording, at the sound's rate: ``render_notes`` raw for the learned note, with the sound's pitch taken as the
+    key's own so the blocks are not transposed (N,)."""
+    from iirnn_core.dsp.notes import midi_to_hz, note_to_midi
+
+    sound = model.sound
+    at_key = dataclasses.replace(sound, pitch=midi_to_hz(note_to_midi(sound.note)))
+    settings = SynthSettings(rate=sound.rate, q=float(model.q), amplitude=sound.amplitude, channels=1, raw=True,
+                             release=RING_ON)
+    seconds = len(sound.target) / sound.rate
+    out = render_notes("rnn-trained", [sound.note], settings, seconds, dataclasses.replace(model, sound=at_key))
+    return out[:len(sound.target), 0]
+
+
+def sound_comparison(model, net: np.ndarray | None = None, linear: np.ndarray | None = None) -> SoundComparison:
+    """Compare ``model``'s learned sound with its recording: ``net`` (N,) the network's response (None: rendered,
+    :func:`sound_response`), ``linear`` the linear fit's (None: not shown)."""
+    sound = model.sound
+    target = np.asarray(sound.target, dtype=np.float64)
+    net = sound_response(model) if net is None else np.asarray(net, dtype=np.float64)
+    linear = np.zeros(0) if linear is None else np.asarray(linear, dtype=np.float64)
+    n = min(len(target), len(net))
+    target, net, linear = target[:n], net[:n], linear[:n]
+    freqs, target_db = log_spectrum(target, sound.rate)
+    net_db = log_spectrum(net, sound.rate)[1]
+    linear_db = log_spectrum(linear, sound.rate)[1] if len(linear) else np.zeros(0)
+    poles = np.concatenate([sound.radii * np.exp(1j * sound.angles), sound.radii * np.exp(-1j * sound.angles)])
+    return SoundComparison(sound.source, sound.note, float(sound.pitch), float(sound.rate), np.arange(n) / sound.rate,
+                           target, net, linear, freqs, target_db, net_db, linear_db, poles, snr_db(target, net),
+                           dict(sound.report))

@@ -27,6 +27,33 @@ DEFAULT_KEY = "A4"
 """The key offered before any key was played or picked."""
 
 
+class TrainerJobControl(QObject):
+    """A File menu action whose work is a job of the trainer process (the window's
+    :class:`~iirnn_core.training.worker.TrainingWorker`, ``trainer``), its answers polled every :data:`POLL_MS` by
+    ``_poll``; ``busy()`` says whether a training run holds the trainer. The action ``text`` (tool tip ``tip``) is
+    added to ``menu`` and calls ``choose``. Subclasses define ``choose`` and ``_poll``."""
+
+    def __init__(self, menu: QMenu, trainer, busy, parent: QWidget, text: str, tip: str):
+        super().__init__(parent)
+        self._trainer = trainer
+        self._busy = busy
+        self._parent = parent
+        self.action = QAction(text, parent)
+        self.action.setToolTip(tip)
+        self.action.triggered.connect(self.choose)
+        menu.addAction(self.action)
+        self._timer = QTimer(self)
+        self._timer.setInterval(POLL_MS)
+        self._timer.timeout.connect(self._poll)
+
+    def choose(self) -> None:
+        """The action was triggered."""
+        raise NotImplementedError
+
+    def _poll(self) -> None:
+        raise NotImplementedError
+
+
 def net_to_export(note: str, selected: str, playing, model, source: str) -> SeedNet:
     """The net key ``note`` plays: ``selected`` is the engine chosen, ``playing`` what sounds for it
     (:func:`~iirnn_core.models.what_plays.what_plays`), ``model`` the model in use (None: none), named ``source``.
@@ -47,7 +74,7 @@ def net_to_export(note: str, selected: str, playing, model, source: str) -> Seed
     return analytic_net(name, settings.rate, settings.q, settings.drive)
 
 
-class ExportControl(QObject):
+class ExportControl(TrainerJobControl):
     """The Export network... action, added to ``menu``. ``trainer`` is the window's
     :class:`~iirnn_core.training.worker.TrainingWorker`; ``net_for(note)`` gives the
     :class:`~iirnn_core.training.export.SeedNet` to write (raising NoteError or SettingError), ``last_key()``
@@ -58,20 +85,11 @@ class ExportControl(QObject):
     done = Signal(bool)
 
     def __init__(self, menu: QMenu, trainer, net_for, last_key, busy, parent: QWidget):
-        super().__init__(parent)
-        self._trainer = trainer
+        super().__init__(menu, trainer, busy, parent, "&Export network...",
+                         "Write one key's net as a torch state dict the seed's RNNnet(1, H, 1) loads")
         self._net_for = net_for
         self._last_key = last_key
-        self._busy = busy
-        self._parent = parent
         self._pending: dict[int, tuple[SeedNet, str, int]] = {}  # trainer job id -> (net, path, trainer's restarts)
-        self.action = QAction("&Export network...", parent)
-        self.action.setToolTip("Write one key's net as a torch state dict the seed's RNNnet(1, H, 1) loads")
-        self.action.triggered.connect(self.choose)
-        menu.addAction(self.action)
-        self._timer = QTimer(self)
-        self._timer.setInterval(POLL_MS)
-        self._timer.timeout.connect(self._poll)
 
     @property
     def pending(self) -> bool:

@@ -8,14 +8,17 @@ The window holds the views, the menus and the key handling, and wires them to it
 :class:`app.plot_controller.PlotController` (scope and last key's twins, about 30 Hz). It forwards every key
 to the engine; nothing here touches samples. The computer keyboard plays through :class:`app.key_input.KeyInput`,
 a MIDI keyboard through :class:`app.midi_menu.MidiMenu` (Audio > MIDI input); File > Record is
-:class:`app.recording.RecordingControl`, File > Export network... :class:`app.export_control.ExportControl`.
+:class:`app.recording.RecordingControl`, File > Export network... :class:`app.export_control.ExportControl`,
+File > Learn a sound... (or a sound file dropped on the training panel) :class:`app.learn_control.LearnControl`,
+whose learned sound the plots' "Learned sound" tab shows.
 """
 
 from __future__ import annotations
 
 from PySide6.QtCore import QEvent, QSettings, Qt
 from PySide6.QtGui import QAction, QKeySequence
-from PySide6.QtWidgets import QHBoxLayout, QLabel, QMainWindow, QPushButton, QSplitter, QVBoxLayout, QWidget
+from PySide6.QtWidgets import (QHBoxLayout, QLabel, QMainWindow, QPushButton, QSplitter, QTabWidget, QVBoxLayout,
+                               QWidget)
 
 from iirnn_core.dsp.notes import midi_to_hz, midi_to_note, note_to_midi
 from iirnn_core.synth.renderer import SynthSettings
@@ -25,10 +28,11 @@ from .export_control import ExportControl, net_to_export
 from .keyboard import PianoKeyboard
 from .key_input import KeyInput
 from .keymap import key_labels
+from .learn_control import LearnControl
 from .midi_menu import MidiMenu
 from .model_controller import ModelController
 from .plot_controller import PlotController
-from .plots import ScopeView, TwinView
+from .plots import ScopeView, SoundView, TwinView
 from .recording import RecordingControl
 from .settings import AppSettings, load_settings, save_settings
 from .sound_controller import SoundController
@@ -126,6 +130,12 @@ class MainWindow(QMainWindow):
         self.sound.train_requested.connect(self.training_control.train_for_current_settings)
         self.scope = ScopeView()
         self.twins = TwinView()
+        self.sound_view = SoundView()
+        self.plot_tabs = QTabWidget()
+        self.plot_tabs.setFocusPolicy(Qt.NoFocus)
+        self.plot_tabs.addTab(self.twins, "Last key")
+        self.plot_tabs.addTab(self.sound_view, "Learned sound")
+        self.plot_tabs.setTabEnabled(1, False)
         self.training = TrainingPanel(self.training_control.training_context, self.training_control.job_factory)
         self.training.model_trained.connect(self.model_control.use_trained_model)
         self.training.model_snapshot.connect(self.model_control.play_snapshot)
@@ -155,6 +165,16 @@ class MainWindow(QMainWindow):
                                                                 self.model, self.model_control.source),
             lambda: self.last_note, lambda: self.training.is_running, self)
         self.export_control.message.connect(self.statusBar().showMessage)
+        self.learn_control = LearnControl(
+            file_menu, self.trainer, lambda: (self.training.hidden_spin.value(), self.training.budget_spin.value()),
+            lambda: self.training.is_running, self)
+        self.learn_control.started.connect(self.training.show_learning)
+        self.learn_control.progress.connect(self.training.learning_progress)
+        self.learn_control.learned.connect(self.model_control.use_learned)
+        self.learn_control.message.connect(self._learn_message)
+        self.learn_control.done.connect(self._learn_done)
+        self.training.sound_dropped.connect(self.learn_control.start)
+        self.training.learn_stop_requested.connect(self.learn_control.cancel)
         file_menu.addSeparator()
         file_menu.addAction(quit_action)
         self.save_action = save_action
@@ -299,6 +319,16 @@ class MainWindow(QMainWindow):
         self.keyboard.set_lit(midi, False)
         self.note_off(midi)
 
+    def _learn_message(self, text: str) -> None:
+        """A line about a sound being learned: in the status bar and the training panel."""
+        self.training.show_line(text)
+        self.statusBar().showMessage(text)
+
+    def _learn_done(self, _ok: bool) -> None:
+        """A learning ended, or one was refused: the panel is free again once none runs."""
+        if self.learn_control.learning is None and self.training.learning is not None:
+            self.training.learning_ended()
+
     def _escape(self) -> None:
         self.panic()
         self.keyboard.setFocus()  # out of a text field: the keys play again
@@ -360,6 +390,7 @@ class MainWindow(QMainWindow):
         self.keys.uninstall()
         self.plot_control.stop()
         self.audio_control.stop()
+        self.learn_control.cancel()
         self.training_control.shutdown()
         save_settings(self.store, self.current_settings())
         self.midi.close()
@@ -389,7 +420,7 @@ def central_widget(window: MainWindow) -> QWidget:
 
     splitter = QSplitter(Qt.Horizontal)
     splitter.addWidget(left)
-    splitter.addWidget(window.twins)
+    splitter.addWidget(window.plot_tabs)
     splitter.addWidget(window.training)
     splitter.setStretchFactor(0, 2)
     splitter.setStretchFactor(1, 5)

@@ -1,5 +1,6 @@
 """The window's trained model: the one in use and where it came from, its files (File > Open / Save model), the
-model shipped for start-up, and the training snapshots the engine plays while a run learns.
+model shipped for start-up, the training snapshots the engine plays while a run learns, and a learned sound (File >
+Learn a sound...: it plays with the trained engine at its own rate, and its plots show it against its recording).
 
 A changed model reaches the engine through the window's :meth:`~app.main_window.MainWindow.apply_sound`, like
 every control change (sounding notes keep their weights, new notes take the new nets).
@@ -36,12 +37,27 @@ class ModelController(QObject):
         self.source = ""
         self.snapshot_playing = None
 
-    def set_model(self, model, source: str) -> None:
-        """Use ``model`` (None: no model; the trained engine is off) and show it with ``source``."""
+    def set_model(self, model, source: str, net=None, linear=None) -> None:
+        """Use ``model`` (None: no model; the trained engine is off) and show it with ``source``. A model holding a
+        learned sound is drawn against its recording (``net``, ``linear``: its responses when known)."""
         self.model = model
         self.source = source
         self.window.sound.set_trained_available(model is not None)
         self.window.sound.show_model(model, source)
+        self.window.plot_control.show_sound(model, net, linear)
+
+    def play_as_learned(self) -> None:
+        """A learned sound is in use: the trained engine plays it, at the rate it was learned at."""
+        window = self.window
+        window.sound.set_engine("rnn-trained")
+        window.sound.set_rate(int(round(self.model.sound.rate)))
+
+    def use_learned(self, result) -> None:
+        """A sound was just learned (a :class:`app.learn_control.LearnedResult`): it becomes the model in use,
+        played as learned (while notes play)."""
+        self.set_model(result.model, result.describe(), result.net, result.linear)
+        self.play_as_learned()
+        self.window.apply_sound()
 
     def load_startup_model(self, path) -> str:
         """Load the shipped model (``path`` None: the default file); returns a status line when it is missing or bad."""
@@ -109,6 +125,8 @@ class ModelController(QObject):
             QMessageBox.warning(self.window, "Model not loaded", f"{one_line(exc)}")
             return False
         self.set_model(model, os.path.basename(path))
+        if model.sound is not None:
+            self.play_as_learned()
         self.window.apply_sound()
         self.window.statusBar().showMessage(f"Loaded {path}.")
         return True

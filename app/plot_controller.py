@@ -1,6 +1,7 @@
 """What the window's plots show and when: the scope from the engine at about 30 Hz, and the last key's twins
 (:func:`app.comparison.compare`), computed once per key, settings and model and redrawn only when a key or a
-control changed.
+control changed; and a learned sound against its recording (:func:`app.comparison.sound_comparison`) whenever
+the model in use changes.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from PySide6.QtCore import QObject, QTimer
 
 from iirnn_core.dsp.notes import midi_to_note
 
-from .comparison import compare
+from .comparison import compare, sound_comparison
 from .texts import one_line
 
 if TYPE_CHECKING:
@@ -65,6 +66,29 @@ class PlotController(QObject):
         if self._pending and self.last_note is not None:
             self._pending = False
             self.show_comparison(self.last_note)
+
+    def show_sound(self, model, net=None, linear=None) -> None:
+        """The model in use changed: its learned sound (if it holds one) is drawn against its recording and its
+        tab shown (``net``, ``linear``: the responses when known; the net is rendered otherwise); a model without
+        one empties that view."""
+        window = self.window
+        tabs, view = window.plot_tabs, window.sound_view
+        index = tabs.indexOf(view)
+        if model is None or getattr(model, "sound", None) is None:
+            view.clear()
+            tabs.setTabEnabled(index, False)
+            if tabs.currentIndex() == index:
+                tabs.setCurrentIndex(tabs.indexOf(window.twins))
+            return
+        try:
+            comparison = sound_comparison(model, net, linear)
+        except ValueError as exc:  # a sound that cannot be rendered: said in the view, the model still plays
+            view.clear()
+            view.caption.setText(f"The learned sound cannot be drawn: {one_line(exc)}")
+        else:
+            view.show_sound(comparison)
+        tabs.setTabEnabled(index, True)
+        tabs.setCurrentIndex(index)
 
     def show_comparison(self, midi: int) -> None:
         """Compare the twins for key ``midi`` at the current settings and draw it."""

@@ -1,4 +1,5 @@
-"""pyqtgraph views: a live scope of the output, and the last key's twins (responses and spectra).
+"""pyqtgraph views: a live scope of the output, the last key's twins (responses and spectra), and a learned sound
+against its recording (:class:`SoundView`).
 
 Curves are created once and fed with ``setData`` (from the window's ~30 Hz timer); every plot
 uses peak downsampling and clip-to-view, so a long response costs the same to draw as a short one.
@@ -11,7 +12,7 @@ from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QGraphicsItem, QHBoxLayout, QLabel, QVBoxLayout, QWidget  # PySide6 before pyqtgraph (picks the binding)
 import pyqtgraph as pg
 
-from .comparison import ImpulseComparison
+from .comparison import ONSET_SECONDS, ImpulseComparison, SoundComparison
 from .texts import format_db
 
 IIR_PEN = pg.mkPen((60, 140, 255), width=1, style=Qt.DashLine)  # dashed, drawn on top: the RNN shows through
@@ -19,6 +20,8 @@ RNN_PEN = pg.mkPen((255, 150, 40), width=1)
 DIFF_PEN = pg.mkPen((220, 60, 60), width=1)
 SCOPE_PEN = pg.mkPen((80, 220, 120), width=1)
 RELEASE_PEN = pg.mkPen((150, 150, 150), width=1, style=Qt.DotLine)
+RECORDING_PEN = pg.mkPen((235, 235, 235), width=1)
+LINEAR_PEN = pg.mkPen((60, 140, 255), width=1, style=Qt.DashLine)
 
 SCOPE_SAMPLES = 2048
 """Samples the scope shows (about 43 ms at 48 kHz)."""
@@ -46,6 +49,15 @@ def _plot(title: str, x_label: str, y_label: str) -> pg.PlotWidget:
     cache_axes(item)
     widget.setMinimumHeight(120)
     return widget
+
+
+def _pole_plot(title: str) -> tuple[pg.PlotWidget, np.ndarray]:
+    """A z-plane plot (equal axes) with the unit circle drawn, and the circle's points (361,) complex."""
+    widget = _plot(title, "real", "imaginary")
+    widget.setAspectLocked(True)
+    circle = np.exp(1j * np.linspace(0.0, 2.0 * np.pi, 361))
+    widget.plot(circle.real, circle.imag, pen=DIFF_PEN)
+    return widget, circle
 
 
 class ScopeView(QWidget):
@@ -97,12 +109,9 @@ class TwinView(QWidget):
         self.spectrum_plot.getPlotItem().getAxis("bottom").setLabel("frequency", units="Hz")
         self.iir_spectrum = self.spectrum_plot.plot(pen=IIR_PEN, name="IIR")
         self.rnn_spectrum = self.spectrum_plot.plot(pen=RNN_PEN, name="RNN")
-        self.pole_plot = _plot("Poles (z-plane)", "real", "imaginary")
-        self.pole_plot.setAspectLocked(True)
+        self.pole_plot, circle = _pole_plot("Poles (z-plane)")
         self.pole_plot.setToolTip("IIR: its two poles Q e^(+-jw). RNN: the eigenvalues of W_hh, the poles of the "
                                   "network linearised around zero (tanh(u) ~ u), h[n] = W_hh h[n-1] + w_ih x[n].")
-        circle = np.exp(1j * np.linspace(0.0, 2.0 * np.pi, 361))
-        self.pole_plot.plot(circle.real, circle.imag, pen=DIFF_PEN)
         pole_legend = self.pole_plot.addLegend(offset=(-10, 10))
         self.iir_poles = self.pole_plot.plot(pen=None, symbol="x", symbolSize=12, symbolPen=IIR_PEN,
                                              name="IIR poles")
@@ -199,3 +208,72 @@ def visible_span(time: np.ndarray, signal: np.ndarray, floor_db: float = -60.0) 
         return float(time[-1]) if len(time) else 1.0
     loud = np.nonzero(magnitude > peak * 10.0 ** (floor_db / 20.0))[0]
     return min(float(time[loud[-1]]) * 1.1, float(time[-1])) or float(time[-1])
+
+
+class SoundView(QWidget):
+    """A learned sound against its recording: the first :data:`~app.comparison.ONSET_SECONDS` and the whole note
+    (recording, network, linear fit), their spectra in dB, and the network's poles (every block's radius
+    e^(+-j angle)) on the unit circle."""
+
+    def __init__(self, parent: QWidget | None = None):
+        super().__init__(parent)
+        self.caption = QLabel("Learn a sound (File > Learn a sound...) to see it here.")
+        self.caption.setWordWrap(True)
+        self.comparison: SoundComparison | None = None
+        self.onset_plot = _plot(f"First {ONSET_SECONDS:g} s", "time", "amplitude")
+        self.whole_plot = _plot("Whole note", "time", "amplitude")
+        self.spectrum_plot = _plot("Spectra", "frequency", "magnitude (dB)")
+        for plot, unit in ((self.onset_plot, "s"), (self.whole_plot, "s"), (self.spectrum_plot, "Hz")):
+            axis = plot.getPlotItem().getAxis("bottom")
+            axis.setLabel(axis.labelText, units=unit)
+        self.curves: dict[str, list] = {"target": [], "net": [], "linear": []}  # (onset, whole, spectrum) each
+        for plot in (self.onset_plot, self.whole_plot, self.spectrum_plot):
+            legend = plot.addLegend(offset=(-10, 10))
+            legend.setLabelTextSize("8pt")
+            for name, pen, label in (("target", RECORDING_PEN, "recording"), ("net", RNN_PEN, "network"),
+                                     ("linear", LINEAR_PEN, "linear fit")):
+                self.curves[name].append(plot.plot(pen=pen, name=label))
+        self.pole_plot, _ = _pole_plot("Learned poles (z-plane)")
+        self.pole_plot.setToolTip("Every block of the learned network: its radius e^(+-j angle), one partial each")
+        self.pole_curve = self.pole_plot.plot(pen=None, symbol="o", symbolSize=8, symbolPen=RNN_PEN,
+                                              symbolBrush=None)
+        self.pole_plot.setRange(xRange=(-1.1, 1.1), yRange=(-1.1, 1.1))
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addWidget(self.caption)
+        top = QHBoxLayout()
+        top.addWidget(self.onset_plot, 1)
+        top.addWidget(self.whole_plot, 1)
+        layout.addLayout(top, 3)
+        bottom = QHBoxLayout()
+        bottom.addWidget(self.spectrum_plot, 3)
+        bottom.addWidget(self.pole_plot, 2)
+        layout.addLayout(bottom, 2)
+
+    def show_sound(self, comparison: SoundComparison) -> None:
+        """Draw ``comparison`` (replacing the previous sound's)."""
+        self.comparison = c = comparison
+        onset = c.time < ONSET_SECONDS
+        for name, signal, level in (("target", c.target, c.target_db), ("net", c.net, c.net_db),
+                                    ("linear", c.linear, c.linear_db)):
+            onset_curve, whole_curve, spectrum_curve = self.curves[name]
+            shown = len(signal) == len(c.time)
+            onset_curve.setData(c.time[onset] if shown else [], signal[onset] if shown else [])
+            whole_curve.setData(c.time if shown else [], signal if shown else [])
+            spectrum_curve.setData(c.freqs if shown else [], level if shown else [])
+        self.pole_curve.setData(c.poles.real, c.poles.imag)
+        top = float(np.max(c.target_db)) if len(c.target_db) else 0.0
+        top = 10.0 * np.ceil(top / 10.0) if np.isfinite(top) else 0.0
+        self.spectrum_plot.setYRange(top - 100.0, top + 5.0)
+        self.spectrum_plot.setXRange(0.0, c.rate / 2.0, padding=0.0)
+        self.caption.setText(f"{c.source}: {c.note} ({c.pitch:.1f} Hz), {len(c.poles) // 2} blocks at "
+                             f"{c.rate:g} Hz; network vs recording SNR {format_db(c.snr)}")
+
+    def clear(self) -> None:
+        """No learned sound in use: empty plots."""
+        self.comparison = None
+        for curves in self.curves.values():
+            for curve in curves:
+                curve.setData([], [])
+        self.pole_curve.setData([], [])
+        self.caption.setText("Learn a sound (File > Learn a sound...) to see it here.")

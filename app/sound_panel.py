@@ -283,6 +283,11 @@ class SoundPanel(QGroupBox):
         """Select ``engine`` (fires ``changed``)."""
         self.engine_box.setCurrentIndex(self.engine_box.findData(engine))
 
+    def set_rate(self, rate: int) -> None:
+        """Select the model rate ``rate`` (Hz; added to the choices when missing; fires ``changed``)."""
+        self._ensure_rate(int(rate))
+        self.rate_box.setCurrentIndex(self.rate_box.findData(int(rate)))
+
     def set_trained_available(self, available: bool) -> None:
         """Enable the trained choices (engine and A/B twin) only when a model is loaded."""
         for box, name in ((self.engine_box, "rnn-trained"), (self.ab_twin_box, "rnn-trained")):
@@ -295,6 +300,10 @@ class SoundPanel(QGroupBox):
         """Describe the model in use (``source``: where it came from) and re-check the mismatch."""
         if model is None:
             self.model_label.setText(f"No trained model: {source}" if source else "No trained model loaded.")
+        elif getattr(model, "sound", None) is not None:
+            sound = model.sound
+            self.model_label.setText(f"Learned sound ({source}): {sound.note} ({sound.pitch:.1f} Hz), H "
+                                     f"{sound.hidden}, learned at {sound.rate:g} Hz; it plays on every key.")
         else:
             notes = list(model.notes)
             span = f"{notes[0]}..{notes[-1]}" if len(notes) > 1 else (notes[0] if notes else "no keys")

@@ -7,6 +7,10 @@ the progress on through a deque; a ``QTimer`` drains that deque every ``POLL_MS`
 window nor the audio ever waits for the child.
 When the job ends with a model, ``model_trained`` carries it to the window, which swaps it into
 the engine while you play.
+
+The panel also shows a sound being learned (File > Learn a sound..., :mod:`app.learn_control`): its loss per step
+in the loss plot, its status and report in the status line, Stop to cancel it; a sound file dropped on the panel
+asks for it to be learned (``sound_dropped``).
 """
 
 from __future__ import annotations
@@ -20,6 +24,7 @@ from dataclasses import dataclass
 
 import numpy as np
 from PySide6.QtCore import Qt, QTimer, Signal
+from PySide6.QtGui import QDragEnterEvent, QDropEvent
 from PySide6.QtWidgets import (QComboBox, QDoubleSpinBox, QFormLayout, QGroupBox, QHBoxLayout, QHeaderView, QLabel,
                                QLineEdit, QPushButton, QSpinBox, QTableWidget, QTableWidgetItem, QVBoxLayout, QWidget)
 import pyqtgraph as pg
@@ -89,7 +94,8 @@ class TrainingPanel(QGroupBox):
     Signals: ``model_trained(model)``, ``model_snapshot(model)`` (every key's best net so far, a few
     times a second during a run), ``run_ended()`` (before ``model_trained``),
     ``key_picked(note)`` (a row of the SNR table clicked), ``message(str)`` (one line for the status bar),
-    ``progress_received(int)`` (number of Progress events in a poll).
+    ``progress_received(int)`` (number of Progress events in a poll), ``sound_dropped(path)`` (a local file
+    dropped on the panel, to be learned), ``learn_stop_requested()`` (Stop while a sound is learned).
     """
 
     model_trained = Signal(object)
@@ -98,6 +104,8 @@ class TrainingPanel(QGroupBox):
     key_picked = Signal(str)
     message = Signal(str)
     progress_received = Signal(int)
+    sound_dropped = Signal(str)
+    learn_stop_requested = Signal()
 
     def __init__(self, context, job_factory=None, parent: QWidget | None = None):
         super().__init__("Training", parent)
@@ -112,6 +120,9 @@ class TrainingPanel(QGroupBox):
         self.snapshots_received = 0
         self._polls_with_news = 0
         self._last = None
+        self.learning: str | None = None  # the name of the sound being learned (File > Learn a sound...)
+        self.setAcceptDrops(True)
+        self.setToolTip("Drop a recorded note (WAV, FLAC, OGG) here to learn it")
 
         self.keys_edit = QLineEdit("C4..C6")
         self.keys_edit.setToolTip(f"Notes and ranges, e.g. C4..C6 or A4 C5 E5, or '{WHOLE_KEYBOARD}'")
@@ -233,6 +244,9 @@ class TrainingPanel(QGroupBox):
         """Start a job from the form; returns False (with a message) if it cannot start."""
         if self.is_running:
             return False
+        if self.learning is not None:
+            self._say(f"Training not started: {self.learning} is still being learned.")
+            return False
         try:
             config = self.make_config()
             factory = self._job_factory
@@ -256,7 +270,9 @@ class TrainingPanel(QGroupBox):
         return True
 
     def stop(self) -> None:
-        """Ask the job to stop; the timer keeps polling until the child has ended."""
+        """Ask the job (or the sound being learned) to stop; the timer keeps polling until the child has ended."""
+        if self.job is None and self.learning is not None:
+            self.learn_stop_requested.emit()
         if self.job is not None:
             self.job.cancel()
             self._stopping = True
@@ -297,6 +313,47 @@ class TrainingPanel(QGroupBox):
         if finished and not inbox:
             self._finish(job)
         return len(events)
+
+    # ---- learning a sound (the job is the window's LearnControl) ----------------------------
+    def show_learning(self, name: str) -> None:
+        """A sound ``name`` is being learned: its loss curve replaces the keys', Stop cancels it."""
+        self.learning = name
+        self._reset([])
+        self.loss_plot.removeItem(self.curves)
+        self.curves = LossCurves([name])
+        self.loss_plot.addItem(self.curves, ignoreBounds=True)
+        self.loss_plot.getPlotItem().setTitle(f"Loss of {name}", size="9pt")
+        self.start_button.setEnabled(False)
+        self.stop_button.setEnabled(True)
+
+    def learning_progress(self, step: int, loss: float) -> None:
+        """One step of the sound being learned: a point of its loss curve."""
+        self.curves.append(np.array([float(step)]), np.array([[loss]]))
+        self.points_received += 1
+        self._fit_view()
+        self.status_label.setText(f"Learning {self.learning}: step {step}, loss {loss:.4g}.")
+
+    def learning_ended(self) -> None:
+        """The sound's learning ended (learned, stopped or failed: its last line comes as a message)."""
+        self.learning = None
+        self.start_button.setEnabled(True)
+        self.stop_button.setEnabled(False)
+
+    def show_line(self, text: str) -> None:
+        """Show ``text`` (one line, e.g. a learned sound's report) as the panel's status."""
+        self.status_label.setText(text)
+
+    def dragEnterEvent(self, event: QDragEnterEvent) -> None:  # noqa: D102 - Qt hook
+        if dropped_file(event.mimeData()):
+            event.acceptProposedAction()
+        else:
+            event.ignore()
+
+    def dropEvent(self, event: QDropEvent) -> None:  # noqa: D102 - Qt hook
+        path = dropped_file(event.mimeData())
+        if path:
+            event.acceptProposedAction()
+            self.sound_dropped.emit(path)
 
     # ---- internals --------------------------------------------------------------------------
     def _fit_view(self) -> None:
@@ -370,3 +427,10 @@ class TrainingPanel(QGroupBox):
     def _say(self, text: str) -> None:
         self.status_label.setText(text)
         self.message.emit(text)
+
+
+def dropped_file(mime) -> str:
+    """The first local file among ``mime``'s URLs ("" when there is none)."""
+    if mime is None or not mime.hasUrls():
+        return ""
+    return next((url.toLocalFile() for url in mime.urls() if url.isLocalFile()), "")

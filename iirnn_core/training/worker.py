@@ -98,12 +98,16 @@ def lower_io_priority() -> None:
 def _run_job(payload: dict, send, should_stop, interval: float) -> None:
     """Train one job: throttled ``send("progress", dict)``, then ``send("result", dict | None)``, or
     ``send("error", line)``. A payload ``{"export": data}`` trains nothing: it writes one key's net for the seed
-    (:func:`iirnn_core.training.export.export_job`, File > Export network...) and sends its result or error."""
+    (:func:`iirnn_core.training.export.export_job`, File > Export network...) and sends its result or error. A payload
+    ``{"learn": data}`` learns a recorded note (:func:`learn_job`, File > Learn a sound...)."""
     try:
         if "export" in payload:
             from iirnn_core.training.export import export_job
 
             send("result", export_job(payload["export"]))
+            return
+        if "learn" in payload:
+            learn_job(payload["learn"], send, should_stop, interval)
             return
         from iirnn_core.training.run import Training, build_model, run_metadata
 
@@ -129,6 +133,44 @@ def _run_job(payload: dict, send, should_stop, interval: float) -> None:
         send("result", model.to_dict())
     except BaseException as exc:  # the parent gets one line, never a traceback
         send("error", one_line(exc))
+
+
+LEARN_BUDGET = 8.0
+"""Seconds the refinement of a learned sound may take unless the job says otherwise."""
+
+
+def learn_job(data: dict, send, should_stop, interval: float) -> None:
+    """Learn the note in the file ``data["path"]`` with ``data["hidden"]`` states (``"seconds"`` of it, ``"pitch"``
+    None or a note name / Hz, optional ``"budget"`` s): ``send("progress", {"step", "loss", "elapsed"})`` at most
+    every ``interval`` s (the last step always), then ``send("result", {"model": the model file's dict, "net": the
+    network's response, "linear": the linear fit's, as lists})``, or ``send("result", None)`` when ``should_stop()``
+    cancelled it. Bad input raises SettingError (one line, sent as the error by :func:`_run_job`)."""
+    from iirnn_core.models.modelfile import model_for_sound
+    from iirnn_core.training.learn import learn_file
+
+    begin = time.monotonic()
+    last = {"sent": 0.0, "pending": None}
+
+    def progress(step: int, loss: float) -> None:
+        now = time.monotonic()
+        last["pending"] = {"step": int(step), "loss": float(loss), "elapsed": now - begin}
+        if now - last["sent"] >= interval:
+            send("progress", last["pending"])
+            last["sent"], last["pending"] = now, None
+
+    learned = learn_file(str(data["path"]), int(data["hidden"]), float(data.get("seconds", 1.0)),
+                         data.get("pitch"), budget=float(data.get("budget", LEARN_BUDGET)), progress=progress,
+                         should_stop=should_stop)
+    if last["pending"] is not None:
+        send("progress", last["pending"])
+    if should_stop():
+        send("result", None)
+        return
+    sound = learned.sound
+    model = model_for_sound(sound, {"learned_from": sound.source}, sound.report["steps"],
+                            sound.report["learn_seconds"])
+    send("result", {"model": model.to_dict(), "net": [float(v) for v in learned.net],
+                    "linear": [float(v) for v in learned.linear]})
 
 
 def worker_main(jobs, messages, cancel_id, interval: float = PROGRESS_INTERVAL,
