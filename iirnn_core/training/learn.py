@@ -10,7 +10,8 @@ sound).
 3. :func:`refine`: Levenberg-Marquardt on all six parameters of every block (radius, angle, two input and two
    output weights: :mod:`iirnn_core.training.sound_kernels`) with tanh in the loop, on a loss that hears like a
    person: the waveform error (relative to the target's energy) plus the multi-resolution STFT log-magnitude
-   error (:mod:`iirnn_core.dsp.spectral`). The blocks stay rotation-decay blocks, so the learned net transposes
+   error (:mod:`iirnn_core.dsp.spectral`), and a penalty on any block louder than the note itself (loud blocks
+   that cancel at the learned pitch would click on other keys). The blocks stay rotation-decay blocks, so the learned net transposes
    exactly to every key (:mod:`iirnn_core.models.sound`). A step is kept only when the loss falls; the run
    stops at ``budget`` seconds, ``max_steps`` steps or when the loss no longer moves.
 4. The report: waveform SNR and STFT distance of the net and of the linear fit, side by side.
@@ -47,6 +48,11 @@ DRIVE = 1e-4
 damps a state by about d^2/4 more, which must stay far below a slow partial's own 1 - r (1e-4 for a 3 s ring)."""
 STFT_WEIGHT = 0.05
 """Weight of the mean squared log-magnitude error against the relative waveform error (1/SNR)."""
+BLOCK_PEAK_MAX = 1.0
+"""A block's own peak (``AMPLITUDE |w_ih| |w_out|``, the target peaking at 1) above this is penalised: two loud
+blocks that cancel each other at the learned pitch would not cancel on another key (a click there)."""
+PENALTY = 1.0
+"""Weight of a block's peak above :data:`BLOCK_PEAK_MAX` in the loss."""
 
 
 @dataclass(frozen=True)
@@ -214,6 +220,24 @@ class Loss:
         return a, g, loss
 
 
+def block_penalty(params: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Residuals (M,) ``PENALTY * max(0, peak_k - BLOCK_PEAK_MAX)`` of each block's own peak and their Jacobian
+    (M, 6M) with respect to ``params`` (6M,)."""
+    p = np.asarray(params).reshape(-1, sk.PER_BLOCK)
+    m = p.shape[0]
+    nu = np.maximum(np.linalg.norm(p[:, 2:4], axis=1), 1e-300)
+    nv = np.maximum(np.linalg.norm(p[:, 4:6], axis=1), 1e-300)
+    over = AMPLITUDE * nu * nv - BLOCK_PEAK_MAX
+    active = over > 0
+    r = PENALTY * np.where(active, over, 0.0)
+    jac = np.zeros((m, p.size))
+    for k in np.flatnonzero(active):
+        o = sk.PER_BLOCK * k
+        jac[k, o + 2:o + 4] = PENALTY * AMPLITUDE * nv[k] * p[k, 2:4] / nu[k]
+        jac[k, o + 4:o + 6] = PENALTY * AMPLITUDE * nu[k] * p[k, 4:6] / nv[k]
+    return r, jac
+
+
 @dataclass
 class Refined:
     """The result of :func:`refine`: ``params`` (6M,), ``steps`` taken, ``history`` of the loss per step."""
@@ -233,8 +257,14 @@ def refine(params: np.ndarray, target: np.ndarray, rate: float, budget: float = 
     x = np.zeros(len(target))
     x[0] = AMPLITUDE
     loss_fn = Loss(target, rate, stft_weight)
-    y, jac = sk.forward(params, x, want_jac=True)
-    a, g, loss = loss_fn.normal_equations(y, jac)
+
+    def normal_equations(params):
+        y, jac = sk.forward(params, x, want_jac=True)
+        a, g, loss = loss_fn.normal_equations(y, jac)
+        r, jp = block_penalty(params)
+        return a + jp.T @ jp, g + jp.T @ r, loss + float(r @ r)
+
+    a, g, loss = normal_equations(params)
     history = [loss]
     lam, steps = 1e-3, 0
     while steps < max_steps and time.perf_counter() - start < budget:
@@ -253,13 +283,12 @@ def refine(params: np.ndarray, target: np.ndarray, rate: float, budget: float = 
             lam *= 10
             continue
         r = loss_fn.residuals(y_trial)
-        trial_loss = float(r @ r)
+        trial_loss = float(r @ r) + float(np.sum(block_penalty(trial)[0] ** 2))
         if trial_loss < loss:
             params, steps = trial, steps + 1
             moved = loss - trial_loss
             lam = max(lam / 3, 1e-9)
-            y, jac = sk.forward(params, x, want_jac=True)
-            a, g, loss = loss_fn.normal_equations(y, jac)
+            a, g, loss = normal_equations(params)
             history.append(loss)
             if progress is not None:
                 progress(steps, loss)

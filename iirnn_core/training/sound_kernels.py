@@ -5,7 +5,9 @@ The net is M independent two-state tanh blocks summed (:mod:`iirnn_core.models.s
 tanh(W_k h_k[n-1] + u_k x[n])``, ``y[n] = sum_k v_k . h_k[n]``. Its parameters, 6 per block, in this order:
 ``rho_k = log(-log r_k)`` (so any value is a stable radius), ``theta_k``, ``u_k0``, ``u_k1``, ``v_k0``, ``v_k1``:
 a vector (6M,). :func:`forward` returns ``y`` (N,) and, when asked, the Jacobian ``dy/dparams`` (N, 6M) by
-forward-mode sensitivities (each block's states depend on its own six parameters only). Float64.
+forward-mode sensitivities (each block's states depend on its own six parameters only). Float64; one thread
+(the blocks are cheap beside the STFTs of the Jacobian, and a parallel kernel would compile for seconds in a
+fresh trainer process).
 """
 
 from __future__ import annotations
@@ -13,17 +15,17 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from numba import njit, prange
+from numba import njit
 
 PER_BLOCK = 6
 """Parameters per block: rho, theta, u0, u1, v0, v1."""
 
 
-@njit(nogil=True, cache=True, parallel=True, error_model="numpy")
+@njit(nogil=True, cache=True, error_model="numpy")
 def _run(params, x, y_blocks, jac, want_jac):
     m = params.shape[0] // PER_BLOCK
     n = x.shape[0]
-    for k in prange(m):
+    for k in range(m):
         o = PER_BLOCK * k
         rho, theta = params[o], params[o + 1]
         u0, u1, v0, v1 = params[o + 2], params[o + 3], params[o + 4], params[o + 5]
