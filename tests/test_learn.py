@@ -232,3 +232,23 @@ def test_render_plays_a_learned_sound_at_its_own_rate_and_export_takes_a_key_to_
     np.testing.assert_allclose(state["rnn.weight_hh_l0"].numpy(), sound.weights_for_note("C5", 16000.0).w_hh,
                                rtol=1e-6, atol=1e-7)
     assert "C5" in capsys.readouterr().out
+
+
+def test_a_block_louder_than_the_note_is_penalised_with_the_right_gradient():
+    rng = np.random.default_rng(5)
+    params = sk.to_params(np.array([0.99, 0.98]), np.array([0.3, 1.0]), rng.normal(0, 40, (2, 2)),
+                          rng.normal(0, 1, (2, 2)))
+    r, jac = L.block_penalty(params)
+    peaks = L.AMPLITUDE * np.linalg.norm(params.reshape(2, 6)[:, 2:4], axis=1) * \
+        np.linalg.norm(params.reshape(2, 6)[:, 4:6], axis=1)
+    np.testing.assert_allclose(r, L.PENALTY * np.maximum(peaks - L.BLOCK_PEAK_MAX, 0))
+    assert np.any(r > 0)
+    for j in range(params.size):
+        up, down = params.copy(), params.copy()
+        up[j] += 1e-7
+        down[j] -= 1e-7
+        np.testing.assert_allclose(jac[:, j], (L.block_penalty(up)[0] - L.block_penalty(down)[0]) / 2e-7,
+                                   atol=1e-6)
+    sound = L.learn(modal_note(beat_hz=3.0), RATE_IN, hidden=12, seconds=1.0, budget=60.0, max_steps=30).sound
+    own = sound.amplitude * np.linalg.norm(sound.w_ih, axis=1) * np.linalg.norm(sound.w_out, axis=1)
+    assert np.all(own <= L.BLOCK_PEAK_MAX + 0.05)  # no loud blocks cancelling each other
