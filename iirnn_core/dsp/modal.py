@@ -154,7 +154,23 @@ def estimate_pitch(x: np.ndarray, rate: float, low: float = 25.0, high: float = 
         raise SettingError("the recording has no clear pitch in the piano's range")
     scores = np.array([score(f) for f in candidates])
     good = [f for f, s in zip(candidates, scores) if s >= 0.9 * scores.max()]
-    return float(max(good))
+    return _nearest_partial(max(good), hz, power)
+
+
+def _nearest_partial(f0: float, hz: np.ndarray, power: np.ndarray) -> float:
+    """The partial the harmonic template's first harmonic matched: the strongest bin within 3 % of ``f0`` (Hz),
+    refined by a parabola through its neighbours; ``f0`` itself when nothing there stands out (a missing
+    fundamental). A candidate f0 comes from a higher partial divided, and an inharmonic overtone (a marimba's
+    fourth is not 4 f0) would put it off the note by up to the template's 3 %."""
+    sel = np.flatnonzero((hz > f0 * 0.97) & (hz < f0 * 1.03))
+    if sel.size == 0 or power[sel].max() < 1e-3 * power.max():
+        return float(f0)
+    k = int(sel[np.argmax(power[sel])])
+    if 0 < k < len(power) - 1:
+        a, b, c = np.log(power[k - 1:k + 2] + 1e-300)
+        shift = 0.5 * (a - c) / (a - 2 * b + c) if a - 2 * b + c < 0 else 0.0
+        return float(hz[k] + np.clip(shift, -0.5, 0.5) * (hz[1] - hz[0]))
+    return float(hz[k])
 
 
 POLE_SAMPLES = 3000
