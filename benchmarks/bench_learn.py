@@ -62,7 +62,7 @@ def learn_row(name: str, wav: str, hidden: int, folder: str) -> dict:
     rep = json.loads(proc.stdout)
     return {"row": f"{name} {rep['note']}", "hidden": hidden, "snr_db": rep["snr_db"], "stft_db": rep["stft_db"],
             "linear_snr_db": rep["linear_snr_db"], "linear_stft_db": rep["linear_stft_db"],
-            "gain_db": rep["snr_db"] - rep["linear_snr_db"], "steps": rep["steps"],
+            "gain_db": rep["snr_db"] - rep["linear_snr_db"], "steps": rep["steps"], "kept_step": rep["kept_step"],
             "learn_s": rep["learn_seconds"], "wall_s": wall, "pitch_hz": rep["pitch_hz"]}
 
 
@@ -90,11 +90,12 @@ def main(argv: list[str] | None = None) -> int:
     notes = {r["row"] for r in rows}
     at_least = all(r["snr_db"] >= r["linear_snr_db"] and r["stft_db"] <= r["linear_stft_db"] for r in rows)
     plus3 = sum(r["gain_db"] >= 3.0 for r in rows)
+    anchor = sum(r["kept_step"] == 0 for r in rows)
     slowest = max((r for r in rows if r["hidden"] == 32), key=lambda r: r["wall_s"], default=None)
     summary = [f"{len(notes)} notes x H {', '.join(map(str, args.hidden))}: the net at or better than the linear fit "
                f"on both figures in {sum(r['snr_db'] >= r['linear_snr_db'] and r['stft_db'] <= r['linear_stft_db'] for r in rows)} "
                f"of {len(rows)} rows ({'all' if at_least else 'not all'}); 3 dB or more better SNR in {plus3} of "
-               f"{len(rows)}."]
+               f"{len(rows)}; in {anchor} the net stayed the linear fit (no step at or better on both)."]
     if slowest is not None:
         summary.append(f"slowest at H 32: {slowest['row']}, learn() {slowest['learn_s']:.2f} s, the whole command "
                        f"{slowest['wall_s']:.2f} s ({os.cpu_count()} CPUs)")

@@ -42,7 +42,7 @@ SECTIONS = {
         "python3 benchmarks/bench_learn.py",
         [("note", "row", ""), ("H", "hidden", ""), ("net SNR dB", "snr_db", ".2f"), ("net STFT dB", "stft_db", ".2f"),
          ("linear SNR dB", "linear_snr_db", ".2f"), ("linear STFT dB", "linear_stft_db", ".2f"),
-         ("gain dB", "gain_db", "+.2f"), ("steps", "steps", ""), ("learn s", "learn_s", ".2f"),
+         ("gain dB", "gain_db", "+.2f"), ("steps", "steps", ""), ("kept", "kept_step", ""), ("learn s", "learn_s", ".2f"),
          ("command s", "wall_s", ".2f")]),
     "bench_live_audio": (
         "Live audio under training load: 16 RNN voices cycling through the output device (by default a "
