@@ -44,6 +44,13 @@ SECTIONS = {
          ("linear SNR dB", "linear_snr_db", ".2f"), ("linear STFT dB", "linear_stft_db", ".2f"),
          ("gain dB", "gain_db", "+.2f"), ("steps", "steps", ""), ("kept", "kept_step", ""), ("learn s", "learn_s", ".2f"),
          ("command s", "wall_s", ".2f")]),
+    "bench_render": (
+        "Render load (CPU seconds per second of audio, 48 kHz, 128-frame blocks) of every engine through the "
+        "renderer and the whole live callback, the room and the dampers, 32 trained twins of H = 8..64 states "
+        "(dense, and as a learned sound's 2x2 blocks at 8 and 16 kHz), and the seed's `nn.RNN` per block: the "
+        "worst of 3 runs of `iirnn bench`, and how many times the seed's load for as many voices.",
+        "python3 benchmarks/bench_render.py",
+        [("row", "row", ""), ("voices", "voices", ""), ("load", "load", ".4f"), ("seed/row", "seed_ratio", ".1f")]),
     "bench_live_audio": (
         "Live audio under training load: 16 RNN voices cycling through the output device (by default a "
         "null sink of its own, recorded) at 128-frame blocks, 60 s per row, with no training (`idle`), "
