@@ -131,6 +131,7 @@ class SoundPanel(QGroupBox):
         self.ab_twin_box.addItem("analytic", "rnn-analytic")
         self.ab_twin_box.addItem("trained", "rnn-trained")
         self.ab_twin_box.setToolTip("The RNN heard on the right channel in A/B")
+        self.ab_twin_box.currentIndexChanged.connect(lambda _i: self._update_ab_label())
         self.untrained_box = QComboBox()
         self.untrained_box.setFocusPolicy(Qt.NoFocus)
         self.untrained_box.addItem("analytic twin", "analytic")
@@ -312,6 +313,14 @@ class SoundPanel(QGroupBox):
             self._ensure_q(float(model.q))
         self._model = model
         self._update_mismatch()
+        self._update_ab_label()
+
+    def _update_ab_label(self) -> None:
+        """A/B's label says what its left channel plays: the recording of a learned sound beside a trained twin,
+        else the IIR."""
+        recording = getattr(self._model, "sound", None) is not None and self.ab_twin_box.currentData() == "rnn-trained"
+        self.engine_box.setItemText(self.engine_box.findData("ab"),
+                                    "A/B: recording left, RNN right" if recording else ENGINE_LABELS["ab"])
 
     def mismatch(self) -> str:
         """The current model/settings mismatch text, or ""."""

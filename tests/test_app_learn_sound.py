@@ -366,3 +366,19 @@ def test_the_window_learns_and_plays_a_sound_without_importing_torch_or_numba(no
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert proc.stdout.split()[-8:] == ["library", "False", "False", "trained", "False", "True", "rnn-trained",
                                         "16000.0"], proc.stdout + proc.stderr[-1000:]
+
+
+def test_ab_says_the_recording_plays_left_beside_a_trained_twin(qtbot, learned_answer):
+    from app.sound_panel import ENGINE_LABELS, SoundPanel
+
+    panel = SoundPanel()
+    qtbot.addWidget(panel)
+    ab = panel.engine_box.findData("ab")
+    panel.show_model(model_from_dict(learned_answer[1]["model"]), "note.wav")
+    panel.ab_twin_box.setCurrentIndex(panel.ab_twin_box.findData("rnn-trained"))
+    assert panel.engine_box.itemText(ab) == "A/B: recording left, RNN right"
+    panel.ab_twin_box.setCurrentIndex(panel.ab_twin_box.findData("rnn-analytic"))
+    assert panel.engine_box.itemText(ab) == ENGINE_LABELS["ab"]  # the analytic twin plays beside the IIR
+    panel.ab_twin_box.setCurrentIndex(panel.ab_twin_box.findData("rnn-trained"))
+    panel.show_model(None, "")
+    assert panel.engine_box.itemText(ab) == ENGINE_LABELS["ab"]
