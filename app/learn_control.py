@@ -20,6 +20,7 @@ from PySide6.QtCore import Signal
 from PySide6.QtWidgets import QFileDialog, QMenu, QWidget
 
 from iirnn_core.models.modelfile import ModelFileError, model_from_dict
+from iirnn_core.training.config import LEARN_BUDGET, LEARN_HIDDEN
 
 from .export_control import TrainerJobControl
 from .texts import one_line
@@ -30,11 +31,8 @@ SOUND_FILTERS = "Sound files (*.wav *.flac *.ogg *.WAV *.FLAC *.OGG);;All files 
 LEARN_SECONDS = 1.0
 """Seconds of the note learned, from its onset."""
 
-LEARN_HIDDEN = (2, 64)
-"""Hidden sizes a learned sound can have (even: two states per partial)."""
-
-DEFAULT_BUDGET = 8.0
-"""Seconds the refinement may take when the training panel's budget is the trainer's default (0)."""
+DEFAULT_BUDGET = LEARN_BUDGET
+"""Seconds learning may take when the training panel's budget is the trainer's default (0)."""
 
 
 def learn_hidden(value: int) -> tuple[int, str]:

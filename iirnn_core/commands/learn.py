@@ -22,7 +22,7 @@ from iirnn_core.errors import Failure, UsageError
 
 def add_parser(sub) -> None:
     """Register ``learn`` on the ``iirnn`` sub-parsers."""
-    from iirnn_core.training.learn import LEARN_RATE
+    from iirnn_core.training.config import LEARN_BUDGET, LEARN_RATE
 
     p = sub.add_parser("learn", help="learn a recorded note as an RNN that plays on every key",
                        description="Learn a sound: the RNN becomes the filter of a recorded note (WAV, FLAC, OGG; "
@@ -34,7 +34,8 @@ def add_parser(sub) -> None:
     p.add_argument("--seconds", type=float, default=1.0, help="length of the note learned, from its onset (s)")
     p.add_argument("--pitch", metavar="NOTE|HZ", help="the note's pitch when it is not found right (C4, 261.6)")
     p.add_argument("--rate", type=float, default=LEARN_RATE, help=f"rate learned at (Hz, default {LEARN_RATE:g})")
-    p.add_argument("--budget", type=float, default=7.0, help="seconds learning may take (default 7)")
+    p.add_argument("--budget", type=float, default=LEARN_BUDGET,
+                   help=f"seconds learning may take, all in (default {LEARN_BUDGET:g})")
     p.add_argument("--json", action="store_true", help="print the report as one JSON line")
     p.set_defaults(run=run)
 

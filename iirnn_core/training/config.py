@@ -19,6 +19,12 @@ OPTIMIZERS = ("best", "adam", "randdir")
 INITS = ("random", "warm", "pole")
 HIDDEN_MIN = 2
 """Fewest hidden states a net is trained with: two make a complex pole pair, the least that rings."""
+LEARN_HIDDEN = (HIDDEN_MIN, HIDDEN_MAX)
+"""Hidden sizes a learned sound can have (even: two states per partial; :mod:`iirnn_core.training.learn`)."""
+LEARN_RATE = 16000.0
+"""The rate (Hz) a sound is learned and kept at by default (partials up to 8 kHz)."""
+LEARN_BUDGET = 7.0
+"""Seconds learning a sound may take by default, all in (``iirnn learn``, File > Learn a sound)."""
 
 
 @dataclass(frozen=True)

@@ -36,11 +36,8 @@ from iirnn_core.dsp.resonator import SettingError
 from iirnn_core.dsp.spectral import fft_sizes, floor_of, log_magnitude, snr_db, stft, stft_distance
 from iirnn_core.models.sound import LearnedSound
 from iirnn_core.training import sound_kernels as sk
+from iirnn_core.training.config import LEARN_BUDGET, LEARN_HIDDEN, LEARN_RATE
 
-LEARN_RATE = 16000.0
-"""The rate (Hz) a sound is learned and kept at by default (partials up to 8 kHz)."""
-HIDDEN_CHOICES = (2, 64)
-"""Hidden sizes a sound can learn with (even: 2 states per partial)."""
 MIN_TARGET_SECONDS = 0.05
 """A note shorter than this after its onset is refused."""
 AMPLITUDE = 0.1
@@ -97,7 +94,7 @@ def parse_pitch(text: str | float | None) -> float | None:
 
 def check_hidden(hidden: int) -> int:
     """``hidden`` if it is an even size from 2 to 64, else SettingError."""
-    low, high = HIDDEN_CHOICES
+    low, high = LEARN_HIDDEN
     if isinstance(hidden, bool) or int(hidden) != hidden or not low <= hidden <= high or hidden % 2:
         raise SettingError(f"a learned sound needs an even hidden size from {low} to {high} (2 states per "
                            f"partial), got {hidden}")
@@ -258,7 +255,7 @@ class Refined:
     kept: int
 
 
-def refine(params: np.ndarray, target: np.ndarray, rate: float, budget: float = 7.0, max_steps: int = 200,
+def refine(params: np.ndarray, target: np.ndarray, rate: float, budget: float = LEARN_BUDGET, max_steps: int = 200,
            progress=None, should_stop=None, stft_weight: float | None = None, admissible=None) -> Refined:
     """Levenberg-Marquardt from ``params`` (6M,) on :class:`Loss` for ``target`` (N,) at ``rate`` Hz, impulse
     :data:`AMPLITUDE` at sample 0. Stops after ``budget`` seconds (wall), ``max_steps`` accepted steps, when the
@@ -327,7 +324,7 @@ class Learned:
 
 
 def learn(x: np.ndarray, rate_in: float, hidden: int, seconds: float = 1.0, pitch: float | None = None,
-          rate: float = LEARN_RATE, budget: float = 7.0, source: str = "", progress=None, should_stop=None,
+          rate: float = LEARN_RATE, budget: float = LEARN_BUDGET, source: str = "", progress=None, should_stop=None,
           seed: int = 0, max_steps: int = 200) -> Learned:
     """Learn the note in ``x`` (N,) at ``rate_in`` Hz with ``hidden`` states (see the module's steps): at most
     ``budget`` seconds in all (wall) and ``max_steps`` accepted steps."""
@@ -379,7 +376,7 @@ def _folded(params: np.ndarray) -> np.ndarray:
 
 
 def learn_file(path: str, hidden: int, seconds: float = 1.0, pitch=None, rate: float = LEARN_RATE,
-               budget: float = 7.0, progress=None, should_stop=None) -> Learned:
+               budget: float = LEARN_BUDGET, progress=None, should_stop=None) -> Learned:
     """:func:`learn` on the sound file at ``path`` (WAV, FLAC, OGG; any rate and channels; mono mixdown)."""
     import os
 
