@@ -74,7 +74,7 @@ def main() -> int:
         window.resize(1500, 950)
         window.show()
         wait(30.0, lambda: window.audio_started)
-        window.training.set_values("C4..C6", "best", "random", 8.0, args.hidden)
+        window.training.set_values("C4..C6", "best", "random", 0.0, args.hidden)  # Budget: the trainer's default
         learned: list[bool] = []
         window.learn_control.done.connect(learned.append)
         started = time.perf_counter()
