@@ -83,8 +83,9 @@ def main(argv: list[str] | None = None) -> int:
                 rows.append(learn_row(name, wav, hidden, folder))
                 if not args.json:
                     r = rows[-1]
-                    print(f"{r['row']:<18} H {hidden:>2}: net {r['snr_db']:6.2f} dB / {r['stft_db']:5.2f} dB, linear "
-                          f"{r['linear_snr_db']:6.2f} dB / {r['linear_stft_db']:5.2f} dB, gain {r['gain_db']:+6.2f} dB, "
+                    print(f"{r['row']:<18} H {hidden:>2}: net {r['snr_db']:6.2f} dB / {r['stft_db']:5.2f} dB, "
+                          f"linear {r['linear_snr_db']:6.2f} dB / {r['linear_stft_db']:5.2f} dB, "
+                          f"gain {r['gain_db']:+6.2f} dB, "
                           f"{r['steps']:>3} steps, learn {r['learn_s']:5.2f} s, command {r['wall_s']:5.2f} s",
                           flush=True)
     notes = {r["row"] for r in rows}
@@ -92,10 +93,11 @@ def main(argv: list[str] | None = None) -> int:
     plus3 = sum(r["gain_db"] >= 3.0 for r in rows)
     anchor = sum(r["kept_step"] == 0 for r in rows)
     slowest = max((r for r in rows if r["hidden"] == 32), key=lambda r: r["wall_s"], default=None)
+    both = sum(r["snr_db"] >= r["linear_snr_db"] and r["stft_db"] <= r["linear_stft_db"] for r in rows)
     summary = [f"{len(notes)} notes x H {', '.join(map(str, args.hidden))}: the net at or better than the linear fit "
-               f"on both figures in {sum(r['snr_db'] >= r['linear_snr_db'] and r['stft_db'] <= r['linear_stft_db'] for r in rows)} "
-               f"of {len(rows)} rows ({'all' if at_least else 'not all'}); 3 dB or more better SNR in {plus3} of "
-               f"{len(rows)}; in {anchor} the net stayed the linear fit (no step at or better on both)."]
+               f"on both figures in {both} of {len(rows)} rows ({'all' if at_least else 'not all'}); 3 dB or more "
+               f"better SNR in {plus3} of {len(rows)}; in {anchor} the net stayed the linear fit (no step at or better "
+               "on both)."]
     if slowest is not None:
         summary.append(f"slowest at H 32: {slowest['row']}, learn() {slowest['learn_s']:.2f} s, the whole command "
                        f"{slowest['wall_s']:.2f} s ({os.cpu_count()} CPUs)")

@@ -117,7 +117,8 @@ def _make_bank_kernel(nonlinear: bool):
                         h0 = h[i, v]
                         h1 = h[i + 1, v]
                         scratch[i, v] = w_ih[i, v] * x[n, v] + w_hh[i, i, v] * h0 + w_hh[i, i + 1, v] * h1
-                        scratch[i + 1, v] = w_ih[i + 1, v] * x[n, v] + w_hh[i + 1, i, v] * h0 + w_hh[i + 1, i + 1, v] * h1
+                        scratch[i + 1, v] = (w_ih[i + 1, v] * x[n, v] + w_hh[i + 1, i, v] * h0
+                                             + w_hh[i + 1, i + 1, v] * h1)
                 if hidden % 2:
                     last = hidden - 1
                     for v in range(count):

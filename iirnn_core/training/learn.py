@@ -9,13 +9,13 @@ sound).
    band.
 3. :func:`refine`: Levenberg-Marquardt on all six parameters of every block (radius, angle, two input and two
    output weights: :mod:`iirnn_core.training.sound_kernels`) with tanh in the loop, on a loss that hears like a
-   person: the waveform error (relative to the target's energy) plus the multi-resolution STFT log-magnitude
-   error (:mod:`iirnn_core.dsp.spectral`), and a penalty on any block louder than the note itself (loud blocks
-   that cancel at the learned pitch would click on other keys). The blocks stay rotation-decay blocks, so the learned net transposes
-   exactly to every key (:mod:`iirnn_core.models.sound`). A step is taken only when the loss falls; the run
-   stops at ``budget`` seconds, ``max_steps`` steps or when the loss no longer moves. The net kept is the last
-   step at or better than the linear fit on both reported figures (the loss weighs them together, so a step
-   may gain SNR and lose a little STFT distance).
+   person: the waveform error (relative to the target's energy) plus the multi-resolution STFT log-magnitude error
+   (:mod:`iirnn_core.dsp.spectral`), and a penalty on any block louder than the note itself (loud blocks that cancel
+   at the learned pitch would click on other keys). The blocks stay rotation-decay blocks, so the learned net
+   transposes exactly to every key (:mod:`iirnn_core.models.sound`). A step is taken only when the loss falls; the
+   run stops at ``budget`` seconds, ``max_steps`` steps or when the loss no longer moves. The net kept is the last
+   step at or better than the linear fit on both reported figures (the loss weighs them together, so a step may gain
+   SNR and lose a little STFT distance).
 4. The report: waveform SNR and STFT distance of the net and of the linear fit, side by side.
 
 No torch and no Qt; runs in the trainer process (the window's process only reads the result).
@@ -31,7 +31,7 @@ import numpy as np
 
 from iirnn_core.dsp.modal import (Modes, estimate_pitch, find_onset, fit_amplitudes, fit_modes, load_mono,
                                   modes_to_weights)
-from iirnn_core.dsp.notes import NoteError, canonical, midi_to_hz, midi_to_note, note_to_hz
+from iirnn_core.dsp.notes import NoteError, canonical, midi_to_note, note_to_hz
 from iirnn_core.dsp.resonator import SettingError
 from iirnn_core.dsp.spectral import fft_sizes, floor_of, log_magnitude, snr_db, stft, stft_distance
 from iirnn_core.models.sound import LearnedSound
