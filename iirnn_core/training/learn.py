@@ -255,8 +255,9 @@ class Refined:
     kept: int
 
 
-def refine(params: np.ndarray, target: np.ndarray, rate: float, budget: float = LEARN_BUDGET, max_steps: int = 200,
-           progress=None, should_stop=None, stft_weight: float | None = None, admissible=None) -> Refined:
+def refine(params: np.ndarray, target: np.ndarray, rate: float, budget: float = LEARN_BUDGET,
+           max_steps: int = 200, progress=None, should_stop=None, stft_weight: float | None = None,
+           admissible=None) -> Refined:
     """Levenberg-Marquardt from ``params`` (6M,) on :class:`Loss` for ``target`` (N,) at ``rate`` Hz, impulse
     :data:`AMPLITUDE` at sample 0. Stops after ``budget`` seconds (wall), ``max_steps`` accepted steps, when the
     loss moves less than 1e-9 of itself, or when ``should_stop()`` is true. ``progress(step, loss)`` after each
@@ -324,8 +325,8 @@ class Learned:
 
 
 def learn(x: np.ndarray, rate_in: float, hidden: int, seconds: float = 1.0, pitch: float | None = None,
-          rate: float = LEARN_RATE, budget: float = LEARN_BUDGET, source: str = "", progress=None, should_stop=None,
-          seed: int = 0, max_steps: int = 200) -> Learned:
+          rate: float = LEARN_RATE, budget: float = LEARN_BUDGET, source: str = "", progress=None,
+          should_stop=None, seed: int = 0, max_steps: int = 200) -> Learned:
     """Learn the note in ``x`` (N,) at ``rate_in`` Hz with ``hidden`` states (see the module's steps): at most
     ``budget`` seconds in all (wall) and ``max_steps`` accepted steps."""
     begin = time.perf_counter()

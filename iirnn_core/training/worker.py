@@ -135,10 +135,6 @@ def _run_job(payload: dict, send, should_stop, interval: float) -> None:
         send("error", one_line(exc))
 
 
-LEARN_BUDGET = 8.0
-"""Seconds the refinement of a learned sound may take unless the job says otherwise."""
-
-
 def learn_job(data: dict, send, should_stop, interval: float) -> None:
     """Learn the note in the file ``data["path"]`` with ``data["hidden"]`` states (``"seconds"`` of it, ``"pitch"``
     None or a note name / Hz, optional ``"budget"`` s): ``send("progress", {"step", "loss", "elapsed"})`` at most
@@ -146,6 +142,7 @@ def learn_job(data: dict, send, should_stop, interval: float) -> None:
     network's response, "linear": the linear fit's, as lists})``, or ``send("result", None)`` when ``should_stop()``
     cancelled it. Bad input raises SettingError (one line, sent as the error by :func:`_run_job`)."""
     from iirnn_core.models.modelfile import model_for_sound
+    from iirnn_core.training.config import LEARN_BUDGET
     from iirnn_core.training.learn import learn_file
 
     begin = time.monotonic()
