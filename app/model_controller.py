@@ -80,7 +80,8 @@ class ModelController(QObject):
 
         Played when the trained engine is selected and the run is for the rate and Q the controls are
         at. The snapshot's keys replace those of the model in use when that was trained at the same
-        rate and Q (its other keys sound as before). Published like every engine change: sounding
+        rate and Q (its other keys sound as before; a learned sound's keys are not mixed with a run's nets).
+        Published like every engine change: sounding
         notes keep their weights, new notes take the new nets. The model in use, and its file, stay
         as they are until the run ends."""
         from iirnn_core.dsp.resonator import SettingError
@@ -89,7 +90,7 @@ class ModelController(QObject):
         if not uses_trained_model(window.sound.engine, window.sound_control.selected_settings()):
             return
         model = self.model
-        if model is not None and not model_fits(model, snapshot.rate, snapshot.q):
+        if model is not None and model.sound is None and not model_fits(model, snapshot.rate, snapshot.q):
             snapshot = replace(snapshot, keys={**model.keys, **snapshot.keys},
                                hidden=max(model.hidden, snapshot.hidden))
         playing = window.sound_control.playing(snapshot)

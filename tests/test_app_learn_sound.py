@@ -382,3 +382,35 @@ def test_ab_says_the_recording_plays_left_beside_a_trained_twin(qtbot, learned_a
     panel.ab_twin_box.setCurrentIndex(panel.ab_twin_box.findData("rnn-trained"))
     panel.show_model(None, "")
     assert panel.engine_box.itemText(ab) == ENGINE_LABELS["ab"]
+
+
+def test_a_runs_snapshot_is_not_mixed_with_a_learned_sounds_keys(qtbot, learned_answer):
+    from types import SimpleNamespace
+
+    from PySide6.QtCore import QObject
+
+    from app.model_controller import ModelController
+    from iirnn_core.models.modelfile import KeyModel, TrainedModel
+    from iirnn_core.synth.renderer import SynthSettings
+    from iirnn_core.dsp.weights import rotation_weights
+
+    configured = []
+    parent = QObject()
+    settings = SynthSettings(rate=16000.0, q=0.995)
+    window = SimpleNamespace(
+        sound=SimpleNamespace(engine="rnn-trained", set_trained_available=lambda _on: None,
+                              show_model=lambda _m, _s: None),
+        sound_control=SimpleNamespace(selected_settings=lambda: settings,
+                                      playing=lambda snap: SimpleNamespace(reason="", engine="rnn-trained",
+                                                                           settings=settings)),
+        engine=SimpleNamespace(configure=lambda engine, s, snap: configured.append(snap)),
+        plot_control=SimpleNamespace(redraw=lambda: None), statusBar=lambda: None)
+    control = ModelController.__new__(ModelController)
+    QObject.__init__(control, parent)
+    control.window, control.model, control.source, control.snapshot_playing = window, None, "", None
+    control.model = model_from_dict(learned_answer[1]["model"])
+    key = KeyModel("A4", 440.0, rotation_weights(0.995, 2 * math.pi * 440 / 16000, 8), 50.0)
+    snapshot = TrainedModel(rate=16000.0, q=0.995, seconds=0.6, amplitude=0.1, hidden=8, drive=1.0, optimizer="best",
+                            init="random", steps=1, train_seconds=0.1, seed=0, keys={"A4": key})
+    control.play_snapshot(snapshot)
+    assert configured and set(configured[-1].keys) == {"A4"}  # the run's key alone, not the sound's 88
