@@ -124,7 +124,7 @@ def run(args: argparse.Namespace) -> int:
         check_disk("play", args.record, math.ceil(args.seconds * args.samplerate), 2, KEEP_FREE_BYTES)
     room = room_arg("play", args)
     midis = [note_to_midi(n) for n in parse_notes(args.notes)] if args.notes is not None else []
-    default_rate(args)
+    loaded = default_rate(args)
     settings = SynthSettings(rate=args.rate, q=args.q, drive=args.drive, release=args.release)
     cfg = AudioConfig(device=args.device, samplerate=args.samplerate, blocksize=args.blocksize,
                       latency=_latency(args.latency), cpus_awake=not args.cpus_may_sleep)
@@ -134,7 +134,7 @@ def run(args: argparse.Namespace) -> int:
             find_output_device(args.device)
         except LookupError as exc:
             raise UsageError(f"iirnn play: {exc}") from None
-    model = model_for_engine(args.engine, args.model, settings)
+    model = model_for_engine(args.engine, args.model, settings, loaded)
     engine = AudioEngine(cfg, settings, args.engine, model, polyphony=args.polyphony, room=room)
     silent = [n for n in midis if not engine.playable(n)]
     if silent:

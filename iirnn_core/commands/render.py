@@ -136,9 +136,12 @@ def trained_model_path(path: str | None, instead: str = "--model FILE") -> str:
     return str(DEFAULT_MODEL_PATH)
 
 
-def model_for_engine(engine: str, path: str | None, settings: SynthSettings):
+def model_for_engine(engine: str, path: str | None, settings: SynthSettings, loaded=None):
     """The trained model ``engine`` plays (None when it plays none): the file ``path``, or the shipped
-    model when ``path`` is None."""
+    model when ``path`` is None. ``loaded``: the file ``path`` already read (by :func:`default_rate`), not read
+    again."""
+    if loaded is not None:
+        return loaded
     if not uses_trained_model(engine, settings):
         return load_model_arg(path)
     return load_model_arg(trained_model_path(path))
@@ -148,16 +151,17 @@ DEFAULT_RATE = 8000.0
 """The model rate when none is given: the seed's."""
 
 
-def default_rate(args: argparse.Namespace) -> None:
+def default_rate(args: argparse.Namespace):
     """Fill in ``args.rate`` when it was not given: a learned sound's own rate when ``args.model`` is one (it is
-    learned and best heard there), else :data:`DEFAULT_RATE`."""
+    learned and best heard there), else :data:`DEFAULT_RATE`. Returns the model it read to know (None when it
+    read none), for :func:`model_for_engine`."""
     if args.rate is not None:
-        return
+        return None
     args.rate = DEFAULT_RATE
-    if getattr(args, "model", None) is not None:
-        model = load_model_arg(args.model)
-        if model.sound is not None:
-            args.rate = model.sound.rate
+    model = load_model_arg(getattr(args, "model", None))
+    if model is not None and model.sound is not None:
+        args.rate = model.sound.rate
+    return model
 
 
 def run(args: argparse.Namespace) -> int:
@@ -165,7 +169,7 @@ def run(args: argparse.Namespace) -> int:
     space is refused before rendering (:mod:`iirnn_core.commands.limits`)."""
     notes = parse_notes(args.notes) if args.midi is None else None
     events = read_midi(args.midi) if args.midi is not None else None
-    default_rate(args)
+    loaded = default_rate(args)
     settings = SynthSettings(rate=args.rate, q=args.q, drive=args.drive, amplitude=args.amplitude, raw=args.raw,
                              release=args.release)
     room = room_arg("render", args)
@@ -178,7 +182,7 @@ def run(args: argparse.Namespace) -> int:
     what = args.out if events is None else f"{args.out} (from {args.midi})"
     check_seconds("render", what, frames / args.rate, args.max_seconds)
     check_disk("render", args.out, frames, 1)
-    model = model_for_engine(args.engine, args.model, settings)
+    model = model_for_engine(args.engine, args.model, settings, loaded)
     stage = None if args.raw else MasterStage(settings.rate, settings.channels, room)
     if events is None:
         audio = render_notes(args.engine, notes, settings, args.seconds, model, stage=stage, hold=args.hold)
