@@ -111,9 +111,6 @@ class TrainedModel:
         from iirnn_core.models.what_plays import model_fits
 
         if self.sound is not None:  # a learned sound plays on every key, at any rate and Q
-            key = self.keys.get(canonical(note))
-            if key is not None and float(rate) == self.rate:  # derived at its own rate when it was read
-                return key.weights
             return self.sound.weights_for_note(note, rate)
         reason = model_fits(self, rate, q)
         if reason:
