@@ -52,17 +52,31 @@ def log_magnitude(spec: np.ndarray, floor: float) -> np.ndarray:
     return np.log(np.abs(spec) + floor)
 
 
+class TargetSpectra:
+    """A target's log-magnitude STFTs at the three resolutions, computed once: what a net's output is compared with
+    (``target`` (N,) at ``rate`` Hz). ``sizes``, ``floors`` (:func:`floor_of` each), ``levels`` (F, B) each."""
+
+    def __init__(self, target: np.ndarray, rate: float):
+        self.sizes = fft_sizes(rate)
+        specs = [stft(target, n) for n in self.sizes]
+        self.floors = [floor_of(s) for s in specs]
+        self.levels = [log_magnitude(s, f) for s, f in zip(specs, self.floors)]
+
+    def differences(self, y: np.ndarray) -> list[np.ndarray]:
+        """The log-magnitude differences (natural log) of ``y`` (N,) from the target, (F, B) per resolution."""
+        return [log_magnitude(stft(y, n), floor) - level
+                for n, floor, level in zip(self.sizes, self.floors, self.levels)]
+
+    def distance(self, y: np.ndarray) -> float:
+        """:func:`stft_distance` of ``y`` (N,) from the target (dB)."""
+        diffs = self.differences(y)
+        return sum(float(np.mean(np.abs(d))) * 20 / np.log(10) for d in diffs) / len(diffs)
+
+
 def stft_distance(y: np.ndarray, target: np.ndarray, rate: float) -> float:
     """Mean absolute difference (dB) of the log magnitudes of ``y`` and ``target`` (N,), over bins, frames and
     the three resolutions at ``rate`` Hz."""
-    total = 0.0
-    sizes = fft_sizes(rate)
-    for n_fft in sizes:
-        t = stft(target, n_fft)
-        floor = floor_of(t)
-        diff = log_magnitude(stft(y, n_fft), floor) - log_magnitude(t, floor)
-        total += float(np.mean(np.abs(diff))) * 20 / np.log(10)
-    return total / len(sizes)
+    return TargetSpectra(target, rate).distance(y)
 
 
 def snr_db(y: np.ndarray, target: np.ndarray) -> float:

@@ -33,7 +33,7 @@ from iirnn_core.dsp.modal import (Modes, estimate_pitch, find_onset, fit_amplitu
                                   modes_to_weights)
 from iirnn_core.dsp.notes import NoteError, canonical, midi_to_note, note_to_hz
 from iirnn_core.dsp.resonator import SettingError
-from iirnn_core.dsp.spectral import fft_sizes, floor_of, log_magnitude, snr_db, stft, stft_distance
+from iirnn_core.dsp.spectral import TargetSpectra, snr_db, stft
 from iirnn_core.models.sound import LearnedSound
 from iirnn_core.training import sound_kernels as sk
 from iirnn_core.training.config import LEARN_BUDGET, LEARN_HIDDEN, LEARN_RATE
@@ -186,18 +186,15 @@ class Loss:
     def __init__(self, target: np.ndarray, rate: float, stft_weight: float = STFT_WEIGHT):
         self.target = target
         self.wave_scale = 1.0 / math.sqrt(float(np.sum(target ** 2)))
-        self.sizes = fft_sizes(rate)
-        specs = [stft(target, n) for n in self.sizes]
-        self.floors = [floor_of(s) for s in specs]
-        self.levels = [log_magnitude(s, f) for s, f in zip(specs, self.floors)]
-        self.weights = [stft_weight / (s.size * len(self.sizes)) for s in specs]
+        self.spectra = TargetSpectra(target, rate)
+        levels = self.spectra.levels
+        self.weights = [stft_weight / (level.size * len(levels)) for level in levels]
 
     def value(self, y: np.ndarray) -> float:
         """The loss of output ``y`` (N,)."""
         r = (y - self.target) * self.wave_scale
         total = float(r @ r)
-        for n_fft, level, floor, weight in zip(self.sizes, self.levels, self.floors, self.weights):
-            d = log_magnitude(stft(y, n_fft), floor) - level
+        for d, weight in zip(self.spectra.differences(y), self.weights):
             total += weight * float(np.sum(d * d))
         return total
 
@@ -211,7 +208,8 @@ class Loss:
         g = jw.T @ r
         loss = float(r @ r)
         jt = np.ascontiguousarray(jac.T)  # (P, N)
-        for n_fft, level, floor, weight in zip(self.sizes, self.levels, self.floors, self.weights):
+        spectra = self.spectra
+        for n_fft, level, floor, weight in zip(spectra.sizes, spectra.levels, spectra.floors, self.weights):
             s = stft(y, n_fft)
             mag = np.abs(s)
             d = (np.log(mag + floor) - level).ravel()  # (F B,)
@@ -336,10 +334,11 @@ def learn(x: np.ndarray, rate_in: float, hidden: int, seconds: float = 1.0, pitc
     target = prep.target
     modes = fit_modes(target, rate, hidden)
     linear = modes.response(len(target))
-    anchor = snr_db(linear, target), stft_distance(linear, target, rate)
+    spectra = TargetSpectra(target, rate)
+    anchor = snr_db(linear, target), spectra.distance(linear)
 
     def admissible(y):  # the net is kept only where it is at or better than the anchor on both figures
-        return snr_db(y, target) >= anchor[0] and stft_distance(y, target, rate) <= anchor[1]
+        return snr_db(y, target) >= anchor[0] and spectra.distance(y) <= anchor[1]
 
     params0 = initial_blocks(modes, hidden, rate, np.random.default_rng(seed))
     left = max(budget - (time.perf_counter() - begin), 0.5)
@@ -351,7 +350,7 @@ def learn(x: np.ndarray, rate_in: float, hidden: int, seconds: float = 1.0, pitc
     net, _ = sk.forward(params, impulse)
     radii, angles, w_ih, w_out = sk.from_params(params)
     midi = int(round(69 + 12 * math.log2(prep.pitch / 440.0)))
-    report = {"snr_db": round(snr_db(net, target), 3), "stft_db": round(stft_distance(net, target, rate), 3),
+    report = {"snr_db": round(snr_db(net, target), 3), "stft_db": round(spectra.distance(net), 3),
               "linear_snr_db": round(anchor[0], 3), "linear_stft_db": round(anchor[1], 3),
               "hidden": hidden, "partials": int(len(modes)), "seconds": round(len(target) / rate, 4),
               "rate": rate, "pitch_hz": round(prep.pitch, 3), "onset_s": round(prep.onset, 4),
