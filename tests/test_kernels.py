@@ -9,17 +9,26 @@ from iirnn_core.rt import bank_kernels as kernels
 from iirnn_core.training.network import RNNWeights, run_torch_rnn
 
 
-def _vectorised_tanh(x):
+def _elementwise(fn):
+    """``fn`` (a compiled scalar function) applied to each element of an array, inside compiled code (where the
+    voice loops call it)."""
     from numba import njit
 
     @njit
     def apply(a, out):
         for i in range(a.shape[0]):
-            out[i] = kernels.fast_tanh(a[i])
+            out[i] = fn(a[i])
 
-    out = np.empty_like(x)
-    apply(x, out)
-    return out
+    def run(x):
+        out = np.empty_like(x)
+        apply(x, out)
+        return out
+
+    return run
+
+
+def _vectorised_tanh(x):
+    return _elementwise(kernels.fast_tanh)(x)
 
 
 def test_fast_tanh_matches_numpy_everywhere():
@@ -100,24 +109,11 @@ def test_quietest_voice_prefers_released():
     assert kernels.quietest_voice(levels, np.array([0, 1, 0, 1]), 4) == 3
 
 
-def _tanh_small_of(x):
-    from numba import njit
-
-    @njit
-    def apply(a, out):
-        for i in range(a.shape[0]):
-            out[i] = kernels.tanh_small(a[i])
-
-    out = np.empty_like(x)
-    apply(x, out)
-    return out
-
-
 def test_tanh_small_is_fast_tanh_bit_for_bit_in_its_range():
     x = np.concatenate([np.linspace(-0.6249999, 0.6249999, 200001), np.logspace(-300, -0.21, 5000),
                         -np.logspace(-300, -0.21, 5000), [0.0, -0.0]])
     assert np.all(np.abs(x) < kernels.SMALL)
-    np.testing.assert_array_equal(_tanh_small_of(x), _vectorised_tanh(x))
+    np.testing.assert_array_equal(_elementwise(kernels.tanh_small)(x), _vectorised_tanh(x))
 
 
 def _modal_voices(hidden, voices, level, seed=0):
